@@ -1,0 +1,305 @@
+"""The control API under /_emulator/ (loopback only): what tests, benchmarks and the demo drive.
+
+Documented in docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .world import WorldError
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
+ControlHandler = Callable[["Emulator", dict[str, Any], web.Request], Awaitable[Any]]
+_CONTROL: list[tuple[str, str, ControlHandler]] = []
+
+
+class BadControl(Exception):
+    """A control request the emulator cannot act on (answered 400)."""
+
+
+def control(method: str, path: str) -> Callable[[ControlHandler], ControlHandler]:
+    def wrap(func: ControlHandler) -> ControlHandler:
+        _CONTROL.append((method, path, func))
+        return func
+
+    return wrap
+
+
+def add_control_routes(app: web.Application, emu: Emulator) -> None:
+    for method, path, func in _CONTROL:
+        app.router.add_route(method, "/_emulator" + path, _wrap(emu, func))
+
+
+def _wrap(emu: Emulator, func: ControlHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if not emu.loopback_only(request):
+            return web.json_response({"error": "control API is loopback only"}, status=403)
+        body: dict[str, Any] = {}
+        if request.method in ("POST", "DELETE") and request.can_read_body:
+            try:
+                loaded = await request.json()
+            except (ValueError, UnicodeDecodeError):
+                return web.json_response({"error": "body must be JSON"}, status=400)
+            if not isinstance(loaded, dict):
+                return web.json_response({"error": "body must be a JSON object"}, status=400)
+            body = loaded
+        body.update({k: v for k, v in request.query.items() if k not in body})
+        try:
+            result = await func(emu, body, request)
+        except WorldError as err:
+            return web.json_response({"error": err.msg, "code": err.code}, status=400)
+        except (BadControl, KeyError, TypeError, ValueError) as err:
+            return web.json_response({"error": f"bad control request: {err}"}, status=400)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.json_response(result)
+
+    return handle
+
+
+def _account(emu: Emulator, body: dict[str, Any]) -> Any:
+    username = body.get("username")
+    if not isinstance(username, str):
+        raise BadControl("username is required")
+    acc = emu.world.find_account(username)
+    if acc is None:
+        raise BadControl(f"no account {username}")
+    return acc
+
+
+def _device(emu: Emulator, name: Any) -> Any:
+    dev = emu.world.devices.get(str(name))
+    if dev is None:
+        raise BadControl(f"no device {name}")
+    return dev
+
+
+@control("GET", "/config")
+async def get_config(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    return emu.config()
+
+
+@control("GET", "/state")
+async def get_state(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    world = emu.world
+    return {
+        **emu.snapshot_state(),
+        "accounts": [
+            {"qid": a.qid, "username": a.username, "region": a.region, "restricted": a.restricted,
+             "captcha_required": a.captcha_required, "erasure": a.erasure}
+            for a in world.accounts.values()
+        ],
+        "devices": [
+            {"device_name": d.device_name, "product_key": d.product_key, "title": d.title,
+             "category_key": d.category_key, "owner_qid": d.owner_qid, "online": d.online,
+             "report": {k: v[0] for k, v in d.report.items()}, "desired": {k: v[0] for k, v in d.desired.items()}}
+            for d in world.devices.values()
+        ],
+        "shares": [asdict(s) for s in world.shares.values()],
+        "messages": {qid: len(box) for qid, box in world.messages.items()},
+        "sessions": {qid: sid[:6] for qid, sid in world.active_sid.items()},
+        "clock": world.now(),
+    }
+
+
+@control("POST", "/trigger")
+async def post_trigger(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    return await emu.trigger(
+        str(body["device_name"]),
+        str(body["event_type"]),
+        ctime=body.get("ctime"),
+        title=body.get("title"),
+        push=bool(body.get("push", True)),
+    )
+
+
+@control("POST", "/accounts")
+async def post_account(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    acc = emu.world.add_account(
+        str(body["username"]),
+        str(body["password"]),
+        str(body.get("region", "eu1")),
+        nickname=str(body.get("nickname", "")),
+        email=str(body.get("email", "")),
+        mobile=str(body.get("mobile", "")),
+        captcha=bool(body.get("captcha", False)),
+    )
+    acc.risk_new_device = bool(body.get("risk_new_device", False))
+    return {"qid": acc.qid, "push_alias": acc.push_alias}
+
+
+@control("POST", "/devices")
+async def post_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    owner = _account(emu, {"username": body.get("owner")})
+    dev = emu.world.add_device(
+        owner.qid,
+        title=str(body.get("title", "Camera")),
+        category_key=str(body.get("category_key", "camera")),
+        product_name=str(body.get("product_name", "Indoor Camera C2")),
+        product_key=body.get("product_key"),
+        device_name=body.get("device_name"),
+        battery=bool(body.get("battery", False)),
+        properties=body.get("properties") or {},
+        clip_encrypt=str(body.get("clip_encrypt", "none")),
+        plan=body.get("plan"),
+    )
+    return {"device_name": dev.device_name, "product_key": dev.product_key}
+
+
+@control("POST", "/devices/{device_name}")
+async def update_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    dev = _device(emu, request.match_info["device_name"])
+    world = emu.world
+    if "online" in body:
+        dev.online = bool(body["online"])
+    if "title" in body:
+        dev.title = str(body["title"])
+    if "awake" in body:
+        dev.awake_until = world.now() + 60 if body["awake"] else 0.0
+    if "clip_encrypt" in body:
+        dev.clip_encrypt = str(body["clip_encrypt"])
+    if "latest_firmware" in body:
+        dev.latest_firmware = str(body["latest_firmware"])
+    if "plan" in body:
+        dev.plan = body["plan"]
+    for ident, value in (body.get("properties") or {}).items():
+        world.report_property(dev, ident, value)
+    return {"device_name": dev.device_name, "online": dev.online}
+
+
+@control("DELETE", "/devices/{device_name}")
+async def delete_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    emu.world.remove_device(request.match_info["device_name"])
+    return {"removed": request.match_info["device_name"]}
+
+
+@control("POST", "/shares")
+async def post_share(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    dev = _device(emu, body["device_name"])
+    target = _account(emu, {"username": body.get("to")})
+    share = emu.world.share(
+        dev.owner_qid, dev.product_key, dev.device_name,
+        email=target.email, mobile="" if target.email else target.mobile, level=int(body.get("level", 1)),
+    )
+    if body.get("accepted", True):
+        share.status = 2
+    return asdict(share)
+
+
+@control("POST", "/expire")
+async def post_expire(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(emu, body)
+    what = body.get("what", "sid")
+    world = emu.world
+    if what == "sid":
+        for sess in world.sessions.values():
+            if sess.qid == acc.qid:
+                sess.expired = True
+    elif what in ("qt", "timeout"):
+        for tok in world.tokens.values():
+            if tok.qid == acc.qid:
+                if what == "qt":
+                    tok.expired = True
+                else:
+                    tok.timed_out = True
+    else:
+        raise BadControl("what must be sid, qt or timeout")
+    return {"expired": what}
+
+
+@control("POST", "/kick")
+async def post_kick(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    """The phone app logs in: the integration's session becomes 'stolen' (102003)."""
+    acc = _account(emu, body)
+    sess = emu.world.app_login(acc.qid, acc.region, phone_app=True)
+    return {"kicked": True, "at": sess.created}
+
+
+@control("POST", "/captcha")
+async def post_captcha(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(emu, body)
+    if "required" in body:
+        acc.captcha_required = bool(body["required"])
+    if "risk_new_device" in body:
+        acc.risk_new_device = bool(body["risk_new_device"])
+    return {"captcha_required": acc.captcha_required, "risk_new_device": acc.risk_new_device}
+
+
+@control("GET", "/captcha")
+async def get_captcha(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    ch = emu.world.latest_challenge(body.get("username"))
+    if ch is None:
+        return web.json_response({"error": "no captcha issued"}, status=404)
+    return {"sc": ch.sc, "code": ch.code, "mid": ch.mid}
+
+
+@control("POST", "/faults")
+async def post_faults(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    http_names = {f.name for f in fields(emu.faults)}
+    push_names = {f.name for f in fields(emu.push.faults)}
+    for key, value in body.items():
+        if key in http_names:
+            setattr(emu.faults, key, type(getattr(emu.faults, key))(value))
+        elif key.startswith("push_") and key[5:] in push_names:
+            name = key[5:]
+            setattr(emu.push.faults, name, type(getattr(emu.push.faults, name))(value))
+        elif key == "upgrade_fail":
+            emu.world.upgrade_fail = bool(value)
+        elif key == "upgrade_seconds":
+            emu.world.upgrade_seconds = float(value)
+        elif key == "url_ttl":
+            emu.world.url_ttl = int(value)
+        else:
+            raise BadControl(f"unknown fault {key}")
+    return {"http": asdict(emu.faults), "push": asdict(emu.push.faults)}
+
+
+@control("POST", "/push/drop")
+async def push_drop(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    return {"dropped": emu.push.drop_all()}
+
+
+@control("POST", "/push/malformed")
+async def push_malformed(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    return {"sent": emu.push.malformed(str(body.get("kind", "garbage")))}
+
+
+@control("GET", "/push")
+async def push_stats(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    return {**asdict(emu.push.stats), "connections_now": len(emu.push.conns),
+            "bound_aliases": len(emu.push.by_alias)}
+
+
+@control("POST", "/clock")
+async def post_clock(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    if "advance" in body:
+        emu.world.clock_offset += float(body["advance"])
+    if "offset" in body:
+        emu.world.clock_offset = float(body["offset"])
+    return {"now": emu.world.now(), "offset": emu.world.clock_offset}
+
+
+@control("POST", "/consent")
+async def post_consent(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(emu, body)
+    pk = dn = ""
+    if body.get("device_name"):
+        dev = _device(emu, body["device_name"])
+        pk, dn = dev.product_key, dev.device_name
+    emu.world.set_consent(acc.qid, str(body["scope"]), int(body["granted"]), pk, dn)
+    return {"items": emu.world.consent_items(acc.qid)}
+
+
+@control("POST", "/save")
+async def post_save(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    emu.save()
+    return {"saved": emu.state_path is not None}
+
+

@@ -1,0 +1,356 @@
+"""The emulator process: one aiohttp server for every HTTP host, one TCP server for push."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import asdict, dataclass, field
+import hashlib
+import hmac
+import ipaddress
+import logging
+from pathlib import Path
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from aiohttp import web
+
+from . import codes, gateway, quc
+from .media import Clip, make_clip, snapshot_jpeg
+from .mpegts import TsLayout
+from .pushserver import PushServer
+from .world import EVENT_TITLES, Device, Message, World, WorldError, kind_of
+
+_LOGGER = logging.getLogger(__name__)
+BUCKET_HOST = "oss-{region}.aliyuncs.com"
+
+_clip: Clip | None = None
+_layouts: dict[str, TsLayout] = {}
+
+
+async def shared_clip() -> Clip:
+    """The synthetic clip, made once per process (PyAV encoding runs in a thread)."""
+    global _clip  # noqa: PLW0603
+    if _clip is None:
+        clip = await asyncio.get_running_loop().run_in_executor(None, make_clip)
+        if _clip is None:
+            _clip = clip
+            _layouts.update({name: TsLayout(seg) for name, seg in clip.segments.items()})
+    return _clip
+
+
+@dataclass
+class HttpFaults:
+    """Fault knobs for the HTTP side (set through POST /_emulator/faults)."""
+
+    errors_left: int = 0
+    error_status: int = 503
+    error_path: str = ""
+    delay_ms: int = 0
+    delay_path: str = ""
+    device_list_key: str = "devices"
+
+
+@dataclass
+class Counters:
+    requests: dict[str, int] = field(default_factory=dict)
+
+    def hit(self, path: str) -> None:
+        self.requests[path] = self.requests.get(path, 0) + 1
+
+
+class Emulator:
+    """A faithful local BOTSLAB cloud. Use as `async with Emulator() as emu:`."""
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        push_port: int = 0,
+        state_path: Path | None = None,
+        demo: bool = False,
+    ) -> None:
+        self.state_path = state_path
+        if world is None and state_path is not None and state_path.exists():
+            world = World.load(state_path)
+            demo = False
+        self.world = world or World()
+        self._demo = demo
+        self.host = host
+        self.port = port
+        self.push = PushServer(host, push_port, self._known_alias)
+        self.faults = HttpFaults()
+        self.counters = Counters()
+        self.nonces = gateway.NonceCache()
+        self.captcha_pending: dict[str, str] = {}
+        self.clip_duration = 4
+        self._runner: web.AppRunner | None = None
+        self._keys: dict[str, dict[str, bytes]] = {}
+        self.world.on_message.append(self._on_message)
+        self.world.secretkey_factory = self.choose_secretkey
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> Emulator:
+        if self._demo:
+            from .seed import seed_demo
+
+            await seed_demo(self)
+        app = web.Application(middlewares=[self._faults_mw], client_max_size=256 * 1024)
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server  # noqa: SLF001
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await self.push.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.push.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.save()
+
+    def save(self) -> None:
+        if self.state_path is not None:
+            self.world.save(self.state_path)
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- URLs -----------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def quc_url(self, region: str) -> str:
+        return f"{self.base_url}/quc/{region}/request.php"
+
+    def api_url(self, region: str) -> str:
+        return f"{self.base_url}/api/{region}"
+
+    def config(self) -> dict[str, Any]:
+        from .world import REGIONS
+
+        return {
+            "quc_url": f"{self.base_url}/quc/{{region}}/request.php",
+            "api_url": f"{self.base_url}/api/{{region}}",
+            "regions": {r: {"quc_url": self.quc_url(r), "api_url": self.api_url(r)} for r in REGIONS},
+            "dispatcher_url": f"{self.base_url}/v1/list/ip",
+            "push_host": self.host,
+            "push_port": self.push.port,
+            "rsa_public_key": self.world.keypair.public_spki_b64(),
+            "accounts": [
+                {"username": a.username, "password": a.password, "region": a.region, "qid": a.qid}
+                for a in self.world.accounts.values()
+            ],
+        }
+
+    def _sign(self, bucket: str, obj: str, expires: int) -> str:
+        mac = hmac.new(self.world.oss_secret.encode(), f"GET\n\n\n{expires}\n/{bucket}/{obj}".encode(), hashlib.sha1)
+        return base64.b64encode(mac.digest()).decode()
+
+    def bucket(self, region: str = "eu1") -> str:
+        return f"botslab-{region}"
+
+    def oss_url(self, obj: str, expires: int, bucket: str | None = None) -> str:
+        bucket = bucket or self.bucket()
+        sig = quote(self._sign(bucket, obj, expires), safe="")
+        return f"{self.base_url}/oss/{bucket}/{obj}?Expires={expires}&OSSAccessKeyId=LTAIemulator&Signature={sig}"
+
+    def aliyun_url(self, obj: str) -> str:
+        bucket = self.bucket()
+        sign = hmac.new(self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"aliyun://{bucket}.{BUCKET_HOST.format(region='eu-central-1')}/{obj}?sign={sign}"
+
+    def resolve_aliyun(self, url: str, qid: str) -> dict[str, Any] | None:
+        parts = urlsplit(url)
+        if parts.scheme != "aliyun" or not parts.hostname:
+            return None
+        bucket = parts.hostname.split(".")[0]
+        obj = parts.path.lstrip("/")
+        sign = parse_qs(parts.query).get("sign", [""])[0]
+        want = hmac.new(self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256).hexdigest()[:32]
+        if not hmac.compare_digest(sign, want):
+            return None
+        found = self.world.find_message(obj)
+        if found is None or found[0].qid != qid and self.world.role(qid, found[1]) is None:
+            return None
+        expires = int(self.world.now()) + self.world.url_ttl
+        return {"expire_time": expires, "url": self.oss_url(obj, expires, bucket)}
+
+    # --- events ---------------------------------------------------------------------------
+    def _known_alias(self, alias: str) -> bool:
+        return any(a.push_alias == alias for a in self.world.accounts.values())
+
+    def _on_message(self, msg: Message, dev: Device) -> None:
+        # the snapshot is drawn from the message on first download (deterministic), see _oss
+        if not self.world.push_allowed(msg):
+            return
+        acc = self.world.accounts[msg.qid]
+        self.push.publish(
+            acc.push_alias,
+            {"msg_id": msg.id, "product_key": msg.product_key, "device_name": msg.device_name,
+             "event_type": msg.event_type, "ctime": msg.ctime},
+        )
+
+    async def trigger(self, device_name: str, event_type: str, **kw: Any) -> dict[str, Any]:
+        """Make an event as a device would: a message per viewer, a snapshot, a push."""
+        dev = self.world.devices.get(device_name)
+        if dev is not None and dev.clip_encrypt == "chacha2":
+            await shared_clip()
+        return self.world.trigger(device_name, event_type, **kw)
+
+    def choose_secretkey(self) -> str:
+        """A clip key whose ciphertext needs no escape bytes (kept the same length as plain)."""
+        assert _clip is not None
+        for _ in range(50):
+            key = secrets.token_hex(16)
+            encrypted = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
+            if all(v is not None for v in encrypted.values()):
+                self._keys[key] = {n: v for n, v in encrypted.items() if v is not None}
+                while len(self._keys) > 64:
+                    self._keys.pop(next(iter(self._keys)))
+                return key
+        raise RuntimeError("no clean clip key found")
+
+    async def take_snapshot(self, dev: Device) -> str:
+        token = secrets.token_hex(6)
+        obj = f"snapshots/{dev.device_name}/take-{token}.jpg"
+        self.world.cache_snapshot(obj, snapshot_jpeg(dev.title, int(self.world.now()), "Snapshot", seed=hash(token)))
+        return self.oss_url(obj, int(self.world.now()) + self.world.url_ttl)
+
+    # --- HTTP -----------------------------------------------------------------------------
+    @web.middleware
+    async def _faults_mw(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        self.counters.hit(path)
+        if not path.startswith("/_emulator/"):
+            f = self.faults
+            if f.delay_ms and path.startswith(f.delay_path):
+                await asyncio.sleep(f.delay_ms / 1000)
+            if f.errors_left > 0 and path.startswith(f.error_path):
+                f.errors_left -= 1
+                return web.Response(status=f.error_status, text="Service Unavailable")
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    def _routes(self, app: web.Application) -> None:
+        async def quc_handler(request: web.Request) -> web.StreamResponse:
+            return await quc.handle_request(request, self)
+
+        app.router.add_post("/quc/{region}/request.php", quc_handler)
+        for route in gateway.ROUTES:
+            app.router.add_route(route.method, "/api/{region}" + route.path, gateway.make_handler(self, route))
+        app.router.add_get("/v1/list/ip", self._dispatcher)
+        app.router.add_get("/oss/{bucket}/{obj:.+}", self._oss)
+        from .control import add_control_routes
+
+        add_control_routes(app, self)
+        app.router.add_route("*", "/api/{region}/{tail:.*}", self._not_found)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return web.json_response({"code": codes.NOT_FOUND, "msg": "not found", "data": None}, status=404)
+
+    async def _dispatcher(self, request: web.Request) -> web.Response:
+        if request.query.get("appId") not in {"venqoyon9hcc", "gqrwex6nq54m"}:
+            return web.json_response({"code": 1, "msg": "unknown appId", "data": []})
+        if not request.query.get("device_id"):
+            return web.json_response({"code": 1, "msg": "device_id required", "data": []})
+        return web.json_response({"code": 0, "data": [{"ip": self.push.host, "p": self.push.port}]})
+
+    async def _oss(self, request: web.Request) -> web.StreamResponse:
+        bucket, obj = request.match_info["bucket"], request.match_info["obj"]
+        q = request.query
+        try:
+            expires = int(q.get("Expires", ""))
+        except ValueError:
+            return _oss_error(403, "AccessDenied", "missing Expires")
+        if not hmac.compare_digest(q.get("Signature", ""), self._sign(bucket, obj, expires)):
+            return _oss_error(403, "SignatureDoesNotMatch", "signature mismatch")
+        if expires < self.world.now():
+            return _oss_error(403, "AccessDenied", "Request has expired.")
+        if obj.startswith("snapshots/"):
+            data = self.world.snapshot_cache.get(obj)
+            if data is None:
+                found = self.world.find_message(obj)
+                if found is None:
+                    return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+                msg, dev = found
+                kind = kind_of(msg.event_type)
+                data = snapshot_jpeg(dev.title, msg.ctime, EVENT_TITLES.get(kind, kind), seed=msg.id)
+                self.world.cache_snapshot(obj, data)
+            return web.Response(body=data, content_type="image/jpeg")
+        if obj.startswith("clips/"):
+            return await self._clip(bucket, obj, expires)
+        return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+
+    async def _clip(self, bucket: str, obj: str, expires: int) -> web.StreamResponse:
+        # clips/<dn>/<mid>.m3u8 or clips/<dn>/<mid>/segN.ts
+        parts = obj.split("/")
+        if len(parts) == 3 and parts[2].endswith(".m3u8"):
+            found = self.world.find_message(obj)
+            segment = None
+        elif len(parts) == 4 and parts[3].endswith(".ts"):
+            found = self.world.find_message("/".join(parts[:3]) + ".m3u8")
+            segment = parts[3]
+        else:
+            found = None
+        if found is None or not found[0].video_object:
+            return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+        msg = found[0]
+        clip = await shared_clip()
+        base = msg.video_object[: -len(".m3u8")]
+        if segment is None:
+            lines = []
+            for line in clip.playlist.splitlines():
+                if line.endswith(".ts"):
+                    lines.append(self.oss_url(f"{base}/{line}", expires, bucket))
+                else:
+                    lines.append(line)
+            return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
+        plain = clip.segments.get(segment)
+        if plain is None:
+            return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+        if msg.encrypt != "chacha2":
+            return web.Response(body=plain, content_type="video/mp2t")
+        cached = self._keys.get(msg.secretkey, {}).get(segment)
+        data = cached or _layouts[segment].encrypt(msg.secretkey.encode())
+        if data is None:
+            return _oss_error(500, "InternalError", "clip key unusable")
+        return web.Response(body=data, content_type="video/mp2t")
+
+    def loopback_only(self, request: web.Request) -> bool:
+        remote = request.remote or ""
+        try:
+            return ipaddress.ip_address(remote).is_loopback
+        except ValueError:
+            return False
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return {
+            "push": asdict(self.push.stats),
+            "push_connections": len(self.push.conns),
+            "requests": dict(self.counters.requests),
+        }
+
+
+def _oss_error(status: int, code: str, message: str) -> web.Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return web.Response(status=status, text=body, content_type="application/xml")
+
+
+def error_json(err: WorldError) -> dict[str, Any]:
+    return {"code": err.code, "msg": err.msg}
+
+
+__all__ = ["Emulator", "shared_clip"]
