@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import base64
 from dataclasses import asdict, dataclass, field
 import hashlib
@@ -33,7 +34,9 @@ async def shared_clip() -> Clip:
     """The synthetic clip, made once per process (PyAV encoding runs in a thread)."""
     global _clip  # noqa: PLW0603
     if _clip is None:
-        clip = await asyncio.get_running_loop().run_in_executor(None, make_clip)
+        # a thread of its own, ended before returning: nothing lingers in the caller's loop
+        with ThreadPoolExecutor(1, thread_name_prefix="botslab-clip") as pool:
+            clip = await asyncio.get_running_loop().run_in_executor(pool, make_clip)
         if _clip is None:
             _clip = clip
             _layouts.update({name: TsLayout(seg) for name, seg in clip.segments.items()})
