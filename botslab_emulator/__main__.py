@@ -16,9 +16,15 @@ from .server import Emulator
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m botslab_emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8720, help="HTTP port for every host (default 8720)")
-    parser.add_argument("--push-port", type=int, default=0, help="QPush TCP port (default: a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8720, help="HTTP port for every host (default 8720)"
+    )
+    parser.add_argument(
+        "--push-port", type=int, default=0, help="QPush TCP port (default: a free one)"
+    )
     parser.add_argument("--state", type=Path, help="JSON file that keeps the world across restarts")
     parser.add_argument("--empty", action="store_true", help="start without the demo world")
     parser.add_argument("--verbose", action="store_true")
@@ -26,11 +32,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace) -> None:
-    emu = Emulator(host=args.host, port=args.port, push_port=args.push_port, state_path=args.state,
-                   demo=not args.empty)
+    emu = Emulator(
+        host=args.host,
+        port=args.port,
+        push_port=args.push_port,
+        state_path=args.state,
+        demo=not args.empty,
+    )
     await emu.start()
     config = emu.config()
-    print(f"BOTSLAB emulator: HTTP on {emu.base_url}, push on {emu.push.host}:{emu.push.port}", flush=True)
+    print(
+        f"BOTSLAB emulator: HTTP on {emu.base_url}, push on {emu.push.host}:{emu.push.port}",
+        flush=True,
+    )
     print(json.dumps(config, indent=2), flush=True)
     print("Ctrl-C stops it.", flush=True)
     stop = asyncio.Event()

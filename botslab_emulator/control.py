@@ -37,7 +37,9 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         app.router.add_route(method, "/_emulator" + path, _wrap(emu, func))
 
 
-def _wrap(emu: Emulator, func: ControlHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _wrap(
+    emu: Emulator, func: ControlHandler
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         if not emu.loopback_only(request):
             return web.json_response({"error": "control API is loopback only"}, status=403)
@@ -92,14 +94,27 @@ async def get_state(emu: Emulator, body: dict[str, Any], request: web.Request) -
     return {
         **emu.snapshot_state(),
         "accounts": [
-            {"qid": a.qid, "username": a.username, "region": a.region, "restricted": a.restricted,
-             "captcha_required": a.captcha_required, "erasure": a.erasure}
+            {
+                "qid": a.qid,
+                "username": a.username,
+                "region": a.region,
+                "restricted": a.restricted,
+                "captcha_required": a.captcha_required,
+                "erasure": a.erasure,
+            }
             for a in world.accounts.values()
         ],
         "devices": [
-            {"device_name": d.device_name, "product_key": d.product_key, "title": d.title,
-             "category_key": d.category_key, "owner_qid": d.owner_qid, "online": d.online,
-             "report": {k: v[0] for k, v in d.report.items()}, "desired": {k: v[0] for k, v in d.desired.items()}}
+            {
+                "device_name": d.device_name,
+                "product_key": d.product_key,
+                "title": d.title,
+                "category_key": d.category_key,
+                "owner_qid": d.owner_qid,
+                "online": d.online,
+                "report": {k: v[0] for k, v in d.report.items()},
+                "desired": {k: v[0] for k, v in d.desired.items()},
+            }
             for d in world.devices.values()
         ],
         "shares": [asdict(s) for s in world.shares.values()],
@@ -185,8 +200,12 @@ async def post_share(emu: Emulator, body: dict[str, Any], request: web.Request) 
     dev = _device(emu, body["device_name"])
     target = _account(emu, {"username": body.get("to")})
     share = emu.world.share(
-        dev.owner_qid, dev.product_key, dev.device_name,
-        email=target.email, mobile="" if target.email else target.mobile, level=int(body.get("level", 1)),
+        dev.owner_qid,
+        dev.product_key,
+        dev.device_name,
+        email=target.email,
+        mobile="" if target.email else target.mobile,
+        level=int(body.get("level", 1)),
     )
     if body.get("accepted", True):
         share.status = 2
@@ -273,8 +292,11 @@ async def push_malformed(emu: Emulator, body: dict[str, Any], request: web.Reque
 
 @control("GET", "/push")
 async def push_stats(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    return {**asdict(emu.push.stats), "connections_now": len(emu.push.conns),
-            "bound_aliases": len(emu.push.by_alias)}
+    return {
+        **asdict(emu.push.stats),
+        "connections_now": len(emu.push.conns),
+        "bound_aliases": len(emu.push.by_alias),
+    }
 
 
 @control("POST", "/clock")
@@ -301,5 +323,3 @@ async def post_consent(emu: Emulator, body: dict[str, Any], request: web.Request
 async def post_save(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
     emu.save()
     return {"saved": emu.state_path is not None}
-
-

@@ -14,11 +14,11 @@ import re
 import secrets
 import string
 
-from Crypto.Cipher import DES, PKCS1_v1_5, ChaCha20
+from Crypto.Cipher import DES, ChaCha20, PKCS1_v1_5
 from Crypto.PublicKey import RSA
 
 QUC_SIG_SUFFIXES: tuple[str, ...] = ("73e5dba4", "")
-APP_SECRET = "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"
+APP_SECRET = "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"  # noqa: S105 - app-wide, public
 ALNUM = string.ascii_letters + string.digits
 
 
@@ -112,7 +112,7 @@ class QucKeyPair:
 
     def public_spki_b64(self) -> str:
         """SubjectPublicKeyInfo, Base64 (DER), as protocol.md writes the real key."""
-        der: bytes = self._key.publickey().export_key("DER")
+        der: bytes = self._key.publickey().export_key("DER")  # type: ignore[no-untyped-call]
         return base64.b64encode(der).decode()
 
     def decrypt_key_string(self, key_b64: str) -> str:

@@ -59,7 +59,7 @@ class Ctx:
     def get(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)
 
-    def int(self, name: str, default: int | None = None, lo: int = 0, hi: int = 2**31) -> int:
+    def num(self, name: str, default: int | None = None, lo: int = 0, hi: int = 2**31) -> int:
         raw = self.params.get(name)
         if raw is None or raw == "":
             if default is None:
@@ -126,7 +126,9 @@ class NonceCache:
         return True
 
 
-def envelope(code: int, data: Any = None, *, msg: str | None = None, route: Route | None = None) -> web.Response:
+def envelope(
+    code: int, data: Any = None, *, msg: str | None = None, route: Route | None = None
+) -> web.Response:
     data_key = route.data_key if route else "data"
     msg_key = route.msg_key if route else "msg"
     body = {"code": code, msg_key: msg or codes.MESSAGES.get(code, "error"), data_key: data}
@@ -146,9 +148,13 @@ async def _params(request: web.Request) -> dict[str, str]:
                     loaded = json.loads(raw)
                     if not isinstance(loaded, dict):
                         raise WorldError(codes.INVALID_PARAM, "body must be an object")
-                    params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in loaded.items()})
+                    params.update(
+                        {k: v if isinstance(v, str) else json.dumps(v) for k, v in loaded.items()}
+                    )
                 else:
-                    params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64))
+                    params.update(
+                        parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+                    )
             except (UnicodeDecodeError, ValueError) as err:
                 raise WorldError(codes.INVALID_PARAM, "malformed body") from err
     return params
@@ -178,7 +184,9 @@ def _parse_jws(header: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def make_handler(emu: Emulator, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def make_handler(
+    emu: Emulator, route: Route
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         region = request.match_info["region"]
         if not _check_sign(emu, dict(request.query)):
@@ -186,7 +194,11 @@ def make_handler(emu: Emulator, route: Route) -> Callable[[web.Request], Awaitab
         auth = _parse_jws(request.headers.get("Authorization", ""))
         world = emu.world
         try:
-            if auth is None or not isinstance(auth.get("Q"), str) or not isinstance(auth.get("T"), str):
+            if (
+                auth is None
+                or not isinstance(auth.get("Q"), str)
+                or not isinstance(auth.get("T"), str)
+            ):
                 raise WorldError(codes.QT_EXPIRED)
             tok = world.check_tokens(auth["Q"], auth["T"], region)
             account = world.account(tok.qid)
@@ -245,8 +257,8 @@ def device_json(dev: Device, role: str, level: int) -> dict[str, Any]:
 
 @endpoint("GET", "/v1/iot/device/list")
 async def device_list(ctx: Ctx) -> Any:
-    page = ctx.int("page", 1, 1)
-    size = ctx.int("page_size", 50, 1, 50)
+    page = ctx.num("page", 1, 1)
+    size = ctx.num("page_size", 50, 1, 50)
     devices = sorted(ctx.emu.world.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
     chunk = devices[(page - 1) * size : page * size]
     key = ctx.emu.faults.device_list_key
@@ -337,9 +349,9 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
 
 @endpoint("GET", "/v2/message/list")
 async def message_list(ctx: Ctx) -> Any:
-    limit = ctx.int("limit", None, 1, 100) if ctx.get("limit") else ctx.int("page_size", 20, 1, 100)
-    page = ctx.int("page", 1, 1)
-    nextid = ctx.int("nextid", 0) or None
+    limit = ctx.num("limit", None, 1, 100) if ctx.get("limit") else ctx.num("page_size", 20, 1, 100)
+    page = ctx.num("page", 1, 1)
+    nextid = ctx.num("nextid", 0) or None
     day = None
     if ctx.get("date"):
         try:
@@ -368,13 +380,19 @@ async def message_list(ctx: Ctx) -> Any:
 @endpoint("GET", "/v2/config/event_type", data_key="result", msg_key="message")
 async def event_type_catalogue(ctx: Ctx) -> Any:
     pk = ctx.get("product_key")
-    is_doorbell = any(d.category_key == "doorbell" and d.product_key == pk for d in ctx.emu.world.devices.values())
-    select = []
+    is_doorbell = any(
+        d.category_key == "doorbell" and d.product_key == pk for d in ctx.emu.world.devices.values()
+    )
+    select: list[dict[str, str]] = []
     for kind, raws in EVENT_TYPES.items():
         if kind == "ring" and pk and not is_doorbell:
             continue
         select.extend(
-            {"event_type": raw, "name": EVENT_TITLES[kind], "icon": f"https://static.botslab.com/event/{kind}.png"}
+            {
+                "event_type": raw,
+                "name": EVENT_TITLES[kind],
+                "icon": f"https://static.botslab.com/event/{kind}.png",
+            }
             for raw in raws
         )
     return {"select": select}
@@ -400,8 +418,15 @@ async def cloud_service(ctx: Ctx) -> Any:
     plan = dev.plan
     now = ctx.emu.world.now()
     if not plan:
-        return {"commodity_name": "", "start_timestamp": 0, "end_timestamp": 0, "service_day_num": 0,
-                "storage_day_num": 0, "surplus_second": 0, "status": 0}
+        return {
+            "commodity_name": "",
+            "start_timestamp": 0,
+            "end_timestamp": 0,
+            "service_day_num": 0,
+            "storage_day_num": 0,
+            "surplus_second": 0,
+            "status": 0,
+        }
     left = max(0, int(plan["end_timestamp"] - now))
     return {**plan, "surplus_second": left, "status": int(left > 0)}
 
@@ -410,8 +435,13 @@ async def cloud_service(ctx: Ctx) -> Any:
 
 
 def share_json(share: Any) -> dict[str, Any]:
-    out = {"id": share.id, "nickname": share.nickname, "level": share.level, "status": share.status,
-           "ctime": share.ctime}
+    out = {
+        "id": share.id,
+        "nickname": share.nickname,
+        "level": share.level,
+        "status": share.status,
+        "ctime": share.ctime,
+    }
     if share.mobile:
         out["mobile"] = share.mobile
     if share.email:
@@ -420,7 +450,7 @@ def share_json(share: Any) -> dict[str, Any]:
 
 
 def _level(ctx: Ctx) -> int:
-    return ctx.int("level", 1, 1, 3)
+    return ctx.num("level", 1, 1, 3)
 
 
 @endpoint("POST", "/v1/iot/share/by_mobile")
@@ -428,7 +458,9 @@ async def share_by_mobile(ctx: Ctx) -> Any:
     mobile = ctx.get("mobile").lstrip("+")
     if not _MOBILE.match(mobile):
         raise WorldError(codes.INVALID_PARAM, "mobile must be E.164 digits")
-    share = ctx.emu.world.share(ctx.qid, ctx.get("product_key"), ctx.get("device_name"), mobile=mobile, level=_level(ctx))
+    share = ctx.emu.world.share(
+        ctx.qid, ctx.get("product_key"), ctx.get("device_name"), mobile=mobile, level=_level(ctx)
+    )
     return share_json(share)
 
 
@@ -437,7 +469,9 @@ async def share_by_email(ctx: Ctx) -> Any:
     email = ctx.get("email").strip()
     if not _EMAIL.match(email):
         raise WorldError(codes.INVALID_PARAM, "invalid email")
-    share = ctx.emu.world.share(ctx.qid, ctx.get("product_key"), ctx.get("device_name"), email=email, level=_level(ctx))
+    share = ctx.emu.world.share(
+        ctx.qid, ctx.get("product_key"), ctx.get("device_name"), email=email, level=_level(ctx)
+    )
     return share_json(share)
 
 
@@ -449,7 +483,7 @@ async def share_list(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/iot/share/cancel")
 async def share_cancel(ctx: Ctx) -> Any:
-    ctx.emu.world.cancel_share(ctx.qid, ctx.int("id"))
+    ctx.emu.world.cancel_share(ctx.qid, ctx.num("id"))
     return None
 
 
@@ -460,21 +494,28 @@ async def share_pending(ctx: Ctx) -> Any:
     for s in world.pending_for(ctx.qid):
         dev = world.devices.get(s.device_name)
         owner = world.accounts.get(s.owner_qid)
-        items.append({"id": s.id, "product_key": s.product_key, "device_name": s.device_name,
-                      "device_title": dev.title if dev else "", "from_nickname": owner.nickname if owner else "",
-                      "level": s.level})
+        items.append(
+            {
+                "id": s.id,
+                "product_key": s.product_key,
+                "device_name": s.device_name,
+                "device_title": dev.title if dev else "",
+                "from_nickname": owner.nickname if owner else "",
+                "level": s.level,
+            }
+        )
     return {"items": items}
 
 
 @endpoint("POST", "/v1/iot/share/accept")
 async def share_accept(ctx: Ctx) -> Any:
-    ctx.emu.world.answer_invitation(ctx.qid, ctx.int("id"), True)
+    ctx.emu.world.answer_invitation(ctx.qid, ctx.num("id"), True)
     return None
 
 
 @endpoint("POST", "/v1/iot/share/refuse")
 async def share_refuse(ctx: Ctx) -> Any:
-    ctx.emu.world.answer_invitation(ctx.qid, ctx.int("id"), False)
+    ctx.emu.world.answer_invitation(ctx.qid, ctx.num("id"), False)
     return None
 
 
@@ -489,7 +530,7 @@ async def dnd_get(ctx: Ctx) -> Any:
 @endpoint("POST", "/v1/push/dnd")
 async def dnd_set(ctx: Ctx) -> Any:
     dnd = dict(ctx.account.dnd)
-    dnd["is_open"] = ctx.int("is_open", None, 0, 1)
+    dnd["is_open"] = ctx.num("is_open", None, 0, 1)
     for name in ("start_time", "end_time"):
         if ctx.get(name):
             if not valid_hhmm(ctx.get(name)):
@@ -520,7 +561,7 @@ async def device_setting_set(ctx: Ctx) -> Any:
     key, _dev = _setting_key(ctx)
     setting = dict(ctx.account.device_settings.get(key, {"is_open": 1, "event": {}}))
     if ctx.get("is_open"):
-        setting["is_open"] = ctx.int("is_open", None, 0, 1)
+        setting["is_open"] = ctx.num("is_open", None, 0, 1)
     if ctx.get("event"):
         try:
             event = json.loads(ctx.get("event"))
@@ -540,7 +581,7 @@ async def device_setting_set(ctx: Ctx) -> Any:
 @endpoint("POST", "/v1/push/snooze")
 async def snooze(ctx: Ctx) -> Any:
     dev = ctx.device()
-    seconds = ctx.int("second", None, 0, 7 * 86400)
+    seconds = ctx.num("second", None, 0, 7 * 86400)
     until = ctx.emu.world.now() + seconds
     if seconds:
         ctx.account.snoozes[dev.key] = until
@@ -562,7 +603,13 @@ async def consent_set(ctx: Ctx) -> Any:
     scope = ctx.get("scope")
     if scope not in ACCOUNT_SCOPES + DEVICE_SCOPES:
         raise WorldError(codes.INVALID_PARAM, f"unknown scope {scope}")
-    ctx.emu.world.set_consent(ctx.qid, scope, ctx.int("granted", None, 0, 1), ctx.get("product_key"), ctx.get("device_name"))
+    ctx.emu.world.set_consent(
+        ctx.qid,
+        scope,
+        ctx.num("granted", None, 0, 1),
+        ctx.get("product_key"),
+        ctx.get("device_name"),
+    )
     return {"items": ctx.emu.world.consent_items(ctx.qid)}
 
 
@@ -573,7 +620,7 @@ async def privacy_export(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/user/privacy/restrict")
 async def privacy_restrict(ctx: Ctx) -> Any:
-    ctx.account.restricted = bool(ctx.int("restricted", None, 0, 1))
+    ctx.account.restricted = bool(ctx.num("restricted", None, 0, 1))
     return {"restricted": int(ctx.account.restricted)}
 
 
@@ -585,7 +632,10 @@ async def privacy_erase(ctx: Ctx) -> Any:
 @endpoint("GET", "/v1/iot/ota/check_upgrade_version")
 async def ota_check(ctx: Ctx) -> Any:
     state = ctx.emu.world.firmware_state(ctx.device())
-    return {k: state[k] for k in ("current_version", "upgrade", "version", "descriptions", "size", "is_upgrading")}
+    return {
+        k: state[k]
+        for k in ("current_version", "upgrade", "version", "descriptions", "size", "is_upgrading")
+    }
 
 
 @endpoint("POST", "/v1/iot/ota/upgrade")
@@ -610,5 +660,12 @@ async def network_test(ctx: Ctx) -> Any:
     if not dev.online:
         raise WorldError(codes.DEVICE_OFFLINE)
     rssi = dev.report.get("WifiRssi", [-61, ""])[0]
-    return {"network_type": "wifi", "isp": "Emulated ISP", "ip": "192.0.2.17", "rssi": rssi,
-            "latency_ms": 38, "loss_pct": 0.0, "result": "good"}
+    return {
+        "network_type": "wifi",
+        "isp": "Emulated ISP",
+        "ip": "192.0.2.17",
+        "rssi": rssi,
+        "latency_ms": 38,
+        "loss_pct": 0.0,
+        "result": "good",
+    }

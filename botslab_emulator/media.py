@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 import random
 import tempfile
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -61,7 +62,9 @@ def captcha_png(code: str, seed: int = 0) -> bytes:
         x, y = rnd.randrange(160), rnd.randrange(60)
         draw.point((x, y), fill=(rnd.randrange(150, 220),) * 3)
     for idx, char in enumerate(code):
-        draw.text((14 + idx * 34, 10 + rnd.randrange(-4, 5)), char, fill=(20, 40, 120), font=_font(34))
+        draw.text(
+            (14 + idx * 34, 10 + rnd.randrange(-4, 5)), char, fill=(20, 40, 120), font=_font(34)
+        )
     draw.line((5, rnd.randrange(20, 40), 155, rnd.randrange(20, 40)), fill=(120, 120, 160), width=2)
     out = io.BytesIO()
     img.save(out, "PNG")
@@ -94,11 +97,15 @@ def _make_clip_once(seed: int, workdir: Path) -> Clip:
             "hls_segment_filename": str(workdir / "seg%d.ts"),
         },
     )
-    video = out.add_stream("libx264", rate=CLIP_FPS)
+    video: Any = out.add_stream("libx264", rate=CLIP_FPS)
     video.width, video.height = CLIP_SIZE
     video.pix_fmt = "yuv420p"
-    video.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(CLIP_FPS * SEGMENT_SECONDS)}
-    audio = out.add_stream("aac", rate=16000)
+    video.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "g": str(CLIP_FPS * SEGMENT_SECONDS),
+    }
+    audio: Any = out.add_stream("aac", rate=16000)
     audio.layout = "mono"
     background = rnd.integers(0, 40, (CLIP_SIZE[1], CLIP_SIZE[0], 3), dtype=np.uint8)
     frames = CLIP_FPS * CLIP_SECONDS

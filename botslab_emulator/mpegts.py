@@ -170,8 +170,12 @@ def _audio_ops(data: bytes, es_off: int) -> list[_Op]:
         payload = pos + header
         if frame_len - header > AAC_DATA_OFFSET:
             ops.append(
-                _Op(payload + AAC_DATA_OFFSET, pos + frame_len,
-                    data[payload + AAC_IV_OFFSET : payload + AAC_DATA_OFFSET], False)
+                _Op(
+                    payload + AAC_DATA_OFFSET,
+                    pos + frame_len,
+                    data[payload + AAC_IV_OFFSET : payload + AAC_DATA_OFFSET],
+                    False,
+                )
             )
         pos += frame_len
     return ops

@@ -74,7 +74,7 @@ class Pending:
     tries: int = 1
 
 
-@dataclass
+@dataclass(eq=False)
 class Conn:
     writer: asyncio.StreamWriter
     m2: str = ""
@@ -127,7 +127,9 @@ class PushServer:
         self.last_push_write: dict[int, float] = {}
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_connect, self.host, self.port, limit=MAX_PROPS * 2)
+        self._server = await asyncio.start_server(
+            self._on_connect, self.host, self.port, limit=MAX_PROPS * 2
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._resender = asyncio.create_task(self._resend_loop(), name="botslab-emulator-resend")
 
@@ -167,15 +169,32 @@ class PushServer:
     def malformed(self, kind: str) -> int:
         frames = {
             "garbage": (os.urandom(64), True),
-            "bad_version": (struct.pack(">HH", 9, OP_PUSH) + b"\x00\x00" + b"\x00\x00\x00\x00", True),
-            "huge_length": (struct.pack(">HHH", VERSION, OP_PUSH, 5) + b"ack:x" + struct.pack(">I", 0xFFFFFFF0), True),
+            "bad_version": (
+                struct.pack(">HH", 9, OP_PUSH) + b"\x00\x00" + b"\x00\x00\x00\x00",
+                True,
+            ),
+            "huge_length": (
+                struct.pack(">HHH", VERSION, OP_PUSH, 5) + b"ack:x" + struct.pack(">I", 0xFFFFFFF0),
+                True,
+            ),
             "truncated": (frame(OP_PUSH, {"ack": "trunc"}, b'{"msg_id":1}')[:9], True),
             "unknown_opcode": (frame(9, {"x": "1"}), False),
             "heartbeat_reply": (struct.pack(">HH", VERSION, OP_HEARTBEAT_REPLY), False),
             "empty_body": (frame(OP_PUSH, {"ack": "empty-" + secrets.token_hex(3)}, b""), False),
-            "opaque_body": (frame(OP_PUSH, {"ack": "opaque-" + secrets.token_hex(3)}, os.urandom(24)), False),
-            "header_body": (frame(OP_PUSH, {"ack": "hdr-" + secrets.token_hex(3)}, bytes(16) + b'{"msg_id":0}'), False),
-            "bad_props": (struct.pack(">HHH", VERSION, OP_PUSH, 4) + b"\xff\xfe\xfd\xfc" + struct.pack(">I", 0), False),
+            "opaque_body": (
+                frame(OP_PUSH, {"ack": "opaque-" + secrets.token_hex(3)}, os.urandom(24)),
+                False,
+            ),
+            "header_body": (
+                frame(OP_PUSH, {"ack": "hdr-" + secrets.token_hex(3)}, bytes(16) + b'{"msg_id":0}'),
+                False,
+            ),
+            "bad_props": (
+                struct.pack(">HHH", VERSION, OP_PUSH, 4)
+                + b"\xff\xfe\xfd\xfc"
+                + struct.pack(">I", 0),
+                False,
+            ),
         }
         if kind not in frames:
             raise KeyError(kind)
@@ -230,7 +249,7 @@ class PushServer:
             return
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         conn = Conn(writer)
         self.conns.add(conn)
         try:
@@ -247,7 +266,7 @@ class PushServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     def _forget(self, conn: Conn) -> None:
         self.conns.discard(conn)
@@ -263,8 +282,10 @@ class PushServer:
                 for pending in conn.pending.values():
                     stash.append((now, pending))
 
-    async def _read_frame(self, reader: asyncio.StreamReader, timeout: float) -> tuple[int, dict[str, str]]:
-        head = await asyncio.wait_for(reader.readexactly(4), timeout)
+    async def _read_frame(
+        self, reader: asyncio.StreamReader, wait: float
+    ) -> tuple[int, dict[str, str]]:
+        head = await asyncio.wait_for(reader.readexactly(4), wait)
         version, opcode = struct.unpack(">HH", head)
         if version != VERSION:
             raise FrameError(f"version {version}")
@@ -272,10 +293,10 @@ class PushServer:
             return opcode, {}
         if opcode not in (OP_BIND, OP_ACK, OP_ALIAS):
             raise FrameError(f"unexpected opcode {opcode}")
-        (length,) = struct.unpack(">H", await asyncio.wait_for(reader.readexactly(2), timeout))
+        (length,) = struct.unpack(">H", await asyncio.wait_for(reader.readexactly(2), wait))
         if length > MAX_PROPS:
             raise FrameError("property block too large")
-        block = await asyncio.wait_for(reader.readexactly(length), timeout)
+        block = await asyncio.wait_for(reader.readexactly(length), wait)
         return opcode, parse_props(block)
 
     async def _serve(self, conn: Conn, reader: asyncio.StreamReader) -> None:

@@ -36,9 +36,11 @@ ERRMSG = {
     codes.QUC_BAD_REQUEST: "bad request",
 }
 
+
 def _plain_error(errno: int) -> web.Response:
     """An error answered before a DES key is known: no `ret` can be made."""
     return web.json_response({"errno": errno, "errmsg": ERRMSG[errno]})
+
 
 def _answer(key8: bytes, errno: int, extra: dict[str, Any] | None = None) -> web.Response:
     inner: dict[str, Any] = {"errno": errno, "errmsg": ERRMSG.get(errno, "error")}
@@ -49,8 +51,10 @@ def _answer(key8: bytes, errno: int, extra: dict[str, Any] | None = None) -> web
         outer["errdetail"] = inner["errdetail"]
     return web.json_response(outer)
 
+
 def _mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) >= 8 else mobile
+
 
 async def handle_request(request: web.Request, emu: Emulator) -> web.StreamResponse:
     region = request.match_info["region"]
@@ -72,7 +76,6 @@ async def handle_request(request: web.Request, emu: Emulator) -> web.StreamRespo
     except (EnvelopeError, UnicodeEncodeError):
         return _plain_error(codes.QUC_RSA_REJECTED)
     try:
-
         plain = des_decrypt(b64decode_loose(form["parad"]), key8).decode("utf-8")
         inner = dict(parse_qsl(plain, keep_blank_values=True, max_num_fields=128))
     except (EnvelopeError, UnicodeDecodeError, ValueError):
@@ -89,6 +92,7 @@ async def handle_request(request: web.Request, emu: Emulator) -> web.StreamRespo
     if method != "UserIntf.login":
         return _answer(key8, codes.QUC_BAD_REQUEST)
     return _login(emu, region, inner, key8)
+
 
 def _login(emu: Emulator, region: str, inner: dict[str, str], key8: bytes) -> web.Response:
     world = emu.world

@@ -22,7 +22,9 @@ async def seed_demo(emu: Emulator) -> None:
     if world.find_account(DEMO_USER) is not None:
         return
     now = int(world.now())
-    demo = world.add_account(DEMO_USER, DEMO_PASSWORD, "eu1", nickname="Demo", mobile="4915123456789")
+    demo = world.add_account(
+        DEMO_USER, DEMO_PASSWORD, "eu1", nickname="Demo", mobile="4915123456789"
+    )
     neighbour = world.add_account(NEIGHBOUR_USER, "neighbour-demo", "eu1", nickname="Neighbour")
     world.add_account(TRAVELLER_USER, "traveller-demo", "na1", nickname="Traveller")
     plan = {
@@ -33,30 +35,63 @@ async def seed_demo(emu: Emulator) -> None:
         "storage_day_num": 30,
     }
     door = world.add_device(
-        demo.qid, title="Front Door", category_key="doorbell", product_name="Video Doorbell X3",
-        product_key="pk_doorbell_x3", device_name="BDX3A1B2C3D4", battery=True, clip_encrypt="chacha2",
+        demo.qid,
+        title="Front Door",
+        category_key="doorbell",
+        product_name="Video Doorbell X3",
+        product_key="pk_doorbell_x3",
+        device_name="BDX3A1B2C3D4",
+        battery=True,
+        clip_encrypt="chacha2",
         plan=plan,
     )
     garden = world.add_device(
-        demo.qid, title="Garden", category_key="camera", product_name="Outdoor Camera C5",
-        product_key="pk_camera_c5", device_name="BCC5E5F6A7B8", firmware="2.1.0", latest_firmware="2.2.0",
+        demo.qid,
+        title="Garden",
+        category_key="camera",
+        product_name="Outdoor Camera C5",
+        product_key="pk_camera_c5",
+        device_name="BCC5E5F6A7B8",
+        firmware="2.1.0",
+        latest_firmware="2.2.0",
     )
     living = world.add_device(
-        demo.qid, title="Living Room", category_key="camera", product_name="Indoor Camera C2",
-        product_key="pk_camera_c2", device_name="BCC2C9D0E1F2", firmware="2.2.0", latest_firmware="2.2.0",
+        demo.qid,
+        title="Living Room",
+        category_key="camera",
+        product_name="Indoor Camera C2",
+        product_key="pk_camera_c2",
+        device_name="BCC2C9D0E1F2",
+        firmware="2.2.0",
+        latest_firmware="2.2.0",
     )
     drive = world.add_device(
-        neighbour.qid, title="Driveway", category_key="camera", product_name="Outdoor Camera C5",
-        product_key="pk_camera_c5", device_name="BCC5A0B1C2D3",
+        neighbour.qid,
+        title="Driveway",
+        category_key="camera",
+        product_name="Outdoor Camera C5",
+        product_key="pk_camera_c5",
+        device_name="BCC5A0B1C2D3",
     )
-    share = world.share(neighbour.qid, drive.product_key, drive.device_name, email=DEMO_USER, level=2)
+    share = world.share(
+        neighbour.qid, drive.product_key, drive.device_name, email=DEMO_USER, level=2
+    )
     share.status = 2
     rnd = random.Random(42)
     plan_events = [
-        (door, "ring"), (door, "person"), (door, "package"), (door, "motion"),
-        (garden, "motion"), (garden, "pet"), (garden, "person"), (garden, "vehicle"),
-        (living, "motion"), (living, "sound"), (living, "person"),
-        (drive, "vehicle"), (drive, "person"),
+        (door, "ring"),
+        (door, "person"),
+        (door, "package"),
+        (door, "motion"),
+        (garden, "motion"),
+        (garden, "pet"),
+        (garden, "person"),
+        (garden, "vehicle"),
+        (living, "motion"),
+        (living, "sound"),
+        (living, "person"),
+        (drive, "vehicle"),
+        (drive, "person"),
     ]
     stamps = sorted(now - rnd.randrange(600, 4 * 3600) for _ in range(24))
     for idx, ctime in enumerate(stamps):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 import hashlib
 import hmac
@@ -107,7 +107,7 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server  # noqa: SLF001
+        server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         await self.push.start()
@@ -147,7 +147,9 @@ class Emulator:
         return {
             "quc_url": f"{self.base_url}/quc/{{region}}/request.php",
             "api_url": f"{self.base_url}/api/{{region}}",
-            "regions": {r: {"quc_url": self.quc_url(r), "api_url": self.api_url(r)} for r in REGIONS},
+            "regions": {
+                r: {"quc_url": self.quc_url(r), "api_url": self.api_url(r)} for r in REGIONS
+            },
             "dispatcher_url": f"{self.base_url}/v1/list/ip",
             "push_host": self.host,
             "push_port": self.push.port,
@@ -159,7 +161,11 @@ class Emulator:
         }
 
     def _sign(self, bucket: str, obj: str, expires: int) -> str:
-        mac = hmac.new(self.world.oss_secret.encode(), f"GET\n\n\n{expires}\n/{bucket}/{obj}".encode(), hashlib.sha1)
+        mac = hmac.new(
+            self.world.oss_secret.encode(),
+            f"GET\n\n\n{expires}\n/{bucket}/{obj}".encode(),
+            hashlib.sha1,
+        )
         return base64.b64encode(mac.digest()).decode()
 
     def bucket(self, region: str = "eu1") -> str:
@@ -168,11 +174,14 @@ class Emulator:
     def oss_url(self, obj: str, expires: int, bucket: str | None = None) -> str:
         bucket = bucket or self.bucket()
         sig = quote(self._sign(bucket, obj, expires), safe="")
-        return f"{self.base_url}/oss/{bucket}/{obj}?Expires={expires}&OSSAccessKeyId=LTAIemulator&Signature={sig}"
+        query = f"Expires={expires}&OSSAccessKeyId=LTAIemulator&Signature={sig}"
+        return f"{self.base_url}/oss/{bucket}/{obj}?{query}"
 
     def aliyun_url(self, obj: str) -> str:
         bucket = self.bucket()
-        sign = hmac.new(self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256).hexdigest()[:32]
+        sign = hmac.new(
+            self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
         return f"aliyun://{bucket}.{BUCKET_HOST.format(region='eu-central-1')}/{obj}?sign={sign}"
 
     def resolve_aliyun(self, url: str, qid: str) -> dict[str, Any] | None:
@@ -182,11 +191,13 @@ class Emulator:
         bucket = parts.hostname.split(".")[0]
         obj = parts.path.lstrip("/")
         sign = parse_qs(parts.query).get("sign", [""])[0]
-        want = hmac.new(self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256).hexdigest()[:32]
+        want = hmac.new(
+            self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
         if not hmac.compare_digest(sign, want):
             return None
         found = self.world.find_message(obj)
-        if found is None or found[0].qid != qid and self.world.role(qid, found[1]) is None:
+        if found is None or (found[0].qid != qid and self.world.role(qid, found[1]) is None):
             return None
         expires = int(self.world.now()) + self.world.url_ttl
         return {"expire_time": expires, "url": self.oss_url(obj, expires, bucket)}
@@ -202,8 +213,13 @@ class Emulator:
         acc = self.world.accounts[msg.qid]
         self.push.publish(
             acc.push_alias,
-            {"msg_id": msg.id, "product_key": msg.product_key, "device_name": msg.device_name,
-             "event_type": msg.event_type, "ctime": msg.ctime},
+            {
+                "msg_id": msg.id,
+                "product_key": msg.product_key,
+                "device_name": msg.device_name,
+                "event_type": msg.event_type,
+                "ctime": msg.ctime,
+            },
         )
 
     async def trigger(self, device_name: str, event_type: str, **kw: Any) -> dict[str, Any]:
@@ -229,7 +245,9 @@ class Emulator:
     async def take_snapshot(self, dev: Device) -> str:
         token = secrets.token_hex(6)
         obj = f"snapshots/{dev.device_name}/take-{token}.jpg"
-        self.world.cache_snapshot(obj, snapshot_jpeg(dev.title, int(self.world.now()), "Snapshot", seed=hash(token)))
+        self.world.cache_snapshot(
+            obj, snapshot_jpeg(dev.title, int(self.world.now()), "Snapshot", seed=hash(token))
+        )
         return self.oss_url(obj, int(self.world.now()) + self.world.url_ttl)
 
     # --- HTTP -----------------------------------------------------------------------------
@@ -253,7 +271,9 @@ class Emulator:
 
         app.router.add_post("/quc/{region}/request.php", quc_handler)
         for route in gateway.ROUTES:
-            app.router.add_route(route.method, "/api/{region}" + route.path, gateway.make_handler(self, route))
+            app.router.add_route(
+                route.method, "/api/{region}" + route.path, gateway.make_handler(self, route)
+            )
         app.router.add_get("/v1/list/ip", self._dispatcher)
         app.router.add_get("/oss/{bucket}/{obj:.+}", self._oss)
         from .control import add_control_routes
@@ -262,7 +282,9 @@ class Emulator:
         app.router.add_route("*", "/api/{region}/{tail:.*}", self._not_found)
 
     async def _not_found(self, request: web.Request) -> web.Response:
-        return web.json_response({"code": codes.NOT_FOUND, "msg": "not found", "data": None}, status=404)
+        return web.json_response(
+            {"code": codes.NOT_FOUND, "msg": "not found", "data": None}, status=404
+        )
 
     async def _dispatcher(self, request: web.Request) -> web.Response:
         if request.query.get("appId") not in {"venqoyon9hcc", "gqrwex6nq54m"}:
@@ -290,7 +312,9 @@ class Emulator:
                     return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
                 msg, dev = found
                 kind = kind_of(msg.event_type)
-                data = snapshot_jpeg(dev.title, msg.ctime, EVENT_TITLES.get(kind, kind), seed=msg.id)
+                data = snapshot_jpeg(
+                    dev.title, msg.ctime, EVENT_TITLES.get(kind, kind), seed=msg.id
+                )
                 self.world.cache_snapshot(obj, data)
             return web.Response(body=data, content_type="image/jpeg")
         if obj.startswith("clips/"):
@@ -320,7 +344,9 @@ class Emulator:
                     lines.append(self.oss_url(f"{base}/{line}", expires, bucket))
                 else:
                     lines.append(line)
-            return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
+            return web.Response(
+                text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl"
+            )
         plain = clip.segments.get(segment)
         if plain is None:
             return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -348,7 +374,10 @@ class Emulator:
 
 
 def _oss_error(status: int, code: str, message: str) -> web.Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
     return web.Response(status=status, text=body, content_type="application/xml")
 
 

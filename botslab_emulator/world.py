@@ -283,7 +283,7 @@ class World:
             password_md5=md5_hex(password),
             password=password,
             region=region,
-            nickname=nickname or username.split("@")[0],
+            nickname=nickname or username.split("@", maxsplit=1)[0],
             email=email,
             mobile=mobile,
             push_alias=f"botslab_{qid}_{secrets.token_hex(6)}",
@@ -312,7 +312,9 @@ class World:
     # --- login ----------------------------------------------------------------------------
     def new_challenge(self, mid: str, username: str = "") -> Challenge:
         code = "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(4))
-        ch = Challenge(sc=random_alnum(24), code=code, mid=mid, created=self.now(), username=username)
+        ch = Challenge(
+            sc=random_alnum(24), code=code, mid=mid, created=self.now(), username=username
+        )
         self.challenges[ch.sc] = ch
         while len(self.challenges) > 500:
             self.challenges.popitem(last=False)
@@ -391,7 +393,8 @@ class World:
         if device_name in self.devices:
             raise WorldError(codes.INVALID_PARAM, "device exists")
         dev = Device(
-            product_key=product_key or f"pk_{category_key}_{product_name.split()[-1].lower()}",
+            product_key=product_key
+            or f"pk_{category_key}_{product_name.rsplit(maxsplit=1)[-1].lower()}",
             device_name=device_name,
             title=title,
             product_name=product_name,
@@ -460,7 +463,11 @@ class World:
         if dev.owner_qid == qid:
             return "owner", 3
         for share in self.shares.values():
-            if share.device_name == dev.device_name and share.target_qid == qid and share.status == 2:
+            if (
+                share.device_name == dev.device_name
+                and share.target_qid == qid
+                and share.status == 2
+            ):
                 return "shared", share.level
         return None
 
@@ -499,7 +506,9 @@ class World:
         for ident, value in items.items():
             spec = dev.props.get(ident)
             if spec is None or not spec[1]:
-                raise WorldError(codes.UNKNOWN_IDENTIFIER, f"unknown or read-only identifier {ident}")
+                raise WorldError(
+                    codes.UNKNOWN_IDENTIFIER, f"unknown or read-only identifier {ident}"
+                )
             kind = spec[0]
             if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise WorldError(codes.INVALID_PARAM, f"{ident} must be an integer")
@@ -680,7 +689,7 @@ class World:
         share = self.shares.get(share_id)
         if share is None:
             raise WorldError(codes.SHARE_NOT_FOUND)
-        if share.owner_qid != qid and share.target_qid != qid:
+        if qid not in (share.owner_qid, share.target_qid):
             raise WorldError(codes.NOT_OWNER)
         del self.shares[share_id]
 
@@ -713,9 +722,7 @@ class World:
             per_event = setting.get("event", {}).get(msg.event_type)
             if per_event is not None and not int(per_event.get("is_open", 1)):
                 return False
-        if int(acc.dnd.get("is_open", 0)) and self._in_dnd(acc):
-            return False
-        return True
+        return not (int(acc.dnd.get("is_open", 0)) and self._in_dnd(acc))
 
     def _in_dnd(self, acc: Account) -> bool:
         from zoneinfo import ZoneInfo
@@ -772,7 +779,11 @@ class World:
             raise WorldError(codes.NO_UPGRADE)
         if not dev.online:
             raise WorldError(codes.DEVICE_OFFLINE)
-        dev.upgrade = {"started": self.now(), "version": dev.latest_firmware, "fail": self.upgrade_fail}
+        dev.upgrade = {
+            "started": self.now(),
+            "version": dev.latest_firmware,
+            "fail": self.upgrade_fail,
+        }
 
     # --- privacy --------------------------------------------------------------------------
     def export(self, qid: str) -> dict[str, Any]:
@@ -801,7 +812,7 @@ class World:
             "shares": [
                 {k: v for k, v in asdict(s).items() if k != "target_qid"}
                 for s in self.shares.values()
-                if s.owner_qid == qid or s.target_qid == qid
+                if qid in (s.owner_qid, s.target_qid)
             ],
             "consents": self.consent_items(qid),
             "notifications": {

@@ -39,7 +39,9 @@ class World:
     door_pk: str
 
 
-async def logged_in(emu: Emulator, http: aiohttp.ClientSession, user: str, password: str) -> ApiCaller:
+async def logged_in(
+    emu: Emulator, http: aiohttp.ClientSession, user: str, password: str
+) -> ApiCaller:
     acc = emu.world.find_account(user)
     assert acc is not None
     cfg = emu.config()["regions"][acc.region]
@@ -56,12 +58,23 @@ async def logged_in(emu: Emulator, http: aiohttp.ClientSession, user: str, passw
 async def world(emu: Emulator, http: aiohttp.ClientSession) -> World:
     alice = emu.world.add_account(USER, PASSWORD, "eu1", mobile="4915111111111")
     emu.world.add_account(OTHER, OTHER_PASSWORD, "eu1", mobile="4915222222222")
-    cam = emu.world.add_device(alice.qid, title="Garden", category_key="camera", product_name="Outdoor Camera C5")
+    cam = emu.world.add_device(
+        alice.qid, title="Garden", category_key="camera", product_name="Outdoor Camera C5"
+    )
     door = emu.world.add_device(
-        alice.qid, title="Front Door", category_key="doorbell", product_name="Video Doorbell X3",
-        battery=True, clip_encrypt="chacha2",
+        alice.qid,
+        title="Front Door",
+        category_key="doorbell",
+        product_name="Video Doorbell X3",
+        battery=True,
+        clip_encrypt="chacha2",
     )
     return World(
-        emu, await logged_in(emu, http, USER, PASSWORD), await logged_in(emu, http, OTHER, OTHER_PASSWORD),
-        cam.device_name, door.device_name, cam.product_key, door.product_key,
+        emu,
+        await logged_in(emu, http, USER, PASSWORD),
+        await logged_in(emu, http, OTHER, OTHER_PASSWORD),
+        cam.device_name,
+        door.device_name,
+        cam.product_key,
+        door.product_key,
     )

@@ -35,9 +35,13 @@ def caller(emu: Emulator, region: str = "eu1", **kw: object) -> QucCaller:
         {"space": "%20"},
     ],
 )
-async def test_login_accepts_every_variant(emu: Emulator, http: aiohttp.ClientSession, alice: str, variant: dict[str, object]) -> None:
+async def test_login_accepts_every_variant(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str, variant: dict[str, object]
+) -> None:
     quc = caller(emu, **variant)
-    outer, inner = await quc.login(http, "  " + alice + " ", PASSWORD, mname="Pixel 7 Pro", needDeviceCheck="0")
+    outer, inner = await quc.login(
+        http, "  " + alice + " ", PASSWORD, mname="Pixel 7 Pro", needDeviceCheck="0"
+    )
     assert outer["errno"] == 0 and inner is not None
     assert inner["errno"] == 0 and inner["errmsg"] == outer["errmsg"]
     user = inner["user"]
@@ -48,14 +52,18 @@ async def test_login_accepts_every_variant(emu: Emulator, http: aiohttp.ClientSe
     assert PASSWORD not in str(inner) and md5_hex(PASSWORD) not in str(inner)
 
 
-async def test_each_login_issues_new_tokens(emu: Emulator, http: aiohttp.ClientSession, alice: str) -> None:
+async def test_each_login_issues_new_tokens(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str
+) -> None:
     quc = caller(emu)
     _, first = await quc.login(http, alice, PASSWORD)
     _, second = await quc.login(http, alice, PASSWORD)
     assert first and second and tokens(first) != tokens(second)
 
 
-async def test_wrong_password_then_captcha(emu: Emulator, http: aiohttp.ClientSession, alice: str) -> None:
+async def test_wrong_password_then_captcha(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str
+) -> None:
     quc = caller(emu)
     for _ in range(3):
         outer, inner = await quc.login(http, alice, "wrong")
@@ -64,18 +72,28 @@ async def test_wrong_password_then_captcha(emu: Emulator, http: aiohttp.ClientSe
     assert outer["errno"] == 5010 and inner and inner["errdetail"]["captchaType"] == "graph"
     image, sc = await quc.captcha(http)
     assert image.startswith(b"\x89PNG") and sc
-    code = (await (await http.get(f"{emu.base_url}/_emulator/captcha", params={"username": alice})).json())["code"]
-    outer, _ = await quc.login(http, alice, PASSWORD, sc=sc, uc="XXXX" if code != "XXXX" else "YYYY", captchaType="graph")
+    code = (
+        await (
+            await http.get(f"{emu.base_url}/_emulator/captcha", params={"username": alice})
+        ).json()
+    )["code"]
+    outer, _ = await quc.login(
+        http, alice, PASSWORD, sc=sc, uc="XXXX" if code != "XXXX" else "YYYY", captchaType="graph"
+    )
     assert outer["errno"] == 5011
     image, sc = await quc.captcha(http)
     code = (await (await http.get(f"{emu.base_url}/_emulator/captcha")).json())["code"]
-    outer, inner = await quc.login(http, alice, PASSWORD, sc=sc, uc=code.lower(), captchaType="graph")
+    outer, inner = await quc.login(
+        http, alice, PASSWORD, sc=sc, uc=code.lower(), captchaType="graph"
+    )
     assert outer["errno"] == 0 and inner and "user" in inner
     outer, _ = await quc.login(http, alice, PASSWORD)
     assert outer["errno"] == 0, "a solved captcha clears the demand"
 
 
-async def test_captcha_is_bound_to_the_install_identity(emu: Emulator, http: aiohttp.ClientSession, alice: str) -> None:
+async def test_captcha_is_bound_to_the_install_identity(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str
+) -> None:
     await http.post(f"{emu.base_url}/_emulator/captcha", json={"username": alice, "required": True})
     quc = caller(emu)
     outer, _ = await quc.login(http, alice, PASSWORD)
@@ -87,17 +105,25 @@ async def test_captcha_is_bound_to_the_install_identity(emu: Emulator, http: aio
     assert outer["errno"] == 5011
 
 
-async def test_new_device_risk_asks_for_captcha(emu: Emulator, http: aiohttp.ClientSession, alice: str) -> None:
-    await http.post(f"{emu.base_url}/_emulator/captcha", json={"username": alice, "risk_new_device": True})
+async def test_new_device_risk_asks_for_captcha(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str
+) -> None:
+    await http.post(
+        f"{emu.base_url}/_emulator/captcha", json={"username": alice, "risk_new_device": True}
+    )
     quc = caller(emu)
     assert (await quc.login(http, alice, PASSWORD))[0]["errno"] == 5010
     _image, sc = await quc.captcha(http)
     code = emu.world.challenges[sc].code
-    assert (await quc.login(http, alice, PASSWORD, sc=sc, uc=code, captchaType="graph"))[0]["errno"] == 0
+    assert (await quc.login(http, alice, PASSWORD, sc=sc, uc=code, captchaType="graph"))[0][
+        "errno"
+    ] == 0
     assert (await quc.login(http, alice, PASSWORD))[0]["errno"] == 0, "a known identity passes"
 
 
-async def test_wrong_region_answers_1036(emu: Emulator, http: aiohttp.ClientSession, alice: str) -> None:
+async def test_wrong_region_answers_1036(
+    emu: Emulator, http: aiohttp.ClientSession, alice: str
+) -> None:
     for region in ("na1", "ap1", "eu2"):
         outer, inner = await caller(emu, region).login(http, alice, PASSWORD)
         assert outer["errno"] == 1036 and inner and inner["errno"] == 1036
@@ -123,7 +149,9 @@ async def test_bad_envelopes(emu: Emulator, http: aiohttp.ClientSession, alice: 
     assert (await post({**good, "key": "QUJD"}))["errno"] == 1021001
     foreign = base64.b64encode(RSA.generate(1024).publickey().export_key("DER")).decode()
     other_key = QucCaller(emu.quc_url("eu1"), foreign)  # the real cloud's key is not ours
-    assert (await post(other_key.envelope(other_key.login_params(alice, PASSWORD))))["errno"] == 1021001
+    assert (await post(other_key.envelope(other_key.login_params(alice, PASSWORD))))[
+        "errno"
+    ] == 1021001
     assert (await post({**good, "parad": good["parad"][:-8]}))["errno"] == 1021001
     assert (await post({"method": "UserIntf.login"}))["errno"] == 1003
     tampered = quc.login_params(alice, PASSWORD)
@@ -131,7 +159,9 @@ async def test_bad_envelopes(emu: Emulator, http: aiohttp.ClientSession, alice: 
     # wrong sig: re-encrypt with a broken signature
     params = dict(tampered)
     params["sig"] = "0" * 32
-    form["parad"] = base64.b64encode(des_cbc("&".join(f"{k}={v}" for k, v in params.items()).encode(), quc.last_key8)).decode()
+    form["parad"] = base64.b64encode(
+        des_cbc("&".join(f"{k}={v}" for k, v in params.items()).encode(), quc.last_key8)
+    ).decode()
     outer = await post(form)
     assert outer["errno"] == 1003 and "ret" in outer
     async with http.post(emu.quc_url("eu1"), data=b"\xff\xfe" * 10) as resp:

@@ -27,7 +27,9 @@ def test_des_vector() -> None:
 
 def test_api_sign_vector() -> None:
     m2, ts, nonce = "0123456789abcdef0123456789abcdef", "1700000000", "abcdefghij0123456789"
-    expected = wire.md5("botslabadr" + m2 + ts + nonce + "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360")
+    expected = wire.md5(
+        "botslabadr" + m2 + ts + nonce + "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"
+    )
     assert crypto.api_sign("botslabadr", m2, ts, nonce) == expected
 
 

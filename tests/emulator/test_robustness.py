@@ -1,0 +1,162 @@
+"""Bad input never crashes or hangs the emulator (property-based)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import tracemalloc
+
+import aiohttp
+from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
+
+from botslab_emulator import Emulator, crypto, pushserver
+from botslab_emulator.mpegts import TsError, TsLayout
+
+from .conftest import USER, World
+
+
+@given(st.text(max_size=300))
+def test_b64_decoder_raises_only_its_own_error(text: str) -> None:
+    with contextlib.suppress(crypto.EnvelopeError):
+        crypto.b64decode_loose(text)
+
+
+@given(st.binary(max_size=200), st.binary(min_size=8, max_size=8))
+def test_des_decrypt_raises_only_its_own_error(data: bytes, key: bytes) -> None:
+    with contextlib.suppress(crypto.EnvelopeError):
+        crypto.des_decrypt(data, key)
+
+
+@given(st.binary(max_size=300))
+def test_rsa_key_field_raises_only_its_own_error(data: bytes) -> None:
+    pair = _PAIR
+    with contextlib.suppress(crypto.EnvelopeError):
+        pair.decrypt_key_string(base64.b64encode(data).decode())
+
+
+_PAIR = crypto.QucKeyPair.generate()
+
+
+@given(st.binary(max_size=2000))
+def test_ts_parser_raises_only_its_own_error(data: bytes) -> None:
+    with contextlib.suppress(TsError):
+        TsLayout(bytes(data) + bytes(-len(data) % 188))
+
+
+@given(st.binary(max_size=600))
+def test_push_props_parser(data: bytes) -> None:
+    with contextlib.suppress(pushserver.FrameError):
+        pushserver.parse_props(data)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(min_size=1, max_size=300))
+async def test_random_push_bytes_never_hang(emu: Emulator, data: bytes) -> None:
+    reader, writer = await asyncio.open_connection(emu.push.host, emu.push.port)
+    writer.write(data)
+    writer.write_eof()
+    try:
+        await asyncio.wait_for(reader.read(), 12)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["method", "parad", "key", "from", "sig", "x"]), st.text(max_size=200)
+    )
+)
+async def test_random_quc_forms_get_an_errno(
+    emu: Emulator, http: aiohttp.ClientSession, form: dict[str, str]
+) -> None:
+    async with http.post(emu.quc_url("eu1"), data=form) as resp:
+        assert resp.status == 200
+        assert (await resp.json(content_type=None))["errno"] != 0
+
+
+async def test_malformed_api_input(world: World, http: aiohttp.ClientSession) -> None:
+    api = world.alice
+    async with http.post(
+        api.api_url + "/v1/iot/device/set_property",
+        params=api.query(),
+        headers=api.headers(),
+        data=b"\xff\xfe\x00",
+    ) as resp:
+        assert (await resp.json())["code"] == 200001
+    async with http.post(
+        api.api_url + "/v1/iot/device/set_property",
+        params=api.query(),
+        headers=api.headers(),
+        json=[1, 2],
+    ) as resp:
+        assert (await resp.json())["code"] == 200001
+    async with http.post(
+        api.api_url + "/v1/push/dnd",
+        params=api.query(),
+        headers=api.headers(),
+        data="x=" + "a" * 70_000,
+    ) as resp:
+        assert (await resp.json())["code"] == 200001
+    assert (await api.get(http, "/v2/message/list", {"page": "abc"}))["code"] == 200001
+    assert (await api.get(http, "/v2/message/list", {"page_size": 0}))["code"] == 200001
+    headers = {"Authorization": "jws !!!not-base64"}
+    async with http.get(
+        api.api_url + "/v1/iot/device/list", params=api.query(), headers=headers
+    ) as resp:
+        assert (await resp.json())["code"] == 100003
+
+
+async def test_memory_stays_bounded_under_many_bad_connections(emu: Emulator) -> None:
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(emu.push.host, emu.push.port)
+        writer.write(b"\x00\x05\x00\x02\xff\xff" + b"A" * 1000)
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(10):
+        await asyncio.gather(*(one() for _ in range(20)))
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    assert grown < 512 * 1024, grown
+    assert not emu.push.conns
+
+
+async def test_message_store_is_bounded(world: World) -> None:
+    from botslab_emulator import world as world_mod
+
+    world_mod_limit = world_mod.MAX_MESSAGES_PER_ACCOUNT
+    world_mod.MAX_MESSAGES_PER_ACCOUNT = 50
+    try:
+        for _ in range(80):
+            world.emu.world.trigger(world.cam, "motion", push=False)
+    finally:
+        world_mod.MAX_MESSAGES_PER_ACCOUNT = world_mod_limit
+    acc = world.emu.world.find_account(USER)
+    assert acc is not None and len(world.emu.world.messages[acc.qid]) == 50
+
+
+@pytest.mark.parametrize("path", ["/_emulator/state", "/_emulator/config"])
+async def test_control_api_answers_json(
+    emu: Emulator, http: aiohttp.ClientSession, path: str
+) -> None:
+    async with http.get(emu.base_url + path) as resp:
+        assert resp.status == 200 and isinstance(await resp.json(), dict)
+    async with http.post(emu.base_url + "/_emulator/trigger", data=b"{bad json") as resp:
+        assert resp.status == 400
+    async with http.post(
+        emu.base_url + "/_emulator/trigger", json={"device_name": "nope", "event_type": "ring"}
+    ) as resp:
+        assert resp.status == 400
