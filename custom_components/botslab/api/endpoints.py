@@ -1,0 +1,125 @@
+"""Every host, path and key of the BOTSLAB cloud, in one place to correct (protocol.md 1-4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+REGIONS: tuple[str, ...] = ("eu1", "eu2", "na1", "ap1")
+# protocol.md section 1: the order a client tries after 1036
+REGION_FALLBACK_ORDER: tuple[str, ...] = ("na1", "eu1", "ap1", "eu2")
+
+QUC_PUBLIC_KEY = (
+    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC9oNZHDXyGxNNfBhfk/+WAtjVET1sLWQraDBLHd0821Ow4yp6p+zvHB6yXSUEt2/"
+    "lLVW7Q0/RVHuxnwtg6cKYdDInqMznSLIKjXPkd6Dfft8nz8vkOdSUlzQtE3T4dvaagbH76lBGB2wuLNOV0D2UcUyvRu2puKtYjgDNm/O0apQIDAQAB"
+)
+DISPATCHER_URL = "https://dp.push.dc.360.cn/v1/list/ip"
+
+APP_VERSION = "2.28.5"
+USER_AGENT = f"Botslab/{APP_VERSION} (Android)"
+APP_KEY = "botslabadr"
+APP_SECRET = "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"  # noqa: S105 - app-wide, public
+QUC_FROM = "mpl_cloudsmartoem_and"
+QUC_SIG_SUFFIX = "73e5dba4"
+PUSH_APP_ID = "venqoyon9hcc"
+PUSH_VERSION = "2.5.24"
+
+# API paths (protocol.md 3, 6, 7, 8). [modelled] ones are marked.
+APP_LOGIN = "/v1/app/login"
+DEVICE_LIST = "/v1/iot/device/list"
+GET_PROPERTY = "/v1/iot/device/get_desired_property"
+SET_PROPERTY = "/v1/iot/device/set_property"  # body [modelled]
+INVOKE_SERVICE = "/v1/iot/device/invoke_service"
+MESSAGE_LIST = "/v2/message/list"
+EVENT_TYPES = "/v2/config/event_type"
+PLAY_URL = "/v1/oss/get_play_url"
+CLOUD_SERVICE = "/v1/cloud/service/status"  # [modelled]
+SHARE_BY_MOBILE = "/v1/iot/share/by_mobile"  # [modelled]
+SHARE_BY_EMAIL = "/v1/iot/share/by_email"  # [modelled]
+SHARE_LIST = "/v1/iot/share/list"  # [modelled]
+SHARE_CANCEL = "/v1/iot/share/cancel"  # [modelled]
+SHARE_PENDING = "/v1/iot/share/pending"  # [modelled]
+SHARE_ACCEPT = "/v1/iot/share/accept"  # [modelled]
+SHARE_REFUSE = "/v1/iot/share/refuse"  # [modelled]
+PUSH_DND = "/v1/push/dnd"  # [modelled]
+PUSH_DEVICE_SETTING = "/v1/push/device_setting"  # [modelled]
+PUSH_SNOOZE = "/v1/push/snooze"  # [modelled]
+PRIVACY_CONSENT = "/v1/user/privacy/consent"  # [modelled]
+PRIVACY_EXPORT = "/v1/user/privacy/export"  # [modelled]
+PRIVACY_RESTRICT = "/v1/user/privacy/restrict"  # [modelled]
+PRIVACY_ERASE = "/v1/user/privacy/erase"  # [modelled]
+OTA_CHECK = "/v1/iot/ota/check_upgrade_version"
+OTA_UPGRADE = "/v1/iot/ota/upgrade"  # [modelled]
+OTA_PROGRESS = "/v1/iot/ota/progress"  # [modelled]
+NETWORK_TEST = "/v1/iot/device/network_test"  # [modelled]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionHosts:
+    """The login (QUC) and API gateway URLs of one region."""
+
+    quc_url: str
+    api_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the client talks to. `production(region)` for the real cloud,
+    `from_emulator_config(config)` for the project's emulator."""
+
+    region: str
+    regions: Mapping[str, RegionHosts]
+    dispatcher_url: str = DISPATCHER_URL
+    rsa_public_key: str = QUC_PUBLIC_KEY
+    push_host: str | None = None
+    push_port: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.region not in self.regions:
+            raise ValueError(f"unknown region {self.region!r}")
+
+    @property
+    def quc_url(self) -> str:
+        return self.regions[self.region].quc_url
+
+    @property
+    def api_url(self) -> str:
+        return self.regions[self.region].api_url
+
+    def with_region(self, region: str) -> Endpoints:
+        """The same endpoints, for another region."""
+        return replace(self, region=region)
+
+    @classmethod
+    def production(cls, region: str = "eu1") -> Endpoints:
+        regions = {
+            r: RegionHosts(
+                quc_url=f"https://{r}-sapp-login.botslab.com/request.php",
+                api_url=f"https://{r}-sapp-api.botslab.com",
+            )
+            for r in REGIONS
+        }
+        return cls(region=region, regions=regions)
+
+    @classmethod
+    def from_emulator_config(cls, config: Mapping[str, Any], region: str = "eu1") -> Endpoints:
+        """From the emulator's `GET /_emulator/config` answer."""
+        regions: dict[str, RegionHosts] = {}
+        given = config.get("regions")
+        if isinstance(given, Mapping):
+            for name, hosts in given.items():
+                regions[str(name)] = RegionHosts(str(hosts["quc_url"]), str(hosts["api_url"]))
+        else:
+            for name in REGIONS:
+                regions[name] = RegionHosts(
+                    str(config["quc_url"]).replace("{region}", name),
+                    str(config["api_url"]).replace("{region}", name),
+                )
+        return cls(
+            region=region,
+            regions=regions,
+            dispatcher_url=str(config["dispatcher_url"]),
+            rsa_public_key=str(config["rsa_public_key"]),
+        )
