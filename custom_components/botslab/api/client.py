@@ -29,7 +29,7 @@ from .exceptions import (
     SessionConflict,
     SnapshotExpired,
 )
-from .http import DEFAULT_TIMEOUT, check_status, parse_json, translated_errors
+from .http import check_status, parse_json, translated_errors
 from .models import (
     CloudPlan,
     Consent,
@@ -82,6 +82,7 @@ class BotslabClient:
         language: str = "en-US",
         timezone: str = "UTC",
         country: str = "DE",
+        timeout: float = 20.0,
     ) -> None:
         self._http = session
         self._endpoints = endpoints.with_region(credentials.region)
@@ -91,6 +92,7 @@ class BotslabClient:
         self._on_tokens = on_tokens
         self._login_lock = asyncio.Lock()
         self._lang, self._tz, self._country = language, timezone, country
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
 
     def __repr__(self) -> str:
         return f"BotslabClient(region={self._endpoints.region!r}, qid={self._credentials.qid!r})"
@@ -179,7 +181,7 @@ class BotslabClient:
                 params=query,
                 data=data,
                 headers=self._headers(with_sid),
-                timeout=DEFAULT_TIMEOUT,
+                timeout=self._timeout,
             ) as resp,
         ):
             check_status(resp, what)
@@ -376,16 +378,20 @@ class BotslabClient:
 
     async def download(self, url: str, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
         """A signed OSS object (snapshot, segment). HTTP 403 → SnapshotExpired."""
-        async with translated_errors("media"), self._http.get(url, timeout=DEFAULT_TIMEOUT) as resp:
+        async with translated_errors("media"), self._http.get(url, timeout=self._timeout) as resp:
             if resp.status == 403:
                 raise SnapshotExpired()
             check_status(resp, "media")
             if resp.status != 200:
                 raise ApiError(resp.status, "media download failed")
-            data = await resp.content.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise ProtocolError("media object too large")
-        return data
+            if (resp.content_length or 0) > max_bytes:
+                raise ProtocolError("media object too large")
+            data = bytearray()
+            async for chunk in resp.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise ProtocolError("media object too large")
+        return bytes(data)
 
     async def download_snapshot(self, event: Event) -> bytes:
         if event.image is None:

@@ -8,6 +8,7 @@ The body is not public; when it is the emulator's JSON it is parsed, otherwise l
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ BARE_OPCODES = frozenset({OP_HEARTBEAT, OP_HEARTBEAT_REPLY})
 MAX_PROPS = 8 * 1024
 MAX_BODY = 1024 * 1024
 MESSAGE_HEADER = 16
+SEEN_ACKS = 512
 
 
 class ConnectionState(StrEnum):
@@ -211,6 +213,8 @@ class PushClient:
         self._state_listeners: list[Callable[[ConnectionState], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._seen_acks: OrderedDict[str, None] = OrderedDict()
+        self.duplicates = 0
         self.failures = 0
         self.connects = 0
         self.frames_parsed = 0
@@ -392,9 +396,14 @@ class PushClient:
             return  # heartbeat replies, alias echoes and unknown opcodes are ignored
         ack = frame.props.get("ack", "")
         if ack:
-            writer.write(
-                encode_frame(OP_ACK, {"ack": ack})
-            )  # one ack per frame, even if the body is bad
+            # one ack per frame, even if the body is bad
+            writer.write(encode_frame(OP_ACK, {"ack": ack}))
+            if ack in self._seen_acks:  # a resend of a push already delivered (ack lost on the way)
+                self.duplicates += 1
+                return
+            self._seen_acks[ack] = None
+            while len(self._seen_acks) > SEEN_ACKS:
+                self._seen_acks.popitem(last=False)
         message = PushMessage(ack, dict(frame.props), frame.body, parse_body(frame.body))
         for callback in list(self._listeners):
             try:

@@ -1,0 +1,179 @@
+"""Pure functions of the client: known-answer vectors, frame parser and envelope decoder."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import struct
+
+from hypothesis import given, strategies as st
+import pytest
+
+from botslab_emulator.crypto import QucKeyPair, des_decrypt as server_des_decrypt
+from custom_components.botslab.api import FrameParser, ProtocolError, event_kind, mask, redact
+from custom_components.botslab.api.crypto import (
+    api_sign,
+    des_decrypt,
+    des_encrypt,
+    md5_hex,
+    open_ret,
+    quc_sig,
+    seal,
+)
+from custom_components.botslab.api.models import Device, Event, EventKind, Properties
+from custom_components.botslab.api.push import MAX_BODY, encode_frame, parse_body
+
+
+def test_vectors() -> None:
+    assert (
+        quc_sig({"z": "last", "a": "first", "A": "upper"}, "") == "5aab09e6dd9cf40a7027a630c8bb13dc"
+    )
+    assert (
+        base64.b64encode(des_encrypt(b"a=1&message=hello", b"12345678")).decode()
+        == "sxvBJP0328GQcekQUqeUjOBsoZBREoQl"
+    )
+    m2, ts, no = "0" * 32, "1700000000", "a" * 20
+    assert api_sign("botslabadr", m2, ts, no) == md5_hex(
+        "botslabadr" + m2 + ts + no + "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"
+    )
+
+
+def test_envelope_opens_on_the_server_side() -> None:
+    pair = QucKeyPair.generate()
+    envelope = seal({"a": "1", "message": "hello world"}, pair.public_spki_b64())
+    key_string = pair.decrypt_key_string(envelope.key)
+    assert len(key_string) == 117 and key_string[-8:].encode() == envelope.des_key
+    assert (
+        server_des_decrypt(base64.b64decode(envelope.parad), envelope.des_key)
+        == b"a=1&message=hello+world"
+    )
+
+
+@given(st.text(max_size=200), st.binary(min_size=8, max_size=8))
+def test_envelope_decoder_raises_only_protocol_errors(text: str, key: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        open_ret(text, key)
+
+
+@given(st.binary(max_size=100))
+def test_des_decrypt_raises_only_protocol_errors(data: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        des_decrypt(data, b"12345678")
+
+
+frames_st = st.lists(
+    st.one_of(
+        st.just((0, {}, b"")),
+        st.just((1, {}, b"")),
+        st.tuples(
+            st.sampled_from([2, 4, 6, 17, 42]),
+            st.dictionaries(
+                st.text("abc", min_size=1, max_size=3), st.text("xyz09", max_size=8), max_size=3
+            ),
+            st.just(b""),
+        ),
+        st.tuples(
+            st.just(3),
+            st.dictionaries(st.just("ack"), st.text("0123456789abcdef", min_size=1, max_size=8)),
+            st.binary(max_size=300),
+        ),
+    ),
+    max_size=12,
+)
+
+
+@given(frames_st, st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=20))
+def test_parser_roundtrip_in_any_chunking(
+    frames: list[tuple[int, dict[str, str], bytes]], cuts: list[int]
+) -> None:
+    stream = b"".join(encode_frame(op, props, body) for op, props, body in frames)
+    parser = FrameParser()
+    got = []
+    pos, idx = 0, 0
+    while pos < len(stream):
+        size = cuts[idx % len(cuts)]
+        got.extend(parser.feed(stream[pos : pos + size]))
+        pos += size
+        idx += 1
+    assert [(f.opcode, dict(f.props), f.body) for f in got] == [
+        (op, props, body) for op, props, body in frames
+    ]
+    assert parser.buffered == 0 and parser.frames_parsed == len(frames)
+
+
+@given(st.binary(max_size=2000))
+def test_parser_on_garbage_raises_only_protocol_errors_and_stays_bounded(data: bytes) -> None:
+    parser = FrameParser()
+    with contextlib.suppress(ProtocolError):
+        for i in range(0, len(data), 37):
+            parser.feed(data[i : i + 37])
+    assert parser.buffered <= len(data)
+
+
+def test_absurd_lengths_are_refused_before_buffering() -> None:
+    parser = FrameParser()
+    with pytest.raises(ProtocolError):
+        parser.feed(struct.pack(">HHH", 5, 3, 3) + b"a:b" + struct.pack(">I", MAX_BODY + 1))
+    parser = FrameParser()
+    with pytest.raises(ProtocolError):
+        parser.feed(struct.pack(">HHH", 5, 3, 60000))
+    with pytest.raises(ProtocolError):
+        FrameParser().feed(struct.pack(">HH", 7, 3))
+
+
+def test_bodies_with_and_without_header() -> None:
+    assert parse_body(b'{"msg_id": 5}') == {"msg_id": 5}
+    assert parse_body(bytes(16) + b'{"msg_id": 6}') == {"msg_id": 6}
+    assert (
+        parse_body(b"") is None and parse_body(b"\x01\x02") is None and parse_body(b"[1]") is None
+    )
+
+
+def test_event_kinds_and_unknown_types() -> None:
+    assert event_kind("dsl.event.post.DoorbellRing") is EventKind.RING
+    assert event_kind("app.event.post.Answer") is EventKind.RING
+    assert event_kind("dsl.event.post.CarPlate") is EventKind.VEHICLE
+    assert event_kind("dsl.event.post.Unheard") is EventKind.OTHER
+    event = Event.from_api(
+        {"id": "12", "tdata": '{"event_type": "x.y", "ctime": "1700000000", "extend": "not json"}'}
+    )
+    assert event.id == 12 and event.kind is EventKind.OTHER and event.extend == {"raw": "not json"}
+    with pytest.raises(ProtocolError):
+        Event.from_api({"tdata": {}})
+    with pytest.raises(ProtocolError):
+        Event.from_api({"id": 1, "tdata": "{bad"})
+
+
+def test_models_tolerate_odd_shapes() -> None:
+    dev = Device.from_api(
+        {"product_key": "pk", "device_name": "SN1", "category_key": "Doorbell", "roles": ["owner"]}
+    )
+    assert dev.owner and dev.kind.value == "doorbell" and dev.title == "SN1"
+    shared = Device.from_api(
+        {"product_key": "pk", "device_name": "SN2", "roles": "share_1", "online_status": "offline"}
+    )
+    assert (
+        not shared.owner
+        and not shared.can_control
+        and not shared.online
+        and shared.kind.value == "other"
+    )
+    props = Properties.from_api(
+        {"report": [{"identifier": "SdStorage", "value": "x,y,z", "timestamp": "1"}, "junk"]}
+    )
+    assert props.sd_storage is None and props.battery_level is None
+    with pytest.raises(ProtocolError):
+        Device.from_api({"device_name": "x"})
+
+
+def test_mask_and_redact() -> None:
+    assert mask("+4917612345678") == "+49********678"
+    assert mask("alice@example.com") == "a***@example.com"
+    data = {
+        "Q": "u=1&x",
+        "sid": "abc",
+        "nested": {"mobile": "4915", "note": "see https://x.y/z?sig=1 or bob@ex.com"},
+    }
+    out = redact(data)
+    assert out["Q"] == out["sid"] == out["nested"]["mobile"] == "**REDACTED**"
+    assert "https://" not in out["nested"]["note"] and "bob@ex.com" not in out["nested"]["note"]

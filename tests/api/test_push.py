@@ -1,0 +1,160 @@
+"""The QPush client against the emulator: bind, pushes, acks, drops, refusals, bad frames."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from botslab_emulator import Emulator
+from custom_components.botslab.api import (
+    BotslabClient,
+    ConnectionState,
+    Endpoints,
+    PushClient,
+    PushMessage,
+)
+
+DOOR = "BDX3A1B2C3D4"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[PushMessage] = []
+        self.states: list[ConnectionState] = []
+        self.event = asyncio.Event()
+
+    def on_push(self, message: PushMessage) -> None:
+        self.messages.append(message)
+        self.event.set()
+
+    def on_state(self, state: ConnectionState) -> None:
+        self.states.append(state)
+        self.event.set()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.event.clear()
+                await self.event.wait()
+
+
+@pytest.fixture
+async def push(
+    http: aiohttp.ClientSession, endpoints: Endpoints, client: BotslabClient
+) -> AsyncIterator[tuple[PushClient, Recorder]]:
+    async def alias() -> str:
+        session = client.session or await client.login()
+        return session.push_alias
+
+    recorder = Recorder()
+    pusher = PushClient(
+        http, endpoints, client.identity, alias, heartbeat=0.2, backoff_base=0.05, backoff_max=0.2
+    )
+    pusher.subscribe(recorder.on_push)
+    pusher.subscribe_state(recorder.on_state)
+    pusher.start()
+    await recorder.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+    yield pusher, recorder
+    await pusher.stop()
+    assert pusher.state is ConnectionState.STOPPED and not pusher.running
+
+
+async def test_push_is_received_and_acked(push: tuple[PushClient, Recorder], emu: Emulator) -> None:
+    _pusher, rec = push
+    result = await emu.trigger(DOOR, "ring")
+    await rec.wait_for(lambda: len(rec.messages) == 1)
+    message = rec.messages[0]
+    assert message.msg_id == result["msg_id"] and message.device_name == DOOR and message.ack
+    await asyncio.sleep(0.5)
+    assert emu.push.stats.acks == 1 and emu.push.stats.heartbeats >= 1
+    assert rec.states[:2] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
+
+
+async def test_dropped_connection_reconnects_without_duplicates(
+    push: tuple[PushClient, Recorder], emu: Emulator
+) -> None:
+    pusher, rec = push
+    await emu.trigger(DOOR, "ring")
+    await rec.wait_for(lambda: len(rec.messages) == 1)
+    emu.push.drop_all()
+    await rec.wait_for(lambda: rec.states.count(ConnectionState.CONNECTED) == 2)
+    assert ConnectionState.DISCONNECTED in rec.states and ConnectionState.BACKOFF in rec.states
+    await emu.trigger(DOOR, "motion")
+    await rec.wait_for(lambda: len(rec.messages) == 2)
+    await asyncio.sleep(0.3)
+    assert len(rec.messages) == 2, (
+        "each push delivered once (a resend after the drop is dropped by its ack)"
+    )
+    assert pusher.connects == 2
+
+
+async def test_refused_reconnect_backs_off_then_recovers(
+    push: tuple[PushClient, Recorder], emu: Emulator
+) -> None:
+    pusher, rec = push
+    emu.push.faults.refuse = True
+    emu.push.drop_all()
+    await rec.wait_for(lambda: emu.push.stats.refused >= 3)
+    assert pusher.state in (ConnectionState.BACKOFF, ConnectionState.CONNECTING)
+    emu.push.faults.refuse = False
+    await rec.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+    await emu.trigger(DOOR, "ring")
+    await rec.wait_for(lambda: len(rec.messages) == 1)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["empty_body", "opaque_body", "header_body", "unknown_opcode", "heartbeat_reply", "bad_props"],
+)
+async def test_odd_frames_are_tolerated(
+    push: tuple[PushClient, Recorder], emu: Emulator, kind: str
+) -> None:
+    pusher, rec = push
+    emu.push.malformed(kind)
+    await emu.trigger(DOOR, "ring")
+    await rec.wait_for(lambda: any(m.msg_id for m in rec.messages))
+    assert pusher.connects == 1, "no reconnect for a frame that parses"
+    if kind == "header_body":
+        assert rec.messages[0].payload == {"msg_id": 0}
+    if kind in ("empty_body", "opaque_body"):
+        assert rec.messages[0].payload is None and rec.messages[0].msg_id is None
+
+
+@pytest.mark.parametrize("kind", ["garbage", "bad_version", "huge_length", "truncated"])
+async def test_broken_streams_reconnect(
+    push: tuple[PushClient, Recorder], emu: Emulator, kind: str
+) -> None:
+    pusher, rec = push
+    emu.push.malformed(kind)
+    await rec.wait_for(lambda: pusher.connects == 2 and pusher.state is ConnectionState.CONNECTED)
+    await emu.trigger(DOOR, "ring")
+    await rec.wait_for(lambda: any(m.msg_id for m in rec.messages))
+
+
+async def test_heartbeat_keeps_a_short_timeout_connection(
+    http: aiohttp.ClientSession, endpoints: Endpoints, client: BotslabClient, emu: Emulator
+) -> None:
+    async def alias() -> str:
+        return (client.session or await client.login()).push_alias
+
+    rec = Recorder()
+    pusher = PushClient(http, endpoints, client.identity, alias, heartbeat=0.3, timeout_s=1)
+    pusher.subscribe_state(rec.on_state)
+    pusher.start()
+    try:
+        await rec.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+        await asyncio.sleep(2.0)
+        assert pusher.connects == 1 and emu.push.stats.timeouts == 0
+    finally:
+        await pusher.stop()
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    pusher = PushClient(None, Endpoints.production(), None, None, backoff_base=1, backoff_max=60)  # type: ignore[arg-type]
+    delays = [pusher.backoff_delay(n) for n in range(12)]
+    assert all(0.5 <= d <= 60 for d in delays)
+    assert max(pusher.backoff_delay(30) for _ in range(50)) <= 60
+    assert len({round(pusher.backoff_delay(5), 6) for _ in range(20)}) > 1
