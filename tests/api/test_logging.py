@@ -104,3 +104,23 @@ async def test_full_session_logs_no_secret(
             assert value not in text, (
                 f"{name} leaked in a {record.name} record: {record.getMessage()}"
             )
+
+
+async def test_reprs_hide_secrets(http: aiohttp.ClientSession, endpoints: Endpoints) -> None:
+    identity = Identity.generate()
+    creds = await QucLogin(http, endpoints, identity).login(DEMO_USER, DEMO_PASSWORD)
+    client = BotslabClient(http, endpoints, identity, creds)
+    session = await client.login()
+    text = " ".join(repr(x) for x in (identity, creds, session, client, endpoints))
+    for value in (
+        identity.m2,
+        identity.mid,
+        identity.androidid,
+        creds.q,
+        creds.t,
+        session.sid,
+        session.push_alias,
+        DEMO_USER,
+        DEMO_PASSWORD,
+    ):
+        assert value not in text
