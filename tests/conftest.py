@@ -12,3 +12,68 @@ import pytest
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
     """Allow sockets (loopback only, as the plugin's allow-list keeps it) in every test."""
+
+
+# --- Home Assistant fixtures (the tests at the top of tests/) -----------------------------------
+
+from collections.abc import AsyncIterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState  # noqa: E402
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME  # noqa: E402
+from homeassistant.core import HomeAssistant  # noqa: E402
+from homeassistant.data_entry_flow import FlowResultType  # noqa: E402
+from homeassistant.setup import async_setup_component  # noqa: E402
+
+from botslab_emulator import Emulator  # noqa: E402
+from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER  # noqa: E402
+from custom_components.botslab.const import CONF_REGION, DOMAIN, REGION_EMULATOR  # noqa: E402
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """The emulator with its demo world, on free loopback ports."""
+    async with Emulator(demo=True) as emu:
+        yield emu
+
+
+@pytest.fixture
+async def ha(
+    hass: HomeAssistant, enable_custom_integrations: None, emulator: Emulator
+) -> HomeAssistant:
+    """Home Assistant with the integration set up for development (the emulator offered)."""
+    assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator.base_url}})
+    return hass
+
+
+async def start_flow(hass: HomeAssistant, username: str, password: str) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    return dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: username, CONF_PASSWORD: password},
+        )
+    )
+
+
+async def add_entry(
+    hass: HomeAssistant, username: str = DEMO_USER, password: str = DEMO_PASSWORD
+) -> ConfigEntry:
+    """Add the account through the real config flow; wait for its setup."""
+    result = await start_flow(hass, username, password)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
+@pytest.fixture
+async def entry(ha: HomeAssistant) -> AsyncIterator[ConfigEntry]:
+    """The demo account, set up; unloaded again at the end."""
+    config_entry = await add_entry(ha)
+    assert config_entry.state is ConfigEntryState.LOADED
+    yield config_entry
+    if config_entry.state is ConfigEntryState.LOADED:
+        assert await ha.config_entries.async_unload(config_entry.entry_id)
+        await ha.async_block_till_done()

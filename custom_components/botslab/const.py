@@ -5,3 +5,129 @@ from __future__ import annotations
 from typing import Final
 
 DOMAIN: Final = "botslab"
+MANUFACTURER: Final = "BOTSLAB"
+
+CONF_REGION: Final = "region"
+CONF_QID: Final = "qid"
+CONF_Q: Final = "q"
+CONF_T: Final = "t"
+CONF_IDENTITY: Final = "identity"
+CONF_EMULATOR_URL: Final = "emulator_url"
+CONF_CAPTCHA: Final = "captcha"
+REGION_EMULATOR: Final = "emulator"
+
+# options
+CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_MOTION_SECONDS: Final = "motion_seconds"
+CONF_DOWNLOAD_SNAPSHOTS: Final = "download_snapshots"
+CONF_MAX_EVENT_AGE: Final = "max_event_age"
+DEFAULT_POLL_INTERVAL: Final = 300
+DEFAULT_MOTION_SECONDS: Final = 30
+DEFAULT_DOWNLOAD_SNAPSHOTS: Final = True
+DEFAULT_MAX_EVENT_AGE: Final = 120
+
+# how often the coordinator refreshes devices and properties (push carries events)
+DEVICE_REFRESH_SECONDS: Final = 120
+FIRMWARE_REFRESH_SECONDS: Final = 6 * 3600
+
+ISSUE_SESSION_CONFLICT: Final = "session_conflict"
+
+# event kinds, as the client names them
+EVENT_KINDS: Final = ("ring", "motion", "person", "pet", "package", "vehicle", "sound", "other")
+
+# The privacy policy's storage sites: EEA and Africa → eu1 (Germany), the Americas → na1 (USA),
+# South-East Asia, East Asia and Australia → ap1 (Singapore).
+AMERICAS: Final = frozenset(
+    [
+        "AG",
+        "AI",
+        "AR",
+        "AW",
+        "BB",
+        "BL",
+        "BM",
+        "BO",
+        "BQ",
+        "BR",
+        "BS",
+        "BZ",
+        "CA",
+        "CL",
+        "CO",
+        "CR",
+        "CU",
+        "CW",
+        "DM",
+        "DO",
+        "EC",
+        "FK",
+        "GD",
+        "GF",
+        "GL",
+        "GP",
+        "GT",
+        "GY",
+        "HN",
+        "HT",
+        "JM",
+        "KN",
+        "KY",
+        "LC",
+        "MF",
+        "MQ",
+        "MS",
+        "MX",
+        "NI",
+        "PA",
+        "PE",
+        "PM",
+        "PR",
+        "PY",
+        "SR",
+        "SV",
+        "SX",
+        "TC",
+        "TT",
+        "US",
+        "UY",
+        "VC",
+        "VE",
+        "VG",
+        "VI",
+    ]
+)
+ASIA_PACIFIC: Final = frozenset(
+    [
+        "AU",
+        "BN",
+        "CN",
+        "HK",
+        "ID",
+        "JP",
+        "KH",
+        "KP",
+        "KR",
+        "LA",
+        "MM",
+        "MN",
+        "MO",
+        "MY",
+        "NZ",
+        "PH",
+        "SG",
+        "TH",
+        "TL",
+        "TW",
+        "VN",
+    ]
+)
+
+
+def region_for_country(country: str | None) -> str:
+    """The default region for Home Assistant's configured country."""
+    code = (country or "").upper()
+    if code in AMERICAS:
+        return "na1"
+    if code in ASIA_PACIFIC:
+        return "ap1"
+    return "eu1"

@@ -1,0 +1,263 @@
+"""Runtime data and the coordinator that keeps devices and their properties fresh."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .api import (
+    ApiError,
+    AuthExpired,
+    BotslabClient,
+    BotslabError,
+    Credentials,
+    Device,
+    Endpoints,
+    FirmwareInfo,
+    FirmwareProgress,
+    Identity,
+    Properties,
+    PropertyValue,
+    ProtocolError,
+    Session,
+    SessionConflict,
+)
+from .const import (
+    CONF_EMULATOR_URL,
+    CONF_IDENTITY,
+    CONF_Q,
+    CONF_QID,
+    CONF_REGION,
+    CONF_T,
+    DEVICE_REFRESH_SECONDS,
+    DOMAIN,
+    FIRMWARE_REFRESH_SECONDS,
+    ISSUE_SESSION_CONFLICT,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+CONFLICT_BACKOFF = (600.0, 1800.0, 3600.0)
+ACCOUNT_PREFIX = "account_"
+
+type BotslabConfigEntry = ConfigEntry[BotslabData]
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """What the integration knows of one device."""
+
+    device: Device
+    properties: Properties | None = None
+    firmware: FirmwareInfo | None = None
+    progress: FirmwareProgress | None = None
+
+
+@dataclass(slots=True)
+class BotslabData:
+    """The entry's runtime data."""
+
+    client: BotslabClient
+    coordinator: BotslabCoordinator
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def async_get_endpoints(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> Endpoints:
+    """Production endpoints for the entry's region, or the emulator's (development only)."""
+    region = str(data[CONF_REGION])
+    url = data.get(CONF_EMULATOR_URL)
+    if not url:
+        return Endpoints.production(region)
+    try:
+        async with session.get(
+            f"{str(url).rstrip('/')}/_emulator/config", timeout=aiohttp.ClientTimeout(total=10)
+        ) as resp:
+            resp.raise_for_status()
+            config = await resp.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+        from .api import BotslabConnectionError
+
+        raise BotslabConnectionError("the BOTSLAB emulator is not reachable") from err
+    return Endpoints.from_emulator_config(config, region)
+
+
+def credentials_from_entry(data: Mapping[str, Any]) -> Credentials:
+    return Credentials(
+        q=str(data[CONF_Q]),
+        t=str(data[CONF_T]),
+        qid=str(data[CONF_QID]),
+        region=str(data[CONF_REGION]),
+    )
+
+
+def identity_from_entry(data: Mapping[str, Any]) -> Identity:
+    return Identity.from_dict(data[CONF_IDENTITY])
+
+
+class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
+    """Device list, properties and (every few hours) firmware, by serial."""
+
+    config_entry: BotslabConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: BotslabConfigEntry, client: BotslabClient
+    ) -> None:
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=DOMAIN,
+            update_interval=timedelta(seconds=DEVICE_REFRESH_SECONDS),
+        )
+        self.client = client
+        self._firmware_checked: dict[str, float] = {}
+        self._conflict_until = 0.0
+        self._conflicts = 0
+        self._offline: set[str] = set()
+
+    # --- session conflict ---------------------------------------------------------------------
+    @property
+    def in_conflict(self) -> bool:
+        return self._conflict_until > time.monotonic()
+
+    def _on_conflict(self) -> None:
+        delay = CONFLICT_BACKOFF[min(self._conflicts, len(CONFLICT_BACKOFF) - 1)]
+        self._conflicts += 1
+        self._conflict_until = time.monotonic() + delay
+        _LOGGER.warning(
+            "The BOTSLAB account signed in elsewhere (the app allows one session); "
+            "waiting %d minutes before taking the session back",
+            int(delay // 60),
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_SESSION_CONFLICT}_{self.config_entry.entry_id}",
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_SESSION_CONFLICT,
+            translation_placeholders={"minutes": str(int(delay // 60))},
+            data={"entry_id": self.config_entry.entry_id},
+        )
+
+    async def async_retry_after_conflict(self) -> None:
+        """The user asked to take the session back now (repair flow)."""
+        self._conflict_until = 0.0
+        ir.async_delete_issue(
+            self.hass, DOMAIN, f"{ISSUE_SESSION_CONFLICT}_{self.config_entry.entry_id}"
+        )
+        await self.client.login()
+        await self.async_refresh()
+
+    # --- updates ------------------------------------------------------------------------------
+    async def _async_update_data(self) -> dict[str, DeviceState]:
+        if self.in_conflict:
+            raise UpdateFailed("waiting after a session conflict")
+        try:
+            if self._conflict_until:
+                self._conflict_until = 0.0
+                await self.client.login()
+            devices = await self.client.devices()
+            states = await self._states(devices)
+        except AuthExpired as err:
+            raise ConfigEntryAuthFailed(str(err)) from err
+        except SessionConflict as err:
+            self._on_conflict()
+            raise UpdateFailed("the account signed in elsewhere") from err
+        except BotslabError as err:
+            raise UpdateFailed(f"BOTSLAB cloud: {err}") from err
+        self._conflicts = 0
+        self._track_online(states)
+        self._sync_registry(states)
+        return states
+
+    async def _states(self, devices: list[Device]) -> dict[str, DeviceState]:
+        previous = self.data or {}
+        semaphore = asyncio.Semaphore(4)
+        now = time.monotonic()
+
+        async def one(device: Device) -> DeviceState:
+            state = DeviceState(device)
+            old = previous.get(device.device_name)
+            async with semaphore:
+                try:
+                    state.properties = await self.client.properties(device)
+                except (ApiError, ProtocolError):
+                    state.properties = old.properties if old else None
+                state.firmware = old.firmware if old else None
+                state.progress = old.progress if old else None
+                due = (
+                    now - self._firmware_checked.get(device.device_name, -1e9)
+                    > FIRMWARE_REFRESH_SECONDS
+                )
+                if device.owner and (due or (state.progress and state.progress.in_progress)):
+                    try:
+                        state.firmware = await self.client.firmware(device)
+                        self._firmware_checked[device.device_name] = now
+                    except (ApiError, ProtocolError):
+                        pass
+            return state
+
+        results = await asyncio.gather(*(one(d) for d in devices))
+        return {s.device.device_name: s for s in results}
+
+    def apply_properties(self, serial: str, items: Mapping[str, Any]) -> None:
+        """Show a property change the cloud accepted now, before the next refresh confirms it."""
+        state = (self.data or {}).get(serial)
+        if state is None:
+            return
+        now_ms = int(time.time() * 1000)
+        report = dict(state.properties.report) if state.properties else {}
+        desired = dict(state.properties.desired) if state.properties else {}
+        for identifier, value in items.items():
+            report[identifier] = PropertyValue(value, now_ms)
+        state.properties = Properties(report, desired)
+        self.async_update_listeners()
+
+    def _track_online(self, states: dict[str, DeviceState]) -> None:
+        for serial, state in states.items():
+            if not state.device.online and serial not in self._offline:
+                self._offline.add(serial)
+                _LOGGER.info("BOTSLAB device %s is offline", state.device.title)
+            elif state.device.online and serial in self._offline:
+                self._offline.discard(serial)
+                _LOGGER.info("BOTSLAB device %s is back online", state.device.title)
+
+    def _sync_registry(self, states: dict[str, DeviceState]) -> None:
+        """Devices gone from the cloud leave the registry (platforms add new ones)."""
+        registry = dr.async_get(self.hass)
+        entry_id = self.config_entry.entry_id
+        for device_entry in dr.async_entries_for_config_entry(registry, entry_id):
+            serials = {ident[1] for ident in device_entry.identifiers if ident[0] == DOMAIN}
+            if not serials or any(s.startswith(ACCOUNT_PREFIX) for s in serials):
+                continue
+            if not serials & states.keys():
+                registry.async_update_device(device_entry.id, remove_config_entry_id=entry_id)
+
+
+def token_saver(
+    hass: HomeAssistant, entry: BotslabConfigEntry
+) -> Callable[[Credentials, Session | None], None]:
+    """Persist Q/T when they change (the sid and alias live only in memory)."""
+
+    def save(credentials: Credentials, _session: Session | None) -> None:
+        if entry.data.get(CONF_Q) == credentials.q and entry.data.get(CONF_T) == credentials.t:
+            return
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_Q: credentials.q, CONF_T: credentials.t}
+        )
+
+    return save

@@ -1,0 +1,151 @@
+"""Base entity, entity descriptions, the command helper and dynamic device discovery."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .api import (
+    ApiError,
+    AuthExpired,
+    BotslabConnectionError,
+    BotslabError,
+    PermissionDenied,
+    SessionConflict,
+)
+from .const import DOMAIN, MANUFACTURER
+from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotslabEntityDescription(EntityDescription):
+    """Shared fields: whether the entity exists for a device, and whether it writes."""
+
+    exists_fn: Callable[[DeviceState], bool] = lambda _state: True
+    writes: bool = False
+    available_offline: bool = False
+
+
+def device_info(state: DeviceState) -> DeviceInfo:
+    device = state.device
+    firmware = state.properties.firmware_version if state.properties else None
+    info = DeviceInfo(
+        identifiers={(DOMAIN, device.device_name)},
+        manufacturer=MANUFACTURER,
+        model=device.product_name or device.category_name or "BOTSLAB device",
+        name=device.title,
+        serial_number=device.device_name,
+    )
+    if firmware:
+        info["sw_version"] = str(firmware)
+    return info
+
+
+class BotslabEntity(CoordinatorEntity[BotslabCoordinator]):
+    """An entity of one BOTSLAB device, fed by the coordinator."""
+
+    _attr_has_entity_name = True
+    entity_description: BotslabEntityDescription
+
+    def __init__(
+        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEntityDescription
+    ) -> None:
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._serial = serial
+        self._attr_unique_id = f"{serial}_{description.key}"
+        self._attr_device_info = device_info(coordinator.data[serial])
+
+    @property
+    def state_data(self) -> DeviceState | None:
+        return (self.coordinator.data or {}).get(self._serial)
+
+    @property
+    def available(self) -> bool:
+        state = self.state_data
+        if not super().available or state is None:
+            return False
+        return self.entity_description.available_offline or state.device.online
+
+
+def exists(description: BotslabEntityDescription, state: DeviceState) -> bool:
+    """Whether a device gets this entity: it has the data, and may write if the entity writes."""
+    if description.writes and not state.device.can_control:
+        return False
+    return description.exists_fn(state)
+
+
+def has_prop(identifier: str) -> Callable[[DeviceState], bool]:
+    return lambda state: state.properties is not None and state.properties.has(identifier)
+
+
+@callback
+def async_setup_device_entities(
+    entry: BotslabConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+    factory: Callable[[BotslabCoordinator, DeviceState], Iterable[Entity]],
+) -> None:
+    """Add entities for every device now, and for devices that appear later."""
+    coordinator = entry.runtime_data.coordinator
+    known: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        new = [state for serial, state in (coordinator.data or {}).items() if serial not in known]
+        if not new:
+            return
+        known.update(state.device.device_name for state in new)
+        async_add_entities([entity for state in new for entity in factory(coordinator, state)])
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
+
+
+def translate_error(err: BotslabError) -> HomeAssistantError:
+    """One place that turns library errors into translated Home Assistant errors."""
+    if isinstance(err, PermissionDenied):
+        return HomeAssistantError(translation_domain=DOMAIN, translation_key="permission_denied")
+    if isinstance(err, AuthExpired):
+        return HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_expired")
+    if isinstance(err, SessionConflict):
+        return HomeAssistantError(translation_domain=DOMAIN, translation_key="session_conflict")
+    if isinstance(err, BotslabConnectionError):
+        return HomeAssistantError(translation_domain=DOMAIN, translation_key="cannot_connect")
+    if isinstance(err, ApiError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="api_error",
+            translation_placeholders={"code": str(err.code)},
+        )
+    return HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_error")
+
+
+async def async_run_command(entity: BotslabEntity, call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a cloud command: library errors become translated HA errors; refresh afterwards."""
+    try:
+        result = await call()
+    except AuthExpired as err:
+        entity.coordinator.config_entry.async_start_reauth(entity.hass)
+        raise translate_error(err) from err
+    except BotslabError as err:
+        raise translate_error(err) from err
+    await entity.coordinator.async_request_refresh()
+    return result
+
+
+async def async_set_properties(entity: BotslabEntity, items: dict[str, Any]) -> None:
+    """Write properties through the command helper, and show them at once."""
+    state = entity.state_data
+    if state is None:
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_error")
+    device = state.device
+    await async_run_command(entity, lambda: entity.coordinator.client.set_properties(device, items))
+    entity.coordinator.apply_properties(device.device_name, items)

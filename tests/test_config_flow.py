@@ -1,0 +1,238 @@
+"""The config flow against the emulator: every path."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from botslab_emulator import Emulator
+from botslab_emulator.crypto import md5_hex
+from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER, NEIGHBOUR_USER, TRAVELLER_USER
+from custom_components.botslab.const import (
+    CONF_CAPTCHA,
+    CONF_DOWNLOAD_SNAPSHOTS,
+    CONF_EMULATOR_URL,
+    CONF_IDENTITY,
+    CONF_MAX_EVENT_AGE,
+    CONF_MOTION_SECONDS,
+    CONF_POLL_INTERVAL,
+    CONF_Q,
+    CONF_QID,
+    CONF_REGION,
+    CONF_T,
+    DOMAIN,
+    REGION_EMULATOR,
+)
+
+from .conftest import add_entry, start_flow
+
+
+async def reauth(hass: HomeAssistant, entry: ConfigEntry) -> ConfigFlowResult:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id}, data=entry.data
+    )
+
+
+async def reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> ConfigFlowResult:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+
+
+async def test_user_form_defaults_region_from_country(ha: HomeAssistant) -> None:
+    for country, region in (
+        ("US", "na1"),
+        ("SG", "ap1"),
+        ("DE", "eu1"),
+        ("NG", "eu1"),
+        ("AU", "ap1"),
+    ):
+        ha.config.country = country
+        result = await ha.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
+        schema = result["data_schema"].schema
+        default = next(k.default() for k in schema if k == CONF_REGION)
+        assert default == region
+        ha.config_entries.flow.async_abort(result["flow_id"])
+
+
+async def test_emulator_region_is_offered_only_when_configured(
+    hass: HomeAssistant, enable_custom_integrations: None
+) -> None:
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    selector = next(v for k, v in result["data_schema"].schema.items() if k == CONF_REGION)
+    assert REGION_EMULATOR not in selector.config["options"]
+
+
+async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulator) -> None:
+    entry = await add_entry(ha)
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    assert entry.unique_id == acc.qid and entry.title == DEMO_USER
+    assert entry.data[CONF_REGION] == "eu1" and entry.data[CONF_QID] == acc.qid
+    assert entry.data[CONF_Q] in emulator.world.tokens
+    assert set(entry.data[CONF_IDENTITY]) == {"m2", "mid", "androidid"}
+    assert entry.data[CONF_EMULATOR_URL] == emulator.base_url
+    flat = repr(entry.as_dict())
+    assert DEMO_PASSWORD not in flat and md5_hex(DEMO_PASSWORD) not in flat
+    assert CONF_PASSWORD not in entry.data
+    assert entry.state is ConfigEntryState.LOADED
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_wrong_password(ha: HomeAssistant) -> None:
+    result = await start_flow(ha, DEMO_USER, "wrong")
+    assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "invalid_auth"}
+    result = await start_flow(ha, "nobody@example.com", "x")
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
+async def test_cannot_connect(ha: HomeAssistant, emulator: Emulator) -> None:
+    emulator.faults.errors_left, emulator.faults.error_path = 10, "/quc/"
+    result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_captcha_wrong_then_right(ha: HomeAssistant, emulator: Emulator) -> None:
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    acc.captcha_required = True
+    result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "captcha"
+    first_image = result["description_placeholders"]["captcha"]
+    assert first_image.startswith("![captcha](data:image/png;base64,")
+    result = await ha.config_entries.flow.async_configure(result["flow_id"], {CONF_CAPTCHA: "0000"})
+    assert result["step_id"] == "captcha" and result["errors"] == {"base": "invalid_captcha"}
+    assert result["description_placeholders"]["captcha"] != first_image, "a new image"
+    challenge = emulator.world.latest_challenge()
+    assert challenge is not None
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CAPTCHA: challenge.code}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await ha.async_block_till_done()
+    assert (
+        challenge.mid in acc.known_mids
+        and result["result"].data[CONF_IDENTITY]["mid"] == challenge.mid
+    )
+    await ha.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_region_fallback(ha: HomeAssistant) -> None:
+    result = await start_flow(ha, TRAVELLER_USER, "traveller-demo")
+    assert result["type"] is FlowResultType.CREATE_ENTRY and result["data"][CONF_REGION] == "na1"
+    await ha.async_block_till_done()
+    await ha.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_malformed_cloud_answer_is_unknown(ha: HomeAssistant, emulator: Emulator) -> None:
+    emulator.faults.errors_left, emulator.faults.error_path, emulator.faults.error_status = (
+        1,
+        "/quc/",
+        200,
+    )
+    result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
+    assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "unknown"}
+
+
+async def test_duplicate_account_aborts(ha: HomeAssistant) -> None:
+    entry = await add_entry(ha)
+    result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "already_configured"
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth(ha: HomeAssistant, emulator: Emulator) -> None:
+    entry = await add_entry(ha)
+    old_q = entry.data[CONF_Q]
+    result = await reauth(ha, entry)
+    assert result["step_id"] == "reauth_confirm"
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: DEMO_PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
+    await ha.async_block_till_done()
+    assert entry.data[CONF_Q] != old_q and entry.state is ConfigEntryState.LOADED
+    assert DEMO_PASSWORD not in repr(entry.as_dict())
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_with_another_account_aborts(ha: HomeAssistant, emulator: Emulator) -> None:
+    entry = await add_entry(ha)
+    await ha.config_entries.async_unload(entry.entry_id)
+    # the stored sign-in now belongs to a different account than the entry's
+    ha.config_entries.async_update_entry(entry, unique_id="424242")
+    result = await reauth(ha, entry)
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: DEMO_PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "wrong_account"
+
+
+async def test_reconfigure(ha: HomeAssistant) -> None:
+    entry = await add_entry(ha)
+    result = await reconfigure(ha, entry)
+    assert result["step_id"] == "reconfigure"
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_REGION: REGION_EMULATOR,
+            CONF_USERNAME: NEIGHBOUR_USER,
+            CONF_PASSWORD: "neighbour-demo",
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "wrong_account"
+    result = await reconfigure(ha, entry)
+    result = await ha.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_REGION: REGION_EMULATOR,
+            CONF_USERNAME: "4915123456789",
+            CONF_PASSWORD: DEMO_PASSWORD,
+        },
+    )
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
+    await ha.async_block_till_done()
+    assert entry.data[CONF_USERNAME] == "4915123456789" and entry.state is ConfigEntryState.LOADED
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options(ha: HomeAssistant) -> None:
+    entry = await add_entry(ha)
+    result = await ha.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "init"
+    result = await ha.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_POLL_INTERVAL: 120,
+            CONF_MOTION_SECONDS: 45,
+            CONF_DOWNLOAD_SNAPSHOTS: False,
+            CONF_MAX_EVENT_AGE: 300,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await ha.async_block_till_done()
+    assert entry.options == {
+        CONF_POLL_INTERVAL: 120,
+        CONF_MOTION_SECONDS: 45,
+        CONF_DOWNLOAD_SNAPSHOTS: False,
+        CONF_MAX_EVENT_AGE: 300,
+    }
+    assert entry.state is ConfigEntryState.LOADED, "reloaded with the new options"
+    await ha.config_entries.async_unload(entry.entry_id)

@@ -1,0 +1,363 @@
+"""Setup, devices, entities and their commands, against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from homeassistant.components.camera import async_get_image
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from botslab_emulator import Emulator
+from botslab_emulator.seed import DEMO_USER
+from custom_components.botslab import update as update_platform
+from custom_components.botslab.const import DOMAIN
+from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
+
+from .conftest import add_entry
+
+DOOR, GARDEN, LIVING, DRIVE = "BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2", "BCC5A0B1C2D3"
+
+
+def entity_id(hass: HomeAssistant, serial: str, key: str) -> str:
+    found = er.async_get(hass).async_get_entity_id(
+        {
+            "camera": "camera",
+            "connectivity": "binary_sensor",
+            "low_power_mode": "binary_sensor",
+            "sd_card": "binary_sensor",
+            "battery": "sensor",
+            "voltage": "sensor",
+            "wifi_signal": "sensor",
+            "sd_free": "sensor",
+            "sd_used": "sensor",
+            "firmware_version": "sensor",
+            "access": "sensor",
+            "privacy_mode": "switch",
+            "motion_detection": "switch",
+            "status_light": "switch",
+            "night_vision": "select",
+            "motion_sensitivity": "select",
+            "reboot": "button",
+            "wake_up": "button",
+            "firmware": "update",
+        }[key],
+        DOMAIN,
+        f"{serial}_{key}",
+    )
+    assert found, f"{serial}_{key}"
+    return found
+
+
+async def refresh(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+
+async def test_devices_in_the_registry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    registry = dr.async_get(hass)
+    devices = {
+        d.serial_number: d for d in dr.async_entries_for_config_entry(registry, entry.entry_id)
+    }
+    assert set(devices) == {DOOR, GARDEN, LIVING, DRIVE}
+    door = devices[DOOR]
+    assert (door.manufacturer, door.model, door.name, door.sw_version) == (
+        "BOTSLAB",
+        "Video Doorbell X3",
+        "Front Door",
+        "1.4.2",
+    )
+    assert hass.states.get(entity_id(hass, DRIVE, "access")).state == "control"
+    assert hass.states.get(entity_id(hass, GARDEN, "access")).state == "owner"
+
+
+async def test_entity_states_and_classes(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    conn = hass.states.get(entity_id(hass, DOOR, "connectivity"))
+    assert conn.state == STATE_ON and conn.attributes["device_class"] == "connectivity"
+    assert conn.attributes["friendly_name"] == "Front Door Connectivity"
+    battery = hass.states.get(entity_id(hass, DOOR, "battery"))
+    assert battery.state == "87" and battery.attributes["device_class"] == "battery"
+    voltage = hass.states.get(entity_id(hass, DOOR, "voltage"))
+    assert (
+        float(voltage.state) == pytest.approx(3.96)
+        and voltage.attributes["unit_of_measurement"] == "V"
+    )
+    assert hass.states.get(entity_id(hass, DOOR, "sd_card")).state == STATE_ON
+    assert float(hass.states.get(entity_id(hass, GARDEN, "sd_free")).state) == pytest.approx(
+        53.09, abs=0.01
+    )
+    assert hass.states.get(entity_id(hass, GARDEN, "night_vision")).state == "auto"
+    assert hass.states.get(entity_id(hass, GARDEN, "motion_sensitivity")).state == "medium"
+    assert hass.states.get(entity_id(hass, GARDEN, "privacy_mode")).state == STATE_OFF
+    camera = hass.states.get(entity_id(hass, DOOR, "camera"))
+    assert camera.attributes["friendly_name"] == "Front Door"
+    ent_reg = er.async_get(hass)
+    assert (
+        ent_reg.async_get(entity_id(hass, GARDEN, "wifi_signal")).disabled_by
+        is er.RegistryEntryDisabler.INTEGRATION
+    )
+    assert (
+        ent_reg.async_get(entity_id(hass, GARDEN, "night_vision")).entity_category.value == "config"
+    )
+    assert ent_reg.async_get(entity_id(hass, DOOR, "battery")).entity_category.value == "diagnostic"
+    assert ent_reg.async_get(entity_id(hass, GARDEN, "privacy_mode")).entity_category is None
+    # only where the device has the property
+    assert ent_reg.async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_battery") is None
+    assert ent_reg.async_get_entity_id("button", DOMAIN, f"{GARDEN}_wake_up") is None
+    assert ent_reg.async_get_entity_id("select", DOMAIN, f"{DOOR}_night_vision") is None
+
+
+async def test_commands_reach_the_emulator(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    garden = emulator.world.devices[GARDEN]
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": entity_id(hass, GARDEN, "privacy_mode")}, blocking=True
+    )
+    assert garden.desired["PrivacyMode"][0] == 1
+    assert hass.states.get(entity_id(hass, GARDEN, "privacy_mode")).state == STATE_ON
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": entity_id(hass, GARDEN, "status_light")}, blocking=True
+    )
+    assert garden.report["StatusLight"][0] == 0
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": entity_id(hass, GARDEN, "night_vision"), "option": "off"},
+        blocking=True,
+    )
+    assert garden.report["NightVisionMode"][0] == 2
+    assert hass.states.get(entity_id(hass, GARDEN, "night_vision")).state == "off"
+    await hass.services.async_call(
+        "button", "press", {"entity_id": entity_id(hass, GARDEN, "reboot")}, blocking=True
+    )
+    assert "LastReboot" in garden.report
+    door = emulator.world.devices[DOOR]
+    await hass.services.async_call(
+        "button", "press", {"entity_id": entity_id(hass, DOOR, "wake_up")}, blocking=True
+    )
+    assert emulator.world.is_awake(door)
+    # a cloud refusal becomes a translated error
+    garden.online = False
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "switch",
+            "turn_on",
+            {"entity_id": entity_id(hass, GARDEN, "status_light")},
+            blocking=True,
+        )
+    assert err.value.translation_key == "api_error" and err.value.translation_placeholders == {
+        "code": "201002"
+    }
+
+
+async def test_view_only_share_gets_no_write_entities(
+    ha: HomeAssistant, emulator: Emulator
+) -> None:
+    for share in emulator.world.shares.values():
+        share.level = 1
+    entry = await add_entry(ha)
+    ent_reg = er.async_get(ha)
+    assert ent_reg.async_get_entity_id("switch", DOMAIN, f"{DRIVE}_privacy_mode") is None
+    assert ent_reg.async_get_entity_id("button", DOMAIN, f"{DRIVE}_reboot") is None
+    assert ent_reg.async_get_entity_id("update", DOMAIN, f"{DRIVE}_firmware") is None
+    assert ha.states.get(entity_id(ha, DRIVE, "access")).state == "view"
+    assert ha.states.get(entity_id(ha, DRIVE, "connectivity")).state == STATE_ON
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_firmware_update(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(update_platform, "PROGRESS_POLL_SECONDS", 0.05)
+    emulator.world.upgrade_seconds = 0.6
+    eid = entity_id(hass, GARDEN, "firmware")
+    state = hass.states.get(eid)
+    assert state.state == STATE_ON and state.attributes["installed_version"] == "2.1.0"
+    assert state.attributes["latest_version"] == "2.2.0"
+    assert hass.states.get(entity_id(hass, LIVING, "firmware")).state == STATE_OFF
+    await hass.services.async_call("update", "install", {"entity_id": eid}, blocking=True)
+    assert (
+        hass.states.get(eid).attributes["in_progress"] in (True, 0)
+        or hass.states.get(eid).attributes["in_progress"]
+    )
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        await hass.async_block_till_done()
+        if hass.states.get(eid).attributes["installed_version"] == "2.2.0":
+            break
+    final = hass.states.get(eid)
+    assert final.attributes["installed_version"] == "2.2.0" and final.state == STATE_OFF
+    assert not final.attributes["in_progress"]
+
+
+async def test_camera_image(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    door_image = await async_get_image(hass, entity_id(hass, DOOR, "camera"))
+    assert door_image.content[:2] == b"\xff\xd8", "the doorbell shows its latest event image"
+    assert not emulator.world.is_awake(emulator.world.devices[DOOR]), "without waking it"
+    garden_image = await async_get_image(hass, entity_id(hass, GARDEN, "camera"))
+    assert garden_image.content[:2] == b"\xff\xd8"
+    assert emulator.counters.requests["/api/eu1/v1/iot/device/invoke_service"] == 1, (
+        "a fresh snapshot"
+    )
+
+
+async def test_devices_appear_and_disappear(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    new = emulator.world.add_device(
+        acc.qid, title="Garage", category_key="camera", product_name="Indoor Camera C2"
+    )
+    await refresh(hass, entry)
+    assert hass.states.get(entity_id(hass, new.device_name, "privacy_mode")).state == STATE_OFF
+    assert dr.async_get(hass).async_get_device({(DOMAIN, new.device_name)}) is not None
+    emulator.world.remove_device(GARDEN)
+    await refresh(hass, entry)
+    assert dr.async_get(hass).async_get_device({(DOMAIN, GARDEN)}) is None
+    assert (
+        er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{GARDEN}_privacy_mode") is None
+    )
+
+
+async def test_offline_device_and_unreachable_cloud(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.world.devices[GARDEN].online = False
+    await refresh(hass, entry)
+    assert hass.states.get(entity_id(hass, GARDEN, "privacy_mode")).state == STATE_UNAVAILABLE
+    assert hass.states.get(entity_id(hass, GARDEN, "connectivity")).state == STATE_OFF
+    assert caplog.text.count("Garden is offline") == 1
+    await refresh(hass, entry)
+    assert caplog.text.count("Garden is offline") == 1, "logged once"
+    emulator.world.devices[GARDEN].online = True
+    emulator.faults.errors_left, emulator.faults.error_path = 1000, "/api/"
+    await refresh(hass, entry)
+    await refresh(hass, entry)
+    assert hass.states.get(entity_id(hass, DOOR, "battery")).state == STATE_UNAVAILABLE
+    assert hass.states.get(entity_id(hass, DOOR, "connectivity")).state == STATE_UNAVAILABLE
+    emulator.faults.errors_left = 0
+    await refresh(hass, entry)
+    assert hass.states.get(entity_id(hass, DOOR, "battery")).state == "87"
+    assert "Garden is back online" in caplog.text
+    assert caplog.text.count("Error fetching botslab data") == 1 and "recovered" in caplog.text
+
+
+async def test_setup_failures(ha: HomeAssistant, emulator: Emulator) -> None:
+    entry = await add_entry(ha)
+    await ha.config_entries.async_unload(entry.entry_id)
+    # Q/T expired: reauth
+    for tok in emulator.world.tokens.values():
+        tok.expired = True
+    await ha.config_entries.async_setup(entry.entry_id)
+    await ha.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = ha.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert any(f["context"]["source"] == "reauth" for f in flows)
+    for flow in flows:
+        ha.config_entries.flow.async_abort(flow["flow_id"])
+    for tok in emulator.world.tokens.values():
+        tok.expired = False
+    # the cloud down: retry later
+    emulator.faults.errors_left, emulator.faults.error_path = 1000, "/api/"
+    await ha.config_entries.async_reload(entry.entry_id)
+    await ha.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    emulator.faults.errors_left = 0
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_expired_session_during_refresh_starts_reauth(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    for tok in emulator.world.tokens.values():
+        tok.timed_out = True
+    await refresh(hass, entry)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_session_conflict_backs_off_with_a_repair(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    await emulator_kick(emulator)
+    logins = emulator.counters.requests["/api/eu1/v1/app/login"]
+    await refresh(hass, entry)
+    issue_id = f"session_conflict_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.is_fixable and issue.translation_key == "session_conflict"
+    # it does not fight the phone app: no new app login while backing off
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5))
+    await refresh(hass, entry)
+    assert emulator.counters.requests["/api/eu1/v1/app/login"] == logins
+    assert hass.states.get(entity_id(hass, DOOR, "battery")).state == STATE_UNAVAILABLE
+    # the repair flow takes the session back
+    from homeassistant.components.repairs import DOMAIN as REPAIRS
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, REPAIRS, {})
+    from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
+
+    await async_process_repairs_platforms(hass)
+    flow_manager = (
+        hass.data[REPAIRS]["flow_manager"]
+        if isinstance(hass.data[REPAIRS], dict)
+        else hass.data[REPAIRS]
+    )
+    result = await flow_manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    assert result["step_id"] == "confirm"
+    result = await flow_manager.async_configure(result["flow_id"], {})
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get(entity_id(hass, DOOR, "battery")).state == "87"
+
+
+async def emulator_kick(emulator: Emulator) -> None:
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    emulator.world.app_login(acc.qid, acc.region, phone_app=True)
+
+
+async def test_diagnostics_hold_no_secret(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    text = repr(diag)
+    client = entry.runtime_data.client
+    session = client.session
+    assert session is not None
+    for secret in (
+        entry.data["q"],
+        entry.data["t"],
+        session.sid,
+        session.push_alias,
+        client.identity.m2,
+        client.identity.mid,
+        client.identity.androidid,
+        DEMO_USER,
+        emulator.base_url,
+        entry.unique_id,
+    ):
+        assert secret not in text
+    assert {d["device"]["device_name"] for d in diag["devices"]} == {DOOR, GARDEN, LIVING, DRIVE}
+    assert diag["devices"][0]["properties"]
+
+
+async def test_unload_leaves_nothing_running(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert all(
+        s.state == STATE_UNAVAILABLE
+        for s in hass.states.async_all()
+        if s.entity_id.startswith("switch.")
+    )
