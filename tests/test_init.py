@@ -184,10 +184,7 @@ async def test_firmware_update(
     assert state.attributes["latest_version"] == "2.2.0"
     assert hass.states.get(entity_id(hass, LIVING, "firmware")).state == STATE_OFF
     await hass.services.async_call("update", "install", {"entity_id": eid}, blocking=True)
-    assert (
-        hass.states.get(eid).attributes["in_progress"] in (True, 0)
-        or hass.states.get(eid).attributes["in_progress"]
-    )
+    assert hass.states.get(eid).attributes["in_progress"] is True
     for _ in range(100):
         await asyncio.sleep(0.05)
         await hass.async_block_till_done()
