@@ -28,7 +28,6 @@ from custom_components.botslab.const import (
     CONF_Q,
     CONF_QID,
     CONF_REGION,
-    CONF_T,
     DOMAIN,
     REGION_EMULATOR,
 )
