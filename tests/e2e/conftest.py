@@ -60,7 +60,7 @@ class Pair:
             data=data,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as resp:
             loaded: dict[str, object] = json.loads(resp.read())
             return loaded
 
@@ -68,7 +68,7 @@ class Pair:
 def _wait_http(url: str, deadline: float) -> bool:
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2):
                 return True
         except OSError:
             time.sleep(0.5)
@@ -92,7 +92,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         "HA_PORT": str(ha_port),
     }
     log = (config_dir / "develop.out").open("w")
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "develop")],
         cwd=ROOT,
         env=env,
