@@ -63,10 +63,11 @@ async def refresh(hass: HomeAssistant, entry: ConfigEntry) -> None:
 
 async def test_devices_in_the_registry(hass: HomeAssistant, entry: ConfigEntry) -> None:
     registry = dr.async_get(hass)
-    devices = {
-        d.serial_number: d for d in dr.async_entries_for_config_entry(registry, entry.entry_id)
-    }
+    entries = dr.async_entries_for_config_entry(registry, entry.entry_id)
+    devices = {d.serial_number: d for d in entries if d.entry_type is None}
     assert set(devices) == {DOOR, GARDEN, LIVING, DRIVE}
+    account = [d for d in entries if d.entry_type is dr.DeviceEntryType.SERVICE]
+    assert [(d.name, d.model) for d in account] == [("BOTSLAB account", "Cloud account")]
     door = devices[DOOR]
     assert (door.manufacturer, door.model, door.name, door.sw_version) == (
         "BOTSLAB",

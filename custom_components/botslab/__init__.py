@@ -9,6 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
@@ -23,6 +24,7 @@ from .coordinator import (
     identity_from_entry,
     token_saver,
 )
+from .push import STORAGE_VERSION, BotslabEventStream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
     Platform.CAMERA,
+    Platform.EVENT,
+    Platform.IMAGE,
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
@@ -76,6 +80,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     entry.runtime_data = BotslabData(client=client, coordinator=coordinator)
     await coordinator.async_config_entry_first_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    stream = BotslabEventStream(hass, entry, client, coordinator)
+    try:
+        await stream.async_start()
+    except AuthExpired as err:
+        await stream.async_stop()
+        await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+        raise ConfigEntryAuthFailed(str(err)) from err
+    except BotslabError as err:
+        await stream.async_stop()
+        await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+        raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
+    entry.runtime_data.events = stream
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
 
@@ -85,8 +101,18 @@ async def _async_options_updated(hass: HomeAssistant, entry: BotslabConfigEntry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
+    if entry.runtime_data.events is not None:
+        await entry.runtime_data.events.async_stop()
+        entry.runtime_data.events = None
     unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
+    """Forget the stored message cursor of a removed entry."""
+    await Store[dict[str, object]](
+        hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.events"
+    ).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -1,4 +1,4 @@
-"""Binary sensors: connectivity, low power mode, SD card."""
+"""Binary sensors: connectivity, low power mode, SD card; motion, person and ring after events."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 
+from .api import DeviceKind
+from .const import CONF_MOTION_SECONDS, DEFAULT_MOTION_SECONDS
 from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
 from .entity import (
     BotslabEntity,
@@ -23,6 +27,7 @@ from .entity import (
     exists,
     has_prop,
 )
+from .push import SIGNAL_EVENT, DeliveredEvent
 
 PARALLEL_UPDATES = 0
 
@@ -58,6 +63,91 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class BotslabEventSensorDescription(BotslabEntityDescription, BinarySensorEntityDescription):
+    """On for a while after a fresh event of one of `kinds`."""
+
+    kinds: frozenset[str]
+
+
+EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
+    BotslabEventSensorDescription(
+        key="motion",
+        device_class=BinarySensorDeviceClass.MOTION,
+        kinds=frozenset({"motion", "person", "pet", "vehicle"}),
+    ),
+    BotslabEventSensorDescription(
+        key="person",
+        translation_key="person",
+        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        kinds=frozenset({"person"}),
+    ),
+    BotslabEventSensorDescription(
+        key="ring",
+        translation_key="ring",
+        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        kinds=frozenset({"ring"}),
+        exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
+    ),
+)
+
+
+class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
+    """Turns on with a fresh event, off after the option's seconds."""
+
+    entity_description: BotslabEventSensorDescription
+    _attr_is_on = False
+
+    def __init__(
+        self,
+        coordinator: BotslabCoordinator,
+        serial: str,
+        description: BotslabEventSensorDescription,
+    ) -> None:
+        super().__init__(coordinator, serial, description)
+        self._off: CALLBACK_TYPE | None = None
+
+    @property
+    def available(self) -> bool:
+        state = self.state_data
+        return super().available and state is not None and state.event_upload
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+        self.async_on_remove(self._cancel)
+
+    @callback
+    def _cancel(self) -> None:
+        if self._off is not None:
+            self._off()
+            self._off = None
+
+    @callback
+    def _on_event(self, delivered: DeliveredEvent) -> None:
+        event = delivered.event
+        if (
+            event.device_name != self._serial
+            or delivered.late
+            or event.kind.value not in self.entity_description.kinds
+        ):
+            return
+        self._cancel()
+        seconds = int(
+            self.coordinator.config_entry.options.get(CONF_MOTION_SECONDS, DEFAULT_MOTION_SECONDS)
+        )
+        self._off = async_call_later(self.hass, seconds, self._turn_off)
+        self._attr_is_on = True
+        self.async_write_ha_state()
+
+    @callback
+    def _turn_off(self, _now: object) -> None:
+        self._off = None
+        self._attr_is_on = False
+        self.async_write_ha_state()
+
+
 class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
     entity_description: BotslabBinarySensorDescription
 
@@ -68,11 +158,17 @@ class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
 
 
 def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabBinarySensor(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
+    serial = state.device.device_name
+    entities: list[Entity] = [
+        BotslabBinarySensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
     ]
+    if state.device.kind is not DeviceKind.OTHER:
+        entities += [
+            BotslabEventBinarySensor(coordinator, serial, d)
+            for d in EVENT_DESCRIPTIONS
+            if exists(d, state)
+        ]
+    return entities
 
 
 async def async_setup_entry(

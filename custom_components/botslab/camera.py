@@ -11,13 +11,15 @@ import logging
 import time
 
 from homeassistant.components.camera import Camera
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import BotslabError, DeviceKind, Event
 from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
 from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities
+from .push import SIGNAL_IMAGE
 
 _LOGGER = logging.getLogger(__name__)
 PARALLEL_UPDATES = 0
@@ -48,6 +50,18 @@ class BotslabCamera(BotslabEntity, Camera):
     def set_event_image(self, event: Event, image: bytes) -> None:
         """The push side hands over a freshly downloaded event snapshot."""
         self._image, self._image_event, self._image_at = image, event.id, time.monotonic()
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_image))
+
+    @callback
+    def _on_image(self, serial: str) -> None:
+        stream = self.coordinator.config_entry.runtime_data.events
+        if serial == self._serial and stream is not None and serial in stream.images:
+            self.set_event_image(*stream.images[serial])
+            self.async_write_ha_state()
 
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None

@@ -31,6 +31,8 @@ DEVICE_REFRESH_SECONDS: Final = 120
 FIRMWARE_REFRESH_SECONDS: Final = 6 * 3600
 
 ISSUE_SESSION_CONFLICT: Final = "session_conflict"
+ISSUE_EVENT_UPLOAD: Final = "event_upload_withdrawn"
+EVENT_BOTSLAB: Final = "botslab_event"
 
 # event kinds, as the client names them
 EVENT_KINDS: Final = ("ring", "motion", "person", "pet", "package", "vehicle", "sound", "other")

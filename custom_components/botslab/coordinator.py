@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from homeassistant.config_entries import ConfigEntry
@@ -26,7 +26,6 @@ from .api import (
     Device,
     Endpoints,
     FirmwareInfo,
-    FirmwareProgress,
     Identity,
     Properties,
     PropertyValue,
@@ -44,8 +43,12 @@ from .const import (
     DEVICE_REFRESH_SECONDS,
     DOMAIN,
     FIRMWARE_REFRESH_SECONDS,
+    ISSUE_EVENT_UPLOAD,
     ISSUE_SESSION_CONFLICT,
 )
+
+if TYPE_CHECKING:
+    from .push import BotslabEventStream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class DeviceState:
     device: Device
     properties: Properties | None = None
     firmware: FirmwareInfo | None = None
-    progress: FirmwareProgress | None = None
+    event_upload: bool = True
 
 
 @dataclass(slots=True)
@@ -71,6 +74,7 @@ class BotslabData:
 
     client: BotslabClient
     coordinator: BotslabCoordinator
+    events: BotslabEventStream | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,6 +176,7 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 await self.client.login()
             devices = await self.client.devices()
             states = await self._states(devices)
+            await self._consents(states)
         except AuthExpired as err:
             raise ConfigEntryAuthFailed(str(err)) from err
         except SessionConflict as err:
@@ -182,7 +187,48 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self._conflicts = 0
         self._track_online(states)
         self._sync_registry(states)
+        self._sync_consent_issues(states)
         return states
+
+    def force_firmware_check(self, serial: str) -> None:
+        """Check the device's firmware at the next refresh (after an update)."""
+        self._firmware_checked.pop(serial, None)
+
+    async def _consents(self, states: dict[str, DeviceState]) -> None:
+        """Whether each owned device may upload events (its owner's `event_upload` consent)."""
+        try:
+            consents = await self.client.consents()
+        except (ApiError, ProtocolError):
+            for serial, state in states.items():
+                old = (self.data or {}).get(serial)
+                state.event_upload = old.event_upload if old else True
+            return
+        withdrawn = {c.device_name for c in consents if c.scope == "event_upload" and not c.granted}
+        for serial, state in states.items():
+            state.event_upload = serial not in withdrawn
+
+    def _sync_consent_issues(self, states: dict[str, DeviceState]) -> None:
+        for serial, state in states.items():
+            issue_id = f"{ISSUE_EVENT_UPLOAD}_{serial}"
+            if state.event_upload:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            else:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=state.device.owner,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=ISSUE_EVENT_UPLOAD,
+                    translation_placeholders={"device": state.device.title},
+                    data={"entry_id": self.config_entry.entry_id, "serial": serial},
+                )
+
+    def report_conflict(self) -> None:
+        """The event side met a session conflict: back off together."""
+        if not self.in_conflict:
+            self._on_conflict()
+            self.async_update_listeners()
 
     async def _states(self, devices: list[Device]) -> dict[str, DeviceState]:
         previous = self.data or {}
@@ -198,12 +244,11 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 except (ApiError, ProtocolError):
                     state.properties = old.properties if old else None
                 state.firmware = old.firmware if old else None
-                state.progress = old.progress if old else None
                 due = (
                     now - self._firmware_checked.get(device.device_name, -1e9)
                     > FIRMWARE_REFRESH_SECONDS
                 )
-                if device.owner and (due or (state.progress and state.progress.in_progress)):
+                if device.owner and due:
                     try:
                         state.firmware = await self.client.firmware(device)
                         self._firmware_checked[device.device_name] = now

@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -22,7 +22,7 @@ from .api import (
     SessionConflict,
 )
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +47,18 @@ def device_info(state: DeviceState) -> DeviceInfo:
     if firmware:
         info["sw_version"] = str(firmware)
     return info
+
+
+def account_device_info(entry: BotslabConfigEntry) -> DeviceInfo:
+    """The account's own device: account-wide settings and the event connection."""
+    qid = entry.runtime_data.client.credentials.qid
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{ACCOUNT_PREFIX}{qid}")},
+        manufacturer=MANUFACTURER,
+        model="Cloud account",
+        name="BOTSLAB account",
+        entry_type=DeviceEntryType.SERVICE,
+    )
 
 
 class BotslabEntity(CoordinatorEntity[BotslabCoordinator]):

@@ -1,11 +1,14 @@
-"""Sensors: battery, voltage, Wi-Fi signal, SD card space, firmware version, access level."""
+"""Sensors: battery, voltage, Wi-Fi signal, SD card space, firmware version, access level,
+the latest event's time and kind, and the account's event connection."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -18,17 +21,29 @@ from homeassistant.const import (
     UnitOfElectricPotential,
     UnitOfInformation,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .api import DeviceKind
+from .const import EVENT_KINDS
+from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
+    account_device_info,
     async_setup_device_entities,
     exists,
     has_prop,
+)
+from .push import (
+    CONNECTION_OFFLINE,
+    CONNECTION_POLLING,
+    CONNECTION_PUSH,
+    SIGNAL_CONNECTION,
+    SIGNAL_EVENT,
+    DeliveredEvent,
 )
 
 PARALLEL_UPDATES = 0
@@ -130,15 +145,108 @@ class BotslabSensor(BotslabEntity, SensorEntity):
         return None if state is None else self.entity_description.value_fn(state)
 
 
+class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
+    """The time or the kind of a device's latest event (late ones included), restored at start."""
+
+    entity_description: BotslabSensorDescription
+
+    def __init__(
+        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEntityDescription
+    ) -> None:
+        super().__init__(coordinator, serial, description)
+        self._value: datetime | str | None = None
+
+    @property
+    def native_value(self) -> datetime | str | None:
+        return self._value
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        last = await self.async_get_last_sensor_data()
+        if last is not None and isinstance(last.native_value, (datetime, str)):
+            self._value = last.native_value
+        stream = self.coordinator.config_entry.runtime_data.events
+        if stream is not None and self._serial in stream.latest:
+            self._apply(stream.latest[self._serial])
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+
+    def _apply(self, delivered: DeliveredEvent) -> None:
+        event = delivered.event
+        self._value = (
+            event.time if self.entity_description.key == "last_event_time" else event.kind.value
+        )
+
+    @callback
+    def _on_event(self, delivered: DeliveredEvent) -> None:
+        if delivered.event.device_name != self._serial:
+            return
+        stream = self.coordinator.config_entry.runtime_data.events
+        if stream is not None and stream.latest.get(self._serial) is not delivered:
+            return  # an older event delivered late: the latest stays
+        self._apply(delivered)
+        self.async_write_ha_state()
+
+
+LAST_EVENT_DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
+    BotslabSensorDescription(
+        key="last_event_time",
+        translation_key="last_event_time",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        available_offline=True,
+        value_fn=lambda _s: None,
+    ),
+    BotslabSensorDescription(
+        key="last_event_kind",
+        translation_key="last_event_kind",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(EVENT_KINDS),
+        available_offline=True,
+        value_fn=lambda _s: None,
+    ),
+)
+
+
+class BotslabConnectionSensor(SensorEntity):
+    """How events reach Home Assistant: push, polling, or offline (account device)."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "event_connection"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = [CONNECTION_PUSH, CONNECTION_POLLING, CONNECTION_OFFLINE]  # noqa: RUF012
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_should_poll = False
+
+    def __init__(self, entry: BotslabConfigEntry) -> None:
+        self._entry = entry
+        qid = entry.runtime_data.client.credentials.qid
+        self._attr_unique_id = f"{ACCOUNT_PREFIX}{qid}_event_connection"
+        self._attr_device_info = account_device_info(entry)
+
+    @property
+    def native_value(self) -> str:
+        stream = self._entry.runtime_data.events
+        return stream.connection if stream is not None else CONNECTION_OFFLINE
+
+    async def async_added_to_hass(self) -> None:
+        signal = SIGNAL_CONNECTION.format(self._entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
+
+
 def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabSensor(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
+    serial = state.device.device_name
+    entities: list[Entity] = [
+        BotslabSensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
     ]
+    if state.device.kind is not DeviceKind.OTHER:
+        entities += [
+            BotslabLastEventSensor(coordinator, serial, d) for d in LAST_EVENT_DESCRIPTIONS
+        ]
+    return entities
 
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
+    async_add_entities([BotslabConnectionSensor(entry)])
     async_setup_device_entities(entry, async_add_entities, _entities)

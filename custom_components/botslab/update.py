@@ -126,7 +126,8 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
             self._watch = None
             self._percent = None
             self.coordinator.async_update_listeners()
-        # the next refresh reads the new version (and, for owners, the firmware check again)
+        # the next refresh reads the new version and checks the firmware again
+        self.coordinator.force_firmware_check(self._serial)
         await self.coordinator.async_request_refresh()
 
     async def async_will_remove_from_hass(self) -> None:

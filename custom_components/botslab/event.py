@@ -1,0 +1,97 @@
+"""Event entities: a doorbell (ring) on doorbells, and motion-type events on every device.
+
+Only fresh events fire them (younger than the "oldest event" option); every event still
+reaches the bus, the logbook and the last-event sensors.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from homeassistant.components.event import EventDeviceClass, EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .api import DeviceKind
+from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities, exists
+from .push import SIGNAL_EVENT, DeliveredEvent
+
+PARALLEL_UPDATES = 0
+MOTION_TYPES = ["motion", "person", "pet", "package", "vehicle", "sound", "other"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotslabEventDescription(BotslabEntityDescription, EventEntityDescription):
+    """An event entity of one family of event kinds."""
+
+
+DESCRIPTIONS: tuple[BotslabEventDescription, ...] = (
+    BotslabEventDescription(
+        key="doorbell",
+        translation_key="doorbell",
+        device_class=EventDeviceClass.DOORBELL,
+        event_types=["ring"],
+        exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
+    ),
+    BotslabEventDescription(
+        key="motion",
+        translation_key="motion",
+        device_class=EventDeviceClass.MOTION,
+        event_types=MOTION_TYPES,
+    ),
+)
+
+
+class BotslabEvent(BotslabEntity, EventEntity):
+    entity_description: BotslabEventDescription
+
+    def __init__(
+        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEventDescription
+    ) -> None:
+        super().__init__(coordinator, serial, description)
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    @property
+    def available(self) -> bool:
+        state = self.state_data
+        return super().available and state is not None and state.event_upload
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+
+    @callback
+    def _on_event(self, delivered: DeliveredEvent) -> None:
+        event = delivered.event
+        if event.device_name != self._serial or delivered.late:
+            return
+        kind = event.kind.value
+        if kind not in (self.entity_description.event_types or []) or event.id in self._seen:
+            return
+        self._seen[event.id] = None
+        while len(self._seen) > 100:
+            self._seen.popitem(last=False)
+        self._trigger_event(
+            kind, {"message_id": event.id, "title": event.title, "raw_type": event.event_type}
+        )
+        self.async_write_ha_state()
+
+
+def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+    return [
+        BotslabEvent(coordinator, state.device.device_name, d)
+        for d in DESCRIPTIONS
+        if exists(d, state)
+    ]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
+) -> None:
+    async_setup_device_entities(entry, async_add_entities, _entities)

@@ -1,0 +1,364 @@
+"""The Home Assistant side of the push channel: listener lifecycle, coalesced fetches,
+exactly-once delivery in order, catch-up after outages and restarts, fallback polling.
+
+Every message becomes exactly one `botslab_event` on the bus (and, when fresh, fires the event
+entities and binary sensors). The last delivered message id lives in HA's storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+import logging
+import time
+from typing import Any
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+
+from .api import (
+    AuthExpired,
+    BotslabClient,
+    BotslabError,
+    ConnectionState,
+    Event,
+    PushClient,
+    PushMessage,
+    SessionConflict,
+    SnapshotExpired,
+)
+from .const import (
+    CONF_DOWNLOAD_SNAPSHOTS,
+    CONF_MAX_EVENT_AGE,
+    CONF_POLL_INTERVAL,
+    DEFAULT_DOWNLOAD_SNAPSHOTS,
+    DEFAULT_MAX_EVENT_AGE,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    EVENT_BOTSLAB,
+)
+from .coordinator import BotslabConfigEntry, BotslabCoordinator
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION = 1
+RECENT_IDS = 2000
+MAX_CATCH_UP = 5000
+SAVE_DELAY = 0.5
+
+SIGNAL_EVENT = "botslab_event_{}"
+SIGNAL_IMAGE = "botslab_image_{}"
+SIGNAL_CONNECTION = "botslab_connection_{}"
+
+CONNECTION_PUSH = "push"
+CONNECTION_POLLING = "polling"
+CONNECTION_OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredEvent:
+    """A message delivered once: the event, whether it came late, its HA device."""
+
+    event: Event
+    late: bool
+    device_id: str | None
+    device_title: str
+
+
+class BotslabEventStream:
+    """Owns the push connection and the message cursor of one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: BotslabConfigEntry,
+        client: BotslabClient,
+        coordinator: BotslabCoordinator,
+    ) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.client = client
+        self.coordinator = coordinator
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.events"
+        )
+        self._last_id: int | None = None
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._push = PushClient(
+            async_get_clientsession(hass),
+            client.endpoints,
+            client.identity,
+            self._alias,
+            device_label="Home Assistant",
+        )
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._poll_unsub: CALLBACK_TYPE | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._missed = False
+        self._last_fetch_ok = True
+        self._stopping = False
+        self.connection = CONNECTION_POLLING
+        self.fetches = 0
+        self.delivered = 0
+        self.images: dict[str, tuple[Event, bytes]] = {}
+        self.latest: dict[str, DeliveredEvent] = {}
+        self._latest_ctime: dict[str, int] = {}
+
+    # --- options -------------------------------------------------------------------------------
+    @property
+    def max_age(self) -> int:
+        return int(self.entry.options.get(CONF_MAX_EVENT_AGE, DEFAULT_MAX_EVENT_AGE))
+
+    @property
+    def poll_interval(self) -> int:
+        return int(self.entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
+
+    @property
+    def download_snapshots(self) -> bool:
+        return bool(self.entry.options.get(CONF_DOWNLOAD_SNAPSHOTS, DEFAULT_DOWNLOAD_SNAPSHOTS))
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def _alias(self) -> str:
+        session = self.client.session or await self.client.login()
+        return session.push_alias
+
+    async def async_start(self) -> None:
+        stored = await self._store.async_load()
+        if stored and isinstance(stored.get("last_id"), int):
+            self._last_id = stored["last_id"]
+            for msg_id in stored.get("recent", [])[-RECENT_IDS:]:
+                self._recent[int(msg_id)] = None
+            latest = stored.get("latest_ctime")
+            if isinstance(latest, dict):
+                self._latest_ctime = {str(k): int(v) for k, v in latest.items()}
+        else:
+            # first start: history is not replayed as events; everything after this point is
+            page = await self.client.messages(page_size=1)
+            self._last_id = page.events[0].id if page.events else 0
+            self._save()
+        self._unsubs.append(self._push.subscribe(self._on_push))
+        self._unsubs.append(self._push.subscribe_state(self._on_push_state))
+        self._unsubs.append(self.coordinator.async_add_listener(self._on_coordinator))
+        self._start_polling()
+        self._push.start()
+        self.request_fetch()  # what happened while Home Assistant was not listening
+
+    async def async_stop(self) -> None:
+        self._stopping = True
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        self._stop_polling()
+        await self._push.stop()
+        task, self._fetch_task = self._fetch_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._store.async_save(self._data())
+
+    # --- push and polling -----------------------------------------------------------------------
+    @callback
+    def _on_push(self, message: PushMessage) -> None:
+        self.request_fetch()
+
+    @callback
+    def _on_push_state(self, state: ConnectionState) -> None:
+        if state is ConnectionState.CONNECTED:
+            self._stop_polling()
+            self._set_connection(CONNECTION_PUSH)
+            if self._push.connects > 1:
+                _LOGGER.info("BOTSLAB push channel is back")
+            self.request_fetch()  # catch up on the outage
+        elif self.connection == CONNECTION_PUSH and state in (
+            ConnectionState.DISCONNECTED,
+            ConnectionState.BACKOFF,
+        ):
+            _LOGGER.info(
+                "BOTSLAB push channel lost; polling every %d s until it is back", self.poll_interval
+            )
+            self._start_polling()
+            self._set_connection(CONNECTION_POLLING if self._last_fetch_ok else CONNECTION_OFFLINE)
+
+    def _start_polling(self) -> None:
+        if self._poll_unsub is None and not self._stopping:
+            self._poll_unsub = async_track_time_interval(
+                self.hass,
+                self._poll,
+                timedelta(seconds=self.poll_interval),
+                name="botslab fallback poll",
+            )
+
+    def _stop_polling(self) -> None:
+        if self._poll_unsub is not None:
+            self._poll_unsub()
+            self._poll_unsub = None
+
+    @callback
+    def _poll(self, _now: Any) -> None:
+        self.request_fetch()
+
+    @callback
+    def _on_coordinator(self) -> None:
+        if (
+            self._missed
+            and self.coordinator.last_update_success
+            and not self.coordinator.in_conflict
+        ):
+            self.request_fetch()
+
+    def _set_connection(self, value: str) -> None:
+        if value != self.connection:
+            self.connection = value
+            async_dispatcher_send(self.hass, SIGNAL_CONNECTION.format(self.entry.entry_id))
+
+    # --- fetching ---------------------------------------------------------------------------------
+    @callback
+    def request_fetch(self) -> None:
+        """Fetch what is new; a burst of requests while a fetch runs becomes one more fetch."""
+        if self._stopping:
+            return
+        if self._fetch_task is not None and not self._fetch_task.done():
+            self._dirty = True
+            return
+        self._fetch_task = self.entry.async_create_background_task(
+            self.hass, self._fetch_loop(), "botslab event fetch"
+        )
+
+    async def _fetch_loop(self) -> None:
+        while True:
+            self._dirty = False
+            if self.coordinator.in_conflict:
+                self._missed = True
+                return
+            try:
+                await self._fetch_once()
+            except AuthExpired:
+                self._missed = True
+                self.entry.async_start_reauth(self.hass)
+                return
+            except SessionConflict:
+                self._missed = True
+                self.coordinator.report_conflict()
+                return
+            except BotslabError as err:
+                self._missed = True
+                self._last_fetch_ok = False
+                if self.connection != CONNECTION_PUSH:
+                    self._set_connection(CONNECTION_OFFLINE)
+                _LOGGER.debug("event fetch failed: %s", type(err).__name__)
+                return
+            self._missed = False
+            self._last_fetch_ok = True
+            if self.connection == CONNECTION_OFFLINE:
+                self._set_connection(CONNECTION_POLLING)
+            if not self._dirty:
+                return
+
+    async def _fetch_once(self) -> None:
+        self.fetches += 1
+        fresh = [
+            e
+            async for e in self.client.events_since(
+                self._last_id, page_size=50, max_events=MAX_CATCH_UP
+            )
+        ]
+        if len(fresh) >= MAX_CATCH_UP:
+            _LOGGER.warning(
+                "More than %d BOTSLAB events arrived at once; the oldest were skipped", MAX_CATCH_UP
+            )
+        delivered = False
+        for event in fresh:
+            if event.id in self._recent or (
+                self._last_id is not None and event.id <= self._last_id
+            ):
+                continue
+            self._deliver(event)
+            delivered = True
+        if delivered:
+            self._save()
+
+    def _deliver(self, event: Event) -> None:
+        self._last_id = max(self._last_id or 0, event.id)
+        self._recent[event.id] = None
+        while len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+        self.delivered += 1
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device({(DOMAIN, event.device_name)})
+        state = (self.coordinator.data or {}).get(event.device_name)
+        title = (
+            state.device.title
+            if state
+            else (device.name if device and device.name else event.device_name)
+        )
+        late = time.time() - event.ctime > self.max_age
+        delivered = DeliveredEvent(event, late, device.id if device else None, title)
+        if event.ctime >= self._latest_ctime.get(event.device_name, 0):
+            self._latest_ctime[event.device_name] = event.ctime
+            self.latest[event.device_name] = delivered
+        self.hass.bus.async_fire(
+            EVENT_BOTSLAB,
+            {
+                "device_id": delivered.device_id,
+                "device": title,
+                "serial": event.device_name,
+                "kind": event.kind.value,
+                "event_type": event.event_type,
+                "title": event.title,
+                "message_id": event.id,
+                "time": event.time.isoformat(),
+                "late": late,
+            },
+        )
+        async_dispatcher_send(self.hass, SIGNAL_EVENT.format(self.entry.entry_id), delivered)
+        if self.download_snapshots and event.image is not None:
+            self.entry.async_create_background_task(
+                self.hass, self._download(event), f"botslab snapshot {event.id}"
+            )
+
+    async def _download(self, event: Event) -> None:
+        try:
+            image = await self.client.download_snapshot(event)
+        except SnapshotExpired:
+            _LOGGER.debug("snapshot of message %s expired before download", event.id)
+            return
+        except BotslabError as err:
+            _LOGGER.debug("snapshot of message %s not downloaded: %s", event.id, type(err).__name__)
+            return
+        current = self.images.get(event.device_name)
+        if current is not None and current[0].ctime > event.ctime:
+            return  # a newer snapshot is already there
+        self.images[event.device_name] = (event, image)
+        async_dispatcher_send(
+            self.hass, SIGNAL_IMAGE.format(self.entry.entry_id), event.device_name
+        )
+
+    # --- storage ------------------------------------------------------------------------------
+    def _data(self) -> dict[str, Any]:
+        return {
+            "last_id": self._last_id,
+            "recent": list(self._recent)[-200:],
+            "latest_ctime": dict(self._latest_ctime),
+        }
+
+    def _save(self) -> None:
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    async def async_remove(self) -> None:
+        await self._store.async_remove()
+
+
+def subscribe(hass: HomeAssistant, signal: str, target: Callable[..., None]) -> CALLBACK_TYPE:
+    from homeassistant.helpers.dispatcher import async_dispatcher_connect
+
+    return async_dispatcher_connect(hass, signal, target)

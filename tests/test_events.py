@@ -1,0 +1,307 @@
+"""Events into automations: push, coalescing, exactly once across outages and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+import time
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from botslab_emulator import Emulator
+from botslab_emulator.seed import DEMO_USER
+from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
+from custom_components.botslab.push import CONNECTION_POLLING, CONNECTION_PUSH
+
+DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
+
+
+def eid(hass: HomeAssistant, platform: str, serial: str, key: str) -> str:
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{serial}_{key}")
+    assert found, f"{platform} {serial}_{key}"
+    return found
+
+
+class Bus:
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.events: list[dict[str, object]] = []
+        hass.bus.async_listen(EVENT_BOTSLAB, self._on)
+
+    def _on(self, event: Event) -> None:
+        self.events.append(dict(event.data))
+
+    def ids(self) -> list[object]:
+        return [e["message_id"] for e in self.events]
+
+
+async def until(hass: HomeAssistant, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+        await hass.async_block_till_done()
+
+
+def stream(entry: ConfigEntry):  # type: ignore[no-untyped-def]
+    events = entry.runtime_data.events
+    assert events is not None
+    return events
+
+
+async def pushed(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    await until(hass, lambda: stream(entry).connection == CONNECTION_PUSH)
+
+
+async def test_ring_reaches_the_doorbell_entity_and_the_bus(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    doorbell = eid(hass, "event", DOOR, "doorbell")
+    state = hass.states.get(doorbell)
+    assert state.state == STATE_UNKNOWN and state.attributes["event_types"] == ["ring"]
+    assert (
+        state.attributes["device_class"] == "doorbell"
+        and state.attributes["friendly_name"] == "Front Door Doorbell"
+    )
+    result = await emulator.trigger(DOOR, "ring")
+    await until(hass, lambda: hass.states.get(doorbell).state != STATE_UNKNOWN)
+    state = hass.states.get(doorbell)
+    assert (
+        state.attributes["event_type"] == "ring"
+        and state.attributes["message_id"] == result["msg_id"]
+    )
+    assert "http" not in repr(state.attributes), "no signed URL in attributes"
+    assert len(bus.events) == 1
+    data = bus.events[0]
+    assert (
+        data["kind"] == "ring"
+        and data["event_type"] == "dsl.event.post.DoorbellRing"
+        and data["late"] is False
+    )
+    assert (
+        data["device"] == "Front Door"
+        and data["message_id"] == result["msg_id"]
+        and data["device_id"]
+    )
+    assert hass.states.get(eid(hass, "binary_sensor", DOOR, "ring")).state == STATE_ON
+    assert hass.states.get(eid(hass, "sensor", DOOR, "last_event_kind")).state == "ring"
+    # the snapshot was downloaded at once and is served by the image entity
+    image = eid(hass, "image", DOOR, "last_event_image")
+    await until(
+        hass, lambda: hass.states.get(image).attributes.get("message_id") == result["msg_id"]
+    )
+    assert stream(entry).images[DOOR][1][:2] == b"\xff\xd8"
+    # the ring sensor turns off after the option's seconds
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await hass.async_block_till_done()
+    assert hass.states.get(eid(hass, "binary_sensor", DOOR, "ring")).state == STATE_OFF
+
+
+async def test_kinds_reach_the_motion_entity(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    await pushed(hass, entry)
+    motion = eid(hass, "event", GARDEN, "motion")
+    for kind in ("person", "pet", "vehicle", "dsl.event.post.Whatever"):
+        result = await emulator.trigger(GARDEN, kind)
+        await until(
+            hass,
+            lambda r=result: hass.states.get(motion).attributes.get("message_id") == r["msg_id"],
+        )
+    assert hass.states.get(motion).attributes["event_type"] == "other"
+    assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "person")).state == STATE_ON
+    assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "motion")).state == STATE_ON
+    assert er.async_get(hass).async_get_entity_id("event", DOMAIN, f"{GARDEN}_doorbell") is None
+
+
+async def test_burst_is_coalesced_exactly_once_in_order(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    before = stream(entry).fetches
+    ids = [(await emulator.trigger(GARDEN, "motion"))["msg_id"] for _ in range(100)]
+    await until(hass, lambda: len(bus.events) >= 100)
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == ids, "every message once, in order"
+    fetches = stream(entry).fetches - before
+    assert fetches <= 20, f"{fetches} fetches for 100 pushes"
+
+
+async def test_push_outage_delivers_once_on_reconnect(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    emulator.push.faults.refuse = True
+    emulator.push.drop_all()
+    await until(hass, lambda: stream(entry).connection == CONNECTION_POLLING)
+    during = [(await emulator.trigger(DOOR, "motion"))["msg_id"] for _ in range(3)]
+    emulator.push.faults.refuse = False
+    await pushed(hass, entry)  # the client's backoff reconnects
+    await until(hass, lambda: len(bus.events) >= 3, timeout=20)
+    after = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: after in bus.ids())
+    await asyncio.sleep(0.2)
+    assert bus.ids() == [*during, after]
+
+
+async def test_refused_push_falls_back_to_polling(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    emulator.push.faults.refuse = True
+    emulator.push.drop_all()
+    await until(hass, lambda: stream(entry).connection == CONNECTION_POLLING)
+    assert hass.states.get(eid_account(hass, entry)).state == "polling"
+    ids = [(await emulator.trigger(GARDEN, "person"))["msg_id"] for _ in range(2)]
+    await asyncio.sleep(0.2)
+    assert bus.events == [], "no push, no poll yet"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=301))
+    await until(hass, lambda: len(bus.events) == 2)
+    assert bus.ids() == ids and all(e["late"] is False for e in bus.events)
+    emulator.push.faults.refuse = False
+
+
+def eid_account(hass: HomeAssistant, entry: ConfigEntry) -> str:
+    qid = entry.runtime_data.client.credentials.qid
+    found = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"account_{qid}_event_connection"
+    )
+    assert found
+    return found
+
+
+async def test_sid_expiry_during_a_fetch(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    for session in emulator.world.sessions.values():
+        session.expired = True
+    result = await emulator.trigger(DOOR, "ring")
+    await until(hass, lambda: bus.ids() == [result["msg_id"]])
+
+
+async def test_restart_delivers_downtime_events_late_once(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    first = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: bus.ids() == [first])
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    old = int(time.time()) - 600
+    downtime = [
+        (await emulator.trigger(DOOR, kind, ctime=old + i))["msg_id"]
+        for i, kind in enumerate(("ring", "person"))
+    ]
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await until(hass, lambda: len(bus.events) == 3)
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [first, *downtime], "each once"
+    assert [e["late"] for e in bus.events] == [False, True, True]
+    doorbell = hass.states.get(eid(hass, "event", DOOR, "doorbell"))
+    assert doorbell.attributes.get("message_id") != downtime[0], "late rings do not fire the entity"
+    assert hass.states.get(eid(hass, "binary_sensor", DOOR, "person")).state == STATE_OFF
+    assert hass.states.get(eid(hass, "sensor", DOOR, "last_event_kind")).state == "ring", (
+        "latest by time"
+    )
+
+
+async def test_stale_pushed_event_does_not_fire(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    result = await emulator.trigger(DOOR, "ring", ctime=int(time.time()) - 3600)
+    await until(hass, lambda: bus.ids() == [result["msg_id"]])
+    assert bus.events[0]["late"] is True
+    assert hass.states.get(eid(hass, "event", DOOR, "doorbell")).state == STATE_UNKNOWN
+    assert hass.states.get(eid(hass, "binary_sensor", DOOR, "ring")).state == STATE_OFF
+
+
+@pytest.mark.parametrize(
+    "kind", ["garbage", "truncated", "huge_length", "empty_body", "opaque_body", "unknown_opcode"]
+)
+async def test_malformed_push_frames(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, kind: str
+) -> None:
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    emulator.push.malformed(kind)
+    await asyncio.sleep(0.1)
+    await pushed(hass, entry)
+    result = await emulator.trigger(GARDEN, "motion")
+    await until(hass, lambda: result["msg_id"] in bus.ids(), timeout=15)
+    assert bus.ids() == [result["msg_id"]]
+
+
+async def test_withdrawn_event_upload(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    bus = Bus(hass)
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    dev = emulator.world.devices[GARDEN]
+    emulator.world.set_consent(acc.qid, "event_upload", 0, dev.product_key, dev.device_name)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state == STATE_UNAVAILABLE
+    assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "motion")).state == STATE_UNAVAILABLE
+    issue_id = f"event_upload_withdrawn_{GARDEN}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.translation_placeholders == {"device": "Garden"}
+    assert (await emulator.trigger(GARDEN, "person"))["msg_id"] is None
+    # the repair grants it again
+    from homeassistant.components.repairs import DOMAIN as REPAIRS
+    from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, REPAIRS, {})
+    await async_process_repairs_platforms(hass)
+    manager = (
+        hass.data[REPAIRS]["flow_manager"]
+        if isinstance(hass.data[REPAIRS], dict)
+        else hass.data[REPAIRS]
+    )
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert emulator.world.device_consent(dev, "event_upload")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state != STATE_UNAVAILABLE
+    await pushed(hass, entry)
+    result_id = (await emulator.trigger(GARDEN, "person"))["msg_id"]
+    await until(hass, lambda: result_id in bus.ids())
+
+
+async def test_logbook_describes_events(hass: HomeAssistant) -> None:
+    from custom_components.botslab.logbook import describe
+
+    assert describe({"device": "Front Door", "kind": "ring"}) == {
+        "name": "Front Door",
+        "message": "someone rang",
+    }
+    assert (
+        describe({"device": "Garden", "kind": "person", "late": True})["message"]
+        == "detected a person (delivered late)"
+    )
+    assert (
+        describe({"device": "Garden", "kind": "other", "event_type": "x.y"})["message"]
+        == "reported x.y"
+    )
