@@ -5,6 +5,7 @@ Documented in docs/emulator.md.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,23 @@ async def post_trigger(emu: Emulator, body: dict[str, Any], request: web.Request
         title=body.get("title"),
         push=bool(body.get("push", True)),
     )
+
+
+@control("POST", "/burst")
+async def post_burst(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+    """Many events at once, as a busy cloud sends them: {"events": [{device_name, event_type}]}."""
+    events = body.get("events")
+    if not isinstance(events, list) or not 0 < len(events) <= 1000:
+        raise BadControl("events must be a list of 1 to 1000 {device_name, event_type}")
+    results = []
+    for item in events:
+        results.append(
+            await emu.trigger(
+                str(item["device_name"]), str(item["event_type"]), title=item.get("title")
+            )
+        )
+        await asyncio.sleep(0)  # a cloud keeps serving other requests while events stream in
+    return {"results": results}
 
 
 @control("POST", "/accounts")

@@ -107,6 +107,7 @@ def _make_clip_once(seed: int, workdir: Path) -> Clip:
     }
     audio: Any = out.add_stream("aac", rate=16000)
     audio.layout = "mono"
+    # a textured background keeps the coded slices random-looking: no escape bytes
     background = rnd.integers(0, 40, (CLIP_SIZE[1], CLIP_SIZE[0], 3), dtype=np.uint8)
     frames = CLIP_FPS * CLIP_SECONDS
     for i in range(frames):

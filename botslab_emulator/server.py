@@ -6,6 +6,7 @@ import asyncio
 import base64
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -92,6 +93,7 @@ class Emulator:
         self.clip_duration = 4
         self._runner: web.AppRunner | None = None
         self._keys: dict[str, dict[str, bytes]] = {}
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
 
@@ -118,6 +120,7 @@ class Emulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._pool.shutdown(wait=True)
         self.save()
 
     def save(self) -> None:
@@ -227,7 +230,10 @@ class Emulator:
         dev = self.world.devices.get(device_name)
         if dev is not None and dev.clip_encrypt == "chacha2":
             await shared_clip()
-        return self.world.trigger(device_name, event_type, **kw)
+        result = self.world.trigger(device_name, event_type, **kw)
+        if result["msg_id"] is not None:
+            result["pushed_at"] = self.push.last_push_write.get(result["msg_id"])
+        return result
 
     def choose_secretkey(self) -> str:
         """A clip key whose ciphertext needs no escape bytes (kept the same length as plain)."""
@@ -312,8 +318,17 @@ class Emulator:
                     return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
                 msg, dev = found
                 kind = kind_of(msg.event_type)
-                data = snapshot_jpeg(
-                    dev.title, msg.ctime, EVENT_TITLES.get(kind, kind), seed=msg.id
+                # drawn off the event loop, as a separate OSS server would: pushes and API
+                # answers do not wait for JPEG encoding
+                data = await asyncio.get_running_loop().run_in_executor(
+                    self._pool,
+                    functools.partial(
+                        snapshot_jpeg,
+                        dev.title,
+                        msg.ctime,
+                        EVENT_TITLES.get(kind, kind),
+                        seed=msg.id,
+                    ),
                 )
                 self.world.cache_snapshot(obj, data)
             return web.Response(body=data, content_type="image/jpeg")

@@ -246,6 +246,7 @@ class World:
         self.on_message: list[Callable[[Message, Device], None]] = []
         self.snapshot_cache: OrderedDict[str, bytes] = OrderedDict()
         self.secretkey_factory: Callable[[], str] = lambda: random_alnum(32)
+        self.by_id: dict[int, Message] = {}  # every viewer's copy has an id of its own
 
     # --- time ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -590,7 +591,10 @@ class World:
             )
             box = self.messages.setdefault(qid, [])
             box.append(msg)
+            self.by_id[mid] = msg
             if len(box) > MAX_MESSAGES_PER_ACCOUNT:
+                for old in box[: len(box) - MAX_MESSAGES_PER_ACCOUNT]:
+                    self.by_id.pop(old.id, None)
                 del box[: len(box) - MAX_MESSAGES_PER_ACCOUNT]
             ids[qid] = mid
             if push:
@@ -607,11 +611,10 @@ class World:
         except ValueError:
             return None
         dev = self.devices.get(parts[1])
-        for box in self.messages.values():
-            for msg in reversed(box):
-                if msg.id == mid and dev is not None and msg.device_name == dev.device_name:
-                    return msg, dev
-        return None
+        msg = self.by_id.get(mid)
+        if msg is None or dev is None or msg.device_name != dev.device_name:
+            return None
+        return msg, dev
 
     def list_messages(
         self,
@@ -626,8 +629,11 @@ class World:
         page: int,
     ) -> tuple[list[Message], bool]:
         visible = {d.device_name for d, _r, _l in self.visible_devices(qid)}
-        items = []
+        items: list[Message] = []
+        start = 0 if nextid is not None else (page - 1) * limit
         for msg in reversed(self.messages.get(qid, [])):
+            if len(items) > start + limit:
+                break  # one more than the page: enough to know there is more
             if nextid is not None and msg.id >= nextid:
                 continue
             if msg.device_name not in visible and msg.device_name in self.devices:
@@ -641,7 +647,6 @@ class World:
             if day and datetime.fromtimestamp(msg.ctime, UTC).date() != day:
                 continue
             items.append(msg)
-        start = 0 if nextid is not None else (page - 1) * limit
         chunk = items[start : start + limit]
         return chunk, start + limit < len(items)
 
@@ -928,6 +933,8 @@ class World:
             world.messages.setdefault(m["qid"], []).append(Message(**m))
         for box in world.messages.values():
             box.sort(key=lambda m: m.id)
+            for msg in box:
+                world.by_id[msg.id] = msg
         for t in data.get("tokens", []):
             world.tokens[t["q"]] = Tokens(**t)
         for s in data.get("sessions", []):

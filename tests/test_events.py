@@ -9,7 +9,7 @@ import time
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -34,6 +34,7 @@ class Bus:
         self.events: list[dict[str, object]] = []
         hass.bus.async_listen(EVENT_BOTSLAB, self._on)
 
+    @callback
     def _on(self, event: Event) -> None:
         self.events.append(dict(event.data))
 

@@ -114,7 +114,7 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
         self.async_on_remove(self._cancel)
 
@@ -138,8 +138,9 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
             self.coordinator.config_entry.options.get(CONF_MOTION_SECONDS, DEFAULT_MOTION_SECONDS)
         )
         self._off = async_call_later(self.hass, seconds, self._turn_off)
-        self._attr_is_on = True
-        self.async_write_ha_state()
+        if not self._attr_is_on:  # already on: only the timer moves
+            self._attr_is_on = True
+            self.async_write_ha_state()
 
     @callback
     def _turn_off(self, _now: object) -> None:

@@ -53,15 +53,15 @@ class BotslabCamera(BotslabEntity, Camera):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id)
+        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id, self._serial)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_image))
 
     @callback
     def _on_image(self, serial: str) -> None:
         stream = self.coordinator.config_entry.runtime_data.events
         if serial == self._serial and stream is not None and serial in stream.images:
+            # the image changes, the state does not: frontends fetch the new image on their own
             self.set_event_image(*stream.images[serial])
-            self.async_write_ha_state()
 
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None

@@ -63,7 +63,7 @@ class BotslabEvent(BotslabEntity, EventEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
 
     @callback

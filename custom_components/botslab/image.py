@@ -36,7 +36,7 @@ class BotslabEventImage(BotslabEntity, ImageEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id)
+        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id, self._serial)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_image))
         self._on_image(self._serial)
 

@@ -53,9 +53,11 @@ STORAGE_VERSION = 1
 RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
 SAVE_DELAY = 0.5
+SNAPSHOT_DOWNLOADS = 4
 
-SIGNAL_EVENT = "botslab_event_{}"
-SIGNAL_IMAGE = "botslab_image_{}"
+# per entry and device: only that device's entities hear its events
+SIGNAL_EVENT = "botslab_event_{}_{}"
+SIGNAL_IMAGE = "botslab_image_{}_{}"
 SIGNAL_CONNECTION = "botslab_connection_{}"
 
 CONNECTION_PUSH = "push"
@@ -109,7 +111,13 @@ class BotslabEventStream:
         self.connection = CONNECTION_POLLING
         self.fetches = 0
         self.delivered = 0
+        self._pushes = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.images: dict[str, tuple[Event, bytes]] = {}
+        self._snapshot_next: dict[str, Event] = {}
+        self._snapshot_busy: set[str] = set()
+        self._snapshot_slots = asyncio.Semaphore(SNAPSHOT_DOWNLOADS)
         self.latest: dict[str, DeliveredEvent] = {}
         self._latest_ctime: dict[str, int] = {}
 
@@ -169,6 +177,7 @@ class BotslabEventStream:
     # --- push and polling -----------------------------------------------------------------------
     @callback
     def _on_push(self, message: PushMessage) -> None:
+        self._pushes += 1
         self.request_fetch()
 
     @callback
@@ -235,6 +244,13 @@ class BotslabEventStream:
         )
 
     async def _fetch_loop(self) -> None:
+        self._idle.clear()
+        try:
+            await self._fetch_until_clean()
+        finally:
+            self._idle.set()
+
+    async def _fetch_until_clean(self) -> None:
         while True:
             self._dirty = False
             if self.coordinator.in_conflict:
@@ -266,10 +282,13 @@ class BotslabEventStream:
 
     async def _fetch_once(self) -> None:
         self.fetches += 1
+        # as many messages as pushes came since the last fetch, and a few more
+        first_page = min(50, max(10, self._pushes + 5))
+        self._pushes = 0
         fresh = [
             e
             async for e in self.client.events_since(
-                self._last_id, page_size=50, max_events=MAX_CATCH_UP
+                self._last_id, page_size=50, max_events=MAX_CATCH_UP, first_page=first_page
             )
         ]
         if len(fresh) >= MAX_CATCH_UP:
@@ -320,11 +339,33 @@ class BotslabEventStream:
                 "late": late,
             },
         )
-        async_dispatcher_send(self.hass, SIGNAL_EVENT.format(self.entry.entry_id), delivered)
+        async_dispatcher_send(
+            self.hass, SIGNAL_EVENT.format(self.entry.entry_id, event.device_name), delivered
+        )
         if self.download_snapshots and event.image is not None:
+            self._queue_snapshot(event)
+
+    def _queue_snapshot(self, event: Event) -> None:
+        """Download a device's newest event snapshot: one download per device at a time, a
+        few at once overall; in a burst, older snapshots of the same device are skipped."""
+        serial = event.device_name
+        waiting = self._snapshot_next.get(serial)
+        if waiting is None or waiting.ctime <= event.ctime:
+            self._snapshot_next[serial] = event
+        if serial not in self._snapshot_busy:
+            self._snapshot_busy.add(serial)
             self.entry.async_create_background_task(
-                self.hass, self._download(event), f"botslab snapshot {event.id}"
+                self.hass, self._snapshots(serial), f"botslab snapshot {serial}"
             )
+
+    async def _snapshots(self, serial: str) -> None:
+        try:
+            while (event := self._snapshot_next.pop(serial, None)) is not None:
+                await self._idle.wait()  # events first: snapshots wait for a quiet moment
+                async with self._snapshot_slots:
+                    await self._download(event)
+        finally:
+            self._snapshot_busy.discard(serial)
 
     async def _download(self, event: Event) -> None:
         try:
@@ -340,7 +381,9 @@ class BotslabEventStream:
             return  # a newer snapshot is already there
         self.images[event.device_name] = (event, image)
         async_dispatcher_send(
-            self.hass, SIGNAL_IMAGE.format(self.entry.entry_id), event.device_name
+            self.hass,
+            SIGNAL_IMAGE.format(self.entry.entry_id, event.device_name),
+            event.device_name,
         )
 
     # --- storage ------------------------------------------------------------------------------

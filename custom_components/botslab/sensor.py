@@ -168,7 +168,7 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
         stream = self.coordinator.config_entry.runtime_data.events
         if stream is not None and self._serial in stream.latest:
             self._apply(stream.latest[self._serial])
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id)
+        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
 
     def _apply(self, delivered: DeliveredEvent) -> None:
@@ -184,8 +184,10 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
         stream = self.coordinator.config_entry.runtime_data.events
         if stream is not None and stream.latest.get(self._serial) is not delivered:
             return  # an older event delivered late: the latest stays
+        before = self._value
         self._apply(delivered)
-        self.async_write_ha_state()
+        if self._value != before:
+            self.async_write_ha_state()
 
 
 LAST_EVENT_DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (

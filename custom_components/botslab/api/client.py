@@ -66,6 +66,7 @@ NOT_OWNER = 202101
 DEVICE_PAGE = 50
 MAX_PAGES = 200
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
+FIRST_PAGE = 10
 
 
 class BotslabClient:
@@ -342,16 +343,25 @@ class BotslabClient:
         return MessagePage(tuple(events), _as_int(data.get("nextid")), _as_int(data.get("previd")))
 
     async def events_since(
-        self, last_id: int | None, *, page_size: int = 50, max_events: int = 1000
+        self,
+        last_id: int | None,
+        *,
+        page_size: int = 50,
+        max_events: int = 1000,
+        first_page: int = FIRST_PAGE,
     ) -> AsyncIterator[Event]:
         """Every event newer than `last_id`, oldest first (None: only the newest page).
 
-        Pages backwards by `nextid` until it reaches `last_id`; at most `max_events`.
+        The first page is small (`first_page`: the usual case is one or two new events; a
+        caller that knows how many pushes came can ask for that many); while whole pages
+        are new it pages back by `nextid` with `page_size`, until it reaches `last_id`, at
+        most `max_events`.
         """
         collected: list[Event] = []
         nextid: int | None = None
+        size = max(1, min(page_size, first_page))
         while len(collected) < max_events:
-            page = await self.messages(page_size=page_size, nextid=nextid)
+            page = await self.messages(page_size=size, nextid=nextid)
             fresh = [e for e in page.events if last_id is None or e.id > last_id]
             collected.extend(fresh)
             if (
@@ -362,6 +372,7 @@ class BotslabClient:
             ):
                 break
             nextid = page.nextid
+            size = page_size
         for event in sorted(collected[:max_events], key=lambda e: e.id):
             yield event
 

@@ -1,0 +1,202 @@
+"""`scripts/bench events`: push write → event entity state change, in Home Assistant.
+
+Home Assistant (the test harness' real core) with the integration, against the emulator running
+as its own process on loopback (as the cloud is another machine), 50 devices, single events and
+bursts. Writes its result lines to $BOTSLAB_BENCH_OUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import os
+from pathlib import Path
+import random
+import socket
+import statistics
+import sys
+import time
+from typing import Any
+
+import aiohttp
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.setup import async_setup_component
+import pytest
+
+from botslab_emulator.seed import DEMO_USER
+
+SINGLES = int(os.environ.get("BENCH_SINGLES", "500"))
+BURSTS = int(os.environ.get("BENCH_BURSTS", "5"))
+BURST_SIZE = int(os.environ.get("BENCH_BURST_SIZE", "100"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "botslab_emulator",
+        "--port",
+        str(port),
+        "--state",
+        str(tmp_path / "w.json"),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(url + "/_emulator/config") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_events_benchmark(
+    hass: HomeAssistant, enable_custom_integrations: None, emulator_url: str
+) -> None:
+    from custom_components.botslab.const import DOMAIN
+    from tests.conftest import add_entry
+
+    # the test harness runs the loop in debug mode (a traceback for every callback): not here
+    asyncio.get_running_loop().set_debug(False)
+
+    async with aiohttp.ClientSession() as http:
+
+        async def control(path: str, body: dict[str, Any]) -> Any:
+            async with http.post(f"{emulator_url}/_emulator/{path}", json=body) as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
+
+        devices = [
+            (await control("devices", {"owner": DEMO_USER, "title": f"Camera {i:02d}"}))[
+                "device_name"
+            ]
+            for i in range(47)
+        ]
+        devices += ["BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2"]
+        assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator_url}})
+        entry = await add_entry(hass)
+        if os.environ.get("BENCH_NO_SNAPSHOTS"):
+            from custom_components.botslab.const import CONF_DOWNLOAD_SNAPSHOTS
+
+            hass.config_entries.async_update_entry(entry, options={CONF_DOWNLOAD_SNAPSHOTS: False})
+            await hass.async_block_till_done()
+        stream = entry.runtime_data.events
+        assert stream is not None
+        deadline = time.monotonic() + 20
+        while stream.connection != "push":
+            assert time.monotonic() < deadline, "push did not connect"
+            await asyncio.sleep(0.01)
+        assert len(devices) == 50
+
+        changed: dict[int, float] = {}
+        bus_count: dict[int, int] = {}
+
+        @callback
+        def on_state(event: Event) -> None:
+            new = event.data.get("new_state")
+            if new is None or not new.entity_id.startswith("event."):
+                return
+            msg_id = new.attributes.get("message_id")
+            if isinstance(msg_id, int) and msg_id not in changed:
+                changed[msg_id] = time.time()
+
+        @callback
+        def on_bus(event: Event) -> None:
+            msg_id = int(event.data["message_id"])
+            bus_count[msg_id] = bus_count.get(msg_id, 0) + 1
+
+        hass.bus.async_listen("state_changed", on_state)
+        hass.bus.async_listen("botslab_event", on_bus)
+        rnd = random.Random(7)
+        pushed_at: dict[int, float] = {}
+
+        def one() -> dict[str, str]:
+            name = rnd.choice(devices)
+            kinds = ["motion", "person", "pet", "vehicle", "package", "sound"]
+            kind = "ring" if name.startswith("BD") and rnd.random() < 0.5 else rnd.choice(kinds)
+            return {"device_name": name, "event_type": kind}
+
+        def record(result: dict[str, Any]) -> int:
+            msg_id = int(result["msg_id"])
+            pushed_at[msg_id] = float(result["pushed_at"])
+            return msg_id
+
+        async def settle(ids: list[int], wait: float = 10.0) -> None:
+            end = time.monotonic() + wait
+            while not all(i in changed for i in ids) and time.monotonic() < end:
+                await asyncio.sleep(0.002)
+
+        single_ids: list[int] = []
+        for _ in range(SINGLES):
+            msg_id = record(await control("trigger", one()))
+            single_ids.append(msg_id)
+            await settle([msg_id], 5.0)
+            await asyncio.sleep(0.005)
+        burst_ids: list[int] = []
+        burst_fetches = 0
+        spans: list[float] = []
+        tails: list[float] = []
+        for _ in range(BURSTS):
+            await asyncio.sleep(0.3)
+            before = stream.fetches
+            results = (await control("burst", {"events": [one() for _ in range(BURST_SIZE)]}))[
+                "results"
+            ]
+            ids = [record(r) for r in results]
+            await settle(ids)
+            await asyncio.sleep(0.2)
+            burst_fetches += stream.fetches - before
+            burst_ids.extend(ids)
+            spans.append((max(pushed_at[i] for i in ids) - min(pushed_at[i] for i in ids)) * 1000)
+            tails.append(
+                (max(changed.get(i, 0) for i in ids) - max(pushed_at[i] for i in ids)) * 1000
+            )
+        await asyncio.sleep(0.5)
+
+        def latencies(ids: list[int]) -> list[float]:
+            return sorted((changed[i] - pushed_at[i]) * 1000 for i in ids if i in changed)
+
+        def pct(values: list[float], p: float) -> float:
+            return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+        all_ids = single_ids + burst_ids
+        values = latencies(all_ids)
+        lost = sum(1 for i in all_ids if i not in changed or bus_count.get(i, 0) == 0)
+        duplicated = sum(1 for i in all_ids if bus_count.get(i, 0) > 1)
+        singles, bursts = latencies(single_ids), latencies(burst_ids)
+        detail = (
+            f"devices={len(devices)} singles={len(single_ids)} "
+            f"(p50={statistics.median(singles) if singles else float('nan'):.2f} "
+            f"p99={pct(singles, 0.99):.2f}) bursts={BURSTS}x{BURST_SIZE} "
+            f"(p50={statistics.median(bursts) if bursts else float('nan'):.2f} p99={pct(bursts, 0.99):.2f}) "
+            f"burst_fetches={burst_fetches} burst_push_span_ms={statistics.mean(spans) if spans else 0:.0f} "
+            f"burst_tail_ms={statistics.mean(tails) if tails else 0:.0f}"
+        )
+        line = (
+            f"events n={len(all_ids)} p50_ms={statistics.median(values):.2f} p95_ms={pct(values, 0.95):.2f} "
+            f"p99_ms={pct(values, 0.99):.2f} fetches_per_event={burst_fetches / max(1, len(burst_ids)):.3f} "
+            f"lost={lost} duplicated={duplicated}"
+        )
+        out = os.environ.get("BOTSLAB_BENCH_OUT")
+        if out:
+            Path(out).write_text(detail + "\n" + line + "\n")  # noqa: ASYNC240
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()

@@ -1,0 +1,44 @@
+"""Runner of `scripts/bench events`: runs the benchmark under Home Assistant's test harness
+and prints its result as the final line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.txt"
+        env = {**os.environ, "BOTSLAB_BENCH_OUT": str(out)}
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "benchmarks/bench_events.py",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--no-header",
+                "-o",
+                "addopts=",
+                *sys.argv[1:],
+            ],
+            cwd=root,
+            env=env,
+            check=False,
+        )
+        if proc.returncode != 0 or not out.exists():
+            print("events benchmark failed", file=sys.stderr)
+            return 1
+        print(out.read_text().strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
