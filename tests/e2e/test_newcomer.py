@@ -70,6 +70,12 @@ async def test_newcomer_adds_botslab(page: Any, pair: Pair) -> None:
     await page.get_by_text("Video Doorbell X3").first.wait_for()
     await shot(page, "05-devices")
     await page.get_by_text("Front Door", exact=True).first.click()
-    for entity in ("Battery", "Connectivity", "Wake up", "Firmware"):
+    for entity in ("Battery", "Connectivity", "Wake up", "Firmware", "Doorbell"):
         await page.get_by_text(entity, exact=True).first.wait_for()
+    events_card = page.locator("ha-card", has_text="Events")
+    doorbell_row = events_card.get_by_text("Ring", exact=True)
+    assert await doorbell_row.count() == 0, "no ring yet"
+    # a ring in the emulator reaches the doorbell's event entity on screen
+    pair.control("trigger", {"device_name": "BDX3A1B2C3D4", "event_type": "ring"})
+    await doorbell_row.first.wait_for(timeout=10_000)
     await shot(page, "06-front-door")
