@@ -126,7 +126,9 @@ async def page(pair: Pair) -> AsyncIterator[object]:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_ARGS
         )
-        context = await browser.new_context(viewport={"width": 1280, "height": 1400}, locale="en-US")
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 1400}, locale="en-US"
+        )
         page = await context.new_page()
         page.set_default_timeout(30_000)
         try:
