@@ -25,6 +25,7 @@ from .coordinator import (
     token_saver,
 )
 from .push import STORAGE_VERSION, BotslabEventStream
+from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ CONFIG_SCHEMA = vol.Schema(
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """YAML is for development only: `botslab: {emulator_url: …}` offers the local emulator."""
     hass.data.setdefault(DOMAIN, {})
+    async_setup_services(hass)
     if DOMAIN in config and config[DOMAIN].get(CONF_EMULATOR_URL):
         hass.data[DOMAIN][CONF_EMULATOR_URL] = config[DOMAIN][CONF_EMULATOR_URL]
     return True

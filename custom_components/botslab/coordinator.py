@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 import logging
@@ -22,8 +23,11 @@ from .api import (
     AuthExpired,
     BotslabClient,
     BotslabError,
+    Consent,
     Credentials,
     Device,
+    DeviceNotifications,
+    DoNotDisturb,
     Endpoints,
     FirmwareInfo,
     Identity,
@@ -32,6 +36,7 @@ from .api import (
     ProtocolError,
     Session,
     SessionConflict,
+    Share,
 )
 from .const import (
     CONF_EMULATOR_URL,
@@ -54,6 +59,7 @@ _LOGGER = logging.getLogger(__name__)
 
 CONFLICT_BACKOFF = (600.0, 1800.0, 3600.0)
 ACCOUNT_PREFIX = "account_"
+SLOW_EVERY = 5  # refreshes between reads of notification settings and shares
 
 type BotslabConfigEntry = ConfigEntry[BotslabData]
 
@@ -66,6 +72,8 @@ class DeviceState:
     properties: Properties | None = None
     firmware: FirmwareInfo | None = None
     event_upload: bool = True
+    notifications: DeviceNotifications | None = None
+    shares: list[Share] | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +138,9 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self._conflict_until = 0.0
         self._conflicts = 0
         self._offline: set[str] = set()
+        self.consents: list[Consent] = []
+        self.dnd: DoNotDisturb | None = None
+        self._refreshes = 0
 
     # --- session conflict ---------------------------------------------------------------------
     @property
@@ -177,6 +188,7 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             devices = await self.client.devices()
             states = await self._states(devices)
             await self._consents(states)
+            await self._account_settings(states)
         except AuthExpired as err:
             raise ConfigEntryAuthFailed(str(err)) from err
         except SessionConflict as err:
@@ -203,9 +215,38 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
                 old = (self.data or {}).get(serial)
                 state.event_upload = old.event_upload if old else True
             return
+        self.consents = consents
         withdrawn = {c.device_name for c in consents if c.scope == "event_upload" and not c.granted}
         for serial, state in states.items():
             state.event_upload = serial not in withdrawn
+
+    def consent(self, scope: str, serial: str = "") -> bool | None:
+        for item in self.consents:
+            if item.scope == scope and item.device_name == serial:
+                return item.granted
+        return None
+
+    async def _account_settings(self, states: dict[str, DeviceState]) -> None:
+        """Do-not-disturb each refresh; per-device notifications and shares every few."""
+        with contextlib.suppress(ApiError, ProtocolError):
+            self.dnd = await self.client.do_not_disturb()
+        slow = self._refreshes % SLOW_EVERY == 0
+        self._refreshes += 1
+        for serial, state in states.items():
+            old = (self.data or {}).get(serial)
+            state.notifications = old.notifications if old else None
+            state.shares = old.shares if old else None
+            if not (slow or old is None) or not state.device.owner:
+                continue
+            try:
+                state.notifications = await self.client.device_notifications(state.device)
+                state.shares = await self.client.shares(state.device)
+            except (ApiError, ProtocolError):
+                pass
+
+    def refresh_settings_soon(self) -> None:
+        """The next refresh reads notifications and shares again (after an action)."""
+        self._refreshes = 0
 
     def _sync_consent_issues(self, states: dict[str, DeviceState]) -> None:
         for serial, state in states.items():

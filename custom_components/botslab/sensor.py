@@ -244,6 +244,8 @@ def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[E
         entities += [
             BotslabLastEventSensor(coordinator, serial, d) for d in LAST_EVENT_DESCRIPTIONS
         ]
+    if exists(SHARES_DESCRIPTION, state):
+        entities.append(BotslabSharesSensor(coordinator, serial, SHARES_DESCRIPTION))
     return entities
 
 
@@ -252,3 +254,42 @@ async def async_setup_entry(
 ) -> None:
     async_add_entities([BotslabConnectionSensor(entry)])
     async_setup_device_entities(entry, async_add_entities, _entities)
+
+
+class BotslabSharesSensor(BotslabEntity, SensorEntity):
+    """Active shares of an owned device; attributes list every share, numbers masked."""
+
+    entity_description: BotslabSensorDescription
+    _attr_state_class = SensorStateClass.MEASUREMENT
+
+    @property
+    def native_value(self) -> int | None:
+        state = self.state_data
+        if state is None or state.shares is None:
+            return None
+        return sum(1 for share in state.shares if not share.pending)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, list[dict[str, str]]]:
+        state = self.state_data
+        shares = state.shares if state is not None and state.shares is not None else []
+        return {
+            "shares": [
+                {
+                    "level": share.level.value,
+                    "status": "pending" if share.pending else "sharing",
+                    "shared_with": share.target_masked,
+                }
+                for share in shares
+            ]
+        }
+
+
+SHARES_DESCRIPTION = BotslabSensorDescription(
+    key="shares",
+    translation_key="shares",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    available_offline=True,
+    exists_fn=lambda s: s.device.owner,
+    value_fn=lambda _s: None,
+)

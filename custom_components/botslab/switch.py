@@ -1,25 +1,32 @@
-"""Switches: privacy mode, motion detection, status light."""
+"""Switches: privacy mode, motion detection, status light; the account's and each camera's
+privacy consents, do-not-disturb and notifications (config switches)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .api import BotslabError, Device, DeviceKind
+from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
+    account_device_info,
     async_set_properties,
     async_setup_device_entities,
+    device_info,
     exists,
     has_prop,
+    translate_error,
 )
 
 PARALLEL_UPDATES = 1
@@ -88,7 +95,140 @@ def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[E
     ]
 
 
+def _all_entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+    return [*_entities(coordinator, state), *_setting_switches(coordinator, state)]
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    coordinator = entry.runtime_data.coordinator
+    account = f"{ACCOUNT_PREFIX}{entry.runtime_data.client.credentials.qid}"
+    async_add_entities(
+        BotslabSettingSwitch(coordinator, d, "", account_device_info(entry), account)
+        for d in ACCOUNT_SWITCHES
+    )
+    async_setup_device_entities(entry, async_add_entities, _all_entities)
+
+
+# --- privacy and notification switches (section 7 and 8 of protocol.md) ----------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotslabSettingDescription(SwitchEntityDescription):
+    """A switch whose state is a cloud setting: a consent, do-not-disturb, notifications."""
+
+    is_on_fn: Callable[[BotslabCoordinator, str], bool | None]
+    set_fn: Callable[[BotslabCoordinator, Device | None, bool], Awaitable[Any]]
+
+
+def _consent_switch(scope: str, device_scope: bool) -> BotslabSettingDescription:
+    async def set_consent(coordinator: BotslabCoordinator, device: Device | None, on: bool) -> Any:
+        return await coordinator.client.set_consent(scope, on, device if device_scope else None)
+
+    return BotslabSettingDescription(
+        key=f"consent_{scope}",
+        translation_key=f"consent_{scope}",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=lambda c, serial: c.consent(scope, serial if device_scope else ""),
+        set_fn=set_consent,
+    )
+
+
+async def _set_dnd(coordinator: BotslabCoordinator, _device: Device | None, on: bool) -> Any:
+    return await coordinator.client.set_do_not_disturb(on)
+
+
+async def _set_notifications(
+    coordinator: BotslabCoordinator, device: Device | None, on: bool
+) -> Any:
+    assert device is not None
+    return await coordinator.client.set_device_notifications(device, enabled=on)
+
+
+def _notifications_on(coordinator: BotslabCoordinator, serial: str) -> bool | None:
+    state = (coordinator.data or {}).get(serial)
+    return state.notifications.enabled if state and state.notifications else None
+
+
+ACCOUNT_SWITCHES: tuple[BotslabSettingDescription, ...] = (
+    *(
+        _consent_switch(scope, False)
+        for scope in ("marketing", "push", "analytics", "network_test")
+    ),
+    BotslabSettingDescription(
+        key="do_not_disturb",
+        translation_key="do_not_disturb",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=lambda c, _serial: c.dnd.enabled if c.dnd else None,
+        set_fn=_set_dnd,
+    ),
+)
+DEVICE_SWITCHES: tuple[BotslabSettingDescription, ...] = (
+    *(
+        _consent_switch(scope, True)
+        for scope in ("event_upload", "cloud_recording", "ai_detection")
+    ),
+    BotslabSettingDescription(
+        key="notifications",
+        translation_key="notifications",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=_notifications_on,
+        set_fn=_set_notifications,
+    ),
+)
+
+
+class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
+    """A cloud setting as a config switch: changing it calls the cloud, its state follows it."""
+
+    _attr_has_entity_name = True
+    entity_description: BotslabSettingDescription
+
+    def __init__(
+        self,
+        coordinator: BotslabCoordinator,
+        description: BotslabSettingDescription,
+        serial: str,
+        device_info: DeviceInfo,
+        unique_prefix: str,
+    ) -> None:
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._serial = serial
+        self._attr_unique_id = f"{unique_prefix}_{description.key}"
+        self._attr_device_info = device_info
+
+    @property
+    def is_on(self) -> bool | None:
+        return self.entity_description.is_on_fn(self.coordinator, self._serial)
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.is_on is not None
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        await self._set(True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self._set(False)
+
+    async def _set(self, on: bool) -> None:
+        state = (self.coordinator.data or {}).get(self._serial)
+        device = state.device if state else None
+        try:
+            await self.entity_description.set_fn(self.coordinator, device, on)
+        except BotslabError as err:
+            raise translate_error(err) from err
+        self.coordinator.refresh_settings_soon()
+        await self.coordinator.async_refresh()
+
+
+def _setting_switches(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+    if not state.device.owner or state.device.kind is DeviceKind.OTHER:
+        return []
+    serial = state.device.device_name
+    return [
+        BotslabSettingSwitch(coordinator, d, serial, device_info(state), serial)
+        for d in DEVICE_SWITCHES
+    ]

@@ -1,0 +1,509 @@
+"""Actions: sharing, privacy consents, notifications and the data rights of the policy.
+
+Registered once in async_setup. Everything that changes who can see the cameras or what the
+cloud keeps is admin-only (checked here, so that actions with responses work on every
+supported Home Assistant version); the rest needs a signed-in user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+import json
+import re
+from typing import Any
+
+from homeassistant.auth.permissions.const import POLICY_CONTROL
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
+import phonenumbers
+import voluptuous as vol
+
+from .api import BotslabError, Device, EventKind, ShareLevel
+from .api.models import RAW_EVENT_TYPES
+from .const import DOMAIN
+from .coordinator import BotslabConfigEntry
+from .entity import translate_error
+
+ATTR_DEVICE_ID = "device_id"
+ATTR_ENTRY = "config_entry_id"
+ATTR_PHONE = "phone"
+ATTR_EMAIL = "email"
+ATTR_LEVEL = "level"
+ATTR_SHARE_ID = "share_id"
+ATTR_INVITATION_ID = "invitation_id"
+ATTR_SCOPE = "scope"
+ATTR_GRANTED = "granted"
+ATTR_ENABLED = "enabled"
+ATTR_START = "start"
+ATTR_END = "end"
+ATTR_KINDS = "kinds"
+ATTR_DURATION = "duration"
+ATTR_WRITE_FILE = "write_file"
+ATTR_RESTRICTED = "restricted"
+ATTR_CONFIRM = "confirm"
+
+ACCOUNT_SCOPES = ("marketing", "push", "analytics", "network_test")
+DEVICE_SCOPES = ("event_upload", "cloud_recording", "ai_detection")
+LEVELS = [level.value for level in ShareLevel]
+NOTIFY_KINDS = [k.value for k in EventKind if k is not EventKind.OTHER]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d")
+
+DEVICE_SCHEMA: dict[vol.Marker, Any] = {vol.Required(ATTR_DEVICE_ID): cv.string}
+ENTRY_SCHEMA: dict[vol.Marker, Any] = {vol.Optional(ATTR_ENTRY): cv.string}
+
+SCHEMAS: dict[str, vol.Schema] = {
+    "share_device": vol.Schema(
+        {
+            **DEVICE_SCHEMA,
+            vol.Optional(ATTR_PHONE): cv.string,
+            vol.Optional(ATTR_EMAIL): cv.string,
+            vol.Optional(ATTR_LEVEL, default="view"): vol.In(LEVELS),
+        }
+    ),
+    "unshare_device": vol.Schema(
+        {
+            **DEVICE_SCHEMA,
+            vol.Optional(ATTR_SHARE_ID): vol.Coerce(int),
+            vol.Optional(ATTR_PHONE): cv.string,
+            vol.Optional(ATTR_EMAIL): cv.string,
+        }
+    ),
+    "list_shares": vol.Schema(DEVICE_SCHEMA),
+    "list_invitations": vol.Schema(ENTRY_SCHEMA),
+    "accept_invitation": vol.Schema(
+        {**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}
+    ),
+    "refuse_invitation": vol.Schema(
+        {**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}
+    ),
+    "set_consent": vol.Schema(
+        {
+            **ENTRY_SCHEMA,
+            vol.Required(ATTR_SCOPE): vol.In(ACCOUNT_SCOPES + DEVICE_SCOPES),
+            vol.Required(ATTR_GRANTED): cv.boolean,
+            vol.Optional(ATTR_DEVICE_ID): cv.string,
+        }
+    ),
+    "list_consents": vol.Schema(ENTRY_SCHEMA),
+    "set_do_not_disturb": vol.Schema(
+        {
+            **ENTRY_SCHEMA,
+            vol.Required(ATTR_ENABLED): cv.boolean,
+            vol.Optional(ATTR_START): cv.string,
+            vol.Optional(ATTR_END): cv.string,
+        }
+    ),
+    "set_device_notifications": vol.Schema(
+        {
+            **DEVICE_SCHEMA,
+            vol.Required(ATTR_ENABLED): cv.boolean,
+            vol.Optional(ATTR_KINDS): vol.All(cv.ensure_list, [vol.In(NOTIFY_KINDS)]),
+        }
+    ),
+    "snooze_notifications": vol.Schema(
+        {
+            **DEVICE_SCHEMA,
+            vol.Required(ATTR_DURATION): vol.All(cv.time_period, cv.positive_timedelta),
+        }
+    ),
+    "export_data": vol.Schema(
+        {**ENTRY_SCHEMA, vol.Optional(ATTR_WRITE_FILE, default=False): cv.boolean}
+    ),
+    "restrict_processing": vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_RESTRICTED): cv.boolean}),
+    "request_erasure": vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_CONFIRM): cv.string}),
+    "run_network_test": vol.Schema(DEVICE_SCHEMA),
+}
+
+# who may call: admin-only where the action changes who can see the cameras or what is kept
+ADMIN_ONLY = {
+    "share_device",
+    "unshare_device",
+    "accept_invitation",
+    "refuse_invitation",
+    "set_consent",
+    "export_data",
+    "restrict_processing",
+    "request_erasure",
+}
+RESPONSES = {
+    "share_device": SupportsResponse.OPTIONAL,
+    "list_shares": SupportsResponse.ONLY,
+    "list_invitations": SupportsResponse.ONLY,
+    "list_consents": SupportsResponse.ONLY,
+    "export_data": SupportsResponse.ONLY,
+    "request_erasure": SupportsResponse.OPTIONAL,
+    "run_network_test": SupportsResponse.ONLY,
+}
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+def _loaded_entries(hass: HomeAssistant) -> list[BotslabConfigEntry]:
+    return [
+        e for e in hass.config_entries.async_entries(DOMAIN) if e.state is ConfigEntryState.LOADED
+    ]
+
+
+def _entry(hass: HomeAssistant, call: ServiceCall) -> BotslabConfigEntry:
+    """The account an account-wide action is for: named, or the only one loaded."""
+    entry_id = call.data.get(ATTR_ENTRY)
+    if entry_id:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise _invalid("unknown_account")
+        if entry.state is not ConfigEntryState.LOADED:
+            raise _invalid("account_not_loaded")
+        return entry
+    loaded = _loaded_entries(hass)
+    if not loaded:
+        raise _invalid("account_not_loaded")
+    if len(loaded) > 1:
+        raise _invalid("account_ambiguous")
+    return loaded[0]
+
+
+def _device(hass: HomeAssistant, device_id: str) -> tuple[BotslabConfigEntry, Device]:
+    """The BOTSLAB device behind a Home Assistant device id, with its loaded entry."""
+    device_entry = dr.async_get(hass).async_get(device_id)
+    serials = {i[1] for i in device_entry.identifiers if i[0] == DOMAIN} if device_entry else set()
+    if device_entry is None or not serials:
+        raise _invalid("unknown_device")
+    for entry_id in device_entry.config_entries:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            continue
+        if entry.state is not ConfigEntryState.LOADED:
+            raise _invalid("account_not_loaded")
+        data = entry.runtime_data.coordinator.data or {}
+        for serial in serials:
+            if serial in data:
+                return entry, data[serial].device
+    raise _invalid("unknown_device")
+
+
+def normalize_phone(hass: HomeAssistant, raw: str) -> str:
+    """E.164 (with '+'), HA's country as the default prefix; ServiceValidationError if invalid."""
+    try:
+        number = phonenumbers.parse(raw, hass.config.country or None)
+    except phonenumbers.NumberParseException as err:
+        raise _invalid("invalid_phone") from err
+    if not phonenumbers.is_valid_number(number):
+        raise _invalid("invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    email = raw.strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise _invalid("invalid_email")
+    return email
+
+
+def _target(hass: HomeAssistant, call: ServiceCall, *, required: bool) -> tuple[str, str]:
+    phone, email = call.data.get(ATTR_PHONE), call.data.get(ATTR_EMAIL)
+    if (phone and email) or (required and not phone and not email):
+        raise _invalid("phone_or_email")
+    return (normalize_phone(hass, phone) if phone else ""), (
+        normalize_email(email) if email else ""
+    )
+
+
+def _share_json(share: Any) -> dict[str, Any]:
+    return {
+        "share_id": share.id,
+        "level": share.level.value,
+        "status": "pending" if share.pending else "sharing",
+        "shared_with": share.target_masked,
+        "nickname": share.nickname,
+        "since": dt_util.utc_from_timestamp(share.ctime).isoformat() if share.ctime else None,
+    }
+
+
+async def _cloud[T](call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except BotslabError as err:
+        raise translate_error(err) from err
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+async def _share_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    if not device.owner:
+        raise _invalid("not_owner", device=device.title)
+    phone, email = _target(hass, call, required=True)
+    level = ShareLevel(call.data[ATTR_LEVEL])
+    client = entry.runtime_data.client
+    if phone:
+        share = await _cloud(lambda: client.share_by_mobile(device, phone, level))
+    else:
+        share = await _cloud(lambda: client.share_by_email(device, email, level))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return {"share": _share_json(share)}
+
+
+async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    if not device.owner:
+        raise _invalid("not_owner", device=device.title)
+    client = entry.runtime_data.client
+    share_id = call.data.get(ATTR_SHARE_ID)
+    if share_id is None:
+        phone, email = _target(hass, call, required=True)
+        shares = await _cloud(lambda: client.shares(device))
+        wanted = phone.lstrip("+") if phone else email.lower()
+        matches = [
+            s for s in shares if (s.mobile.lstrip("+") if phone else s.email.lower()) == wanted
+        ]
+        if not matches:
+            raise _invalid("unknown_share")
+        share_id = matches[0].id
+    await _cloud(lambda: client.cancel_share(int(share_id)))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return None
+
+
+async def _list_shares(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    if not device.owner:
+        raise _invalid("not_owner", device=device.title)
+    shares = await _cloud(lambda: entry.runtime_data.client.shares(device))
+    return {"shares": [_share_json(s) for s in shares]}
+
+
+async def _list_invitations(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    invitations = await _cloud(entry.runtime_data.client.invitations)
+    return {
+        "invitations": [
+            {
+                "invitation_id": i.id,
+                "device": i.device_title,
+                "serial": i.device_name,
+                "level": i.level.value,
+                "from": i.from_nickname,
+            }
+            for i in invitations
+        ]
+    }
+
+
+async def _answer_invitation(
+    hass: HomeAssistant, call: ServiceCall, accept: bool
+) -> ServiceResponse:
+    entry = _entry(hass, call)
+    client = entry.runtime_data.client
+    invitation_id = int(call.data[ATTR_INVITATION_ID])
+    pending = await _cloud(client.invitations)
+    if invitation_id not in {i.id for i in pending}:
+        raise _invalid("unknown_invitation")
+    if accept:
+        await _cloud(lambda: client.accept_invitation(invitation_id))
+    else:
+        await _cloud(lambda: client.refuse_invitation(invitation_id))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return None
+
+
+async def _set_consent(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    scope = call.data[ATTR_SCOPE]
+    granted = bool(call.data[ATTR_GRANTED])
+    if scope in DEVICE_SCOPES:
+        if not call.data.get(ATTR_DEVICE_ID):
+            raise _invalid("device_scope_needs_device", scope=scope)
+        entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+        if not device.owner:
+            raise _invalid("not_owner", device=device.title)
+        await _cloud(lambda: entry.runtime_data.client.set_consent(scope, granted, device))
+    else:
+        if call.data.get(ATTR_DEVICE_ID):
+            raise _invalid("account_scope_no_device", scope=scope)
+        entry = _entry(hass, call)
+        await _cloud(lambda: entry.runtime_data.client.set_consent(scope, granted))
+    await entry.runtime_data.coordinator.async_refresh()
+    return None
+
+
+async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    consents = await _cloud(entry.runtime_data.client.consents)
+    titles = {s: st.device.title for s, st in (entry.runtime_data.coordinator.data or {}).items()}
+    return {
+        "consents": [
+            {
+                "scope": c.scope,
+                "granted": c.granted,
+                "device": titles.get(c.device_name) if c.device_name else None,
+                "serial": c.device_name or None,
+                "changed": dt_util.utc_from_timestamp(c.mtime).isoformat() if c.mtime else None,
+            }
+            for c in consents
+        ]
+    }
+
+
+def _hhmm(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _HHMM.match(value):
+        raise _invalid("invalid_time", value=value)
+    return value[:5]
+
+
+async def _set_dnd(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    start, end = _hhmm(call.data.get(ATTR_START)), _hhmm(call.data.get(ATTR_END))
+    await _cloud(
+        lambda: entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end)
+    )
+    await entry.runtime_data.coordinator.async_refresh()
+    return None
+
+
+async def _set_device_notifications(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    kinds = call.data.get(ATTR_KINDS)
+    events = None
+    if kinds is not None:
+        events = {
+            raw: kind.value in kinds for kind, raws in RAW_EVENT_TYPES.items() for raw in raws
+        }
+    client = entry.runtime_data.client
+    await _cloud(
+        lambda: client.set_device_notifications(
+            device, enabled=call.data[ATTR_ENABLED], events=events
+        )
+    )
+    await entry.runtime_data.coordinator.async_refresh()
+    return None
+
+
+async def _snooze(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    seconds = int(call.data[ATTR_DURATION].total_seconds())
+    if not 0 < seconds <= 7 * 86400:
+        raise _invalid("invalid_duration")
+    await _cloud(lambda: entry.runtime_data.client.snooze(device, seconds))
+    return None
+
+
+async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    document = await _cloud(entry.runtime_data.client.export_data)
+    response: dict[str, Any] = {"document": document}
+    if call.data.get(ATTR_WRITE_FILE):
+        stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
+        path = hass.config.path(
+            f"botslab_export_{entry.runtime_data.client.credentials.qid}_{stamp}.json"
+        )
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+
+        def write() -> None:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+
+        await hass.async_add_executor_job(write)
+        response["file"] = path
+    return response
+
+
+async def _restrict(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    await _cloud(lambda: entry.runtime_data.client.restrict_processing(call.data[ATTR_RESTRICTED]))
+    return None
+
+
+async def _erase(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry = _entry(hass, call)
+    client = entry.runtime_data.client
+    if call.data[ATTR_CONFIRM].strip() != client.credentials.qid:
+        raise _invalid("erasure_confirm")
+    request = await _cloud(lambda: client.request_erasure(client.credentials.qid))
+    return {"request_id": request.request_id, "due_date": request.due_date}
+
+
+async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
+    result = await _cloud(lambda: entry.runtime_data.client.network_test(device))
+    return {
+        "network_type": result.network_type,
+        "isp": result.isp,
+        "ip": result.ip,
+        "signal_dbm": result.rssi,
+        "latency_ms": result.latency_ms,
+        "loss_percent": result.loss_pct,
+        "result": result.result,
+    }
+
+
+HANDLERS: dict[str, Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]] = {
+    "share_device": _share_device,
+    "unshare_device": _unshare_device,
+    "list_shares": _list_shares,
+    "list_invitations": _list_invitations,
+    "accept_invitation": lambda hass, call: _answer_invitation(hass, call, True),
+    "refuse_invitation": lambda hass, call: _answer_invitation(hass, call, False),
+    "set_consent": _set_consent,
+    "list_consents": _list_consents,
+    "set_do_not_disturb": _set_dnd,
+    "set_device_notifications": _set_device_notifications,
+    "snooze_notifications": _snooze,
+    "export_data": _export,
+    "restrict_processing": _restrict,
+    "request_erasure": _erase,
+    "run_network_test": _network_test,
+}
+
+
+async def _check_admin(hass: HomeAssistant, call: ServiceCall) -> None:
+    """Admin-only actions: a call by a user must come from an admin; automations may call."""
+    if call.context.user_id is None:
+        return
+    user = await hass.auth.async_get_user(call.context.user_id)
+    if user is None:
+        raise Unauthorized(context=call.context, permission=POLICY_CONTROL)
+    if not user.is_admin:
+        raise Unauthorized(context=call.context, permission=POLICY_CONTROL, user_id=user.id)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register every action once (async_setup)."""
+
+    for name, handler in HANDLERS.items():
+
+        async def run(
+            call: ServiceCall, handler: Any = handler, name: str = name
+        ) -> ServiceResponse:
+            if name in ADMIN_ONLY:
+                await _check_admin(hass, call)
+            result: ServiceResponse = await handler(hass, call)
+            if RESPONSES.get(name) is None or not call.return_response:
+                return None
+            return result
+
+        hass.services.async_register(
+            DOMAIN,
+            name,
+            run,
+            schema=SCHEMAS[name],
+            supports_response=RESPONSES.get(name, SupportsResponse.NONE),
+        )

@@ -1,0 +1,332 @@
+"""Actions: sharing, consents, notifications, data rights; entities for consents and shares."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+
+from botslab_emulator import Emulator
+from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
+from custom_components.botslab.const import DOMAIN
+
+DOOR, GARDEN, DRIVE = "BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC5A0B1C2D3"
+
+
+def device_id(hass: HomeAssistant, serial: str) -> str:
+    device = dr.async_get(hass).async_get_device({(DOMAIN, serial)})
+    assert device is not None
+    return device.id
+
+
+async def call(
+    hass: HomeAssistant,
+    service: str,
+    data: dict[str, Any],
+    *,
+    response: bool = False,
+    context: Context | None = None,
+) -> Any:
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=response, context=context
+    )
+
+
+def switch(hass: HomeAssistant, unique_id: str) -> str:
+    found = er.async_get(hass).async_get_entity_id("switch", DOMAIN, unique_id)
+    assert found, unique_id
+    return found
+
+
+async def test_share_list_unshare(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    hass.config.country = "DE"
+    garden = device_id(hass, GARDEN)
+    result = await call(
+        hass,
+        "share_device",
+        {"device_id": garden, "phone": "0176 1234 5678", "level": "control"},
+        response=True,
+    )
+    share = result["share"]
+    assert (
+        share["level"] == "control"
+        and share["status"] == "pending"
+        and "5678" not in share["shared_with"]
+    )
+    stored = [s for s in emulator.world.shares.values() if s.device_name == GARDEN]
+    assert [(s.mobile, s.level) for s in stored] == [("4917612345678", 2)], "normalised to E.164"
+    await call(hass, "share_device", {"device_id": garden, "email": NEIGHBOUR_USER})
+    listed = await call(hass, "list_shares", {"device_id": garden}, response=True)
+    assert {s["level"] for s in listed["shares"]} == {"control", "view"}
+    assert all("@example" not in s["shared_with"] for s in listed["shares"])
+    assert NEIGHBOUR_USER not in json.dumps(listed) and "4917612345678" not in json.dumps(listed)
+    await call(hass, "unshare_device", {"device_id": garden, "phone": "+49 176 12345678"})
+    await call(
+        hass, "unshare_device", {"device_id": garden, "share_id": listed["shares"][1]["share_id"]}
+    )
+    assert not [s for s in emulator.world.shares.values() if s.device_name == GARDEN]
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "unshare_device", {"device_id": garden, "email": "nobody@example.com"})
+    assert err.value.translation_key == "unknown_share"
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"phone": "12"}, "invalid_phone"),
+        ({"phone": "+49 0000"}, "invalid_phone"),
+        ({"email": "not-an-email"}, "invalid_email"),
+        ({"email": "a@b.c", "phone": "+4917612345678"}, "phone_or_email"),
+        ({}, "phone_or_email"),
+    ],
+)
+async def test_share_rejects_bad_input_and_changes_nothing(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, data: dict[str, str], key: str
+) -> None:
+    before = len(emulator.world.shares)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "share_device", {"device_id": device_id(hass, GARDEN), **data})
+    assert err.value.translation_key == key
+    assert len(emulator.world.shares) == before
+
+
+async def test_share_errors(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass, "share_device", {"device_id": device_id(hass, DRIVE), "email": "x@example.com"}
+        )
+    assert err.value.translation_key == "not_owner"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "share_device", {"device_id": "no-such-device", "email": "x@example.com"})
+    assert err.value.translation_key == "unknown_device"
+    with pytest.raises(HomeAssistantError) as cloud:
+        await call(hass, "share_device", {"device_id": device_id(hass, GARDEN), "email": DEMO_USER})
+    assert cloud.value.translation_key == "api_error" and cloud.value.translation_placeholders == {
+        "code": "202102"
+    }
+    await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass, "share_device", {"device_id": device_id(hass, GARDEN), "email": "x@example.com"}
+        )
+    assert err.value.translation_key == "account_not_loaded"
+
+
+async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    neighbour = emulator.world.find_account(NEIGHBOUR_USER)
+    assert neighbour is not None
+    other = emulator.world.add_device(
+        neighbour.qid, title="Shed", category_key="camera", product_name="Outdoor Camera C5"
+    )
+    share = emulator.world.share(
+        neighbour.qid, other.product_key, other.device_name, email=DEMO_USER, level=1
+    )
+    invitations = await call(hass, "list_invitations", {}, response=True)
+    assert invitations == {
+        "invitations": [
+            {
+                "invitation_id": share.id,
+                "device": "Shed",
+                "serial": other.device_name,
+                "level": "view",
+                "from": "Neighbour",
+            }
+        ]
+    }
+    with pytest.raises(ServiceValidationError):
+        await call(hass, "accept_invitation", {"invitation_id": 99})
+    await call(hass, "accept_invitation", {"invitation_id": share.id})
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert dr.async_get(hass).async_get_device({(DOMAIN, other.device_name)}) is not None
+    second = emulator.world.share(
+        neighbour.qid, other.product_key, other.device_name, mobile="4915123456789"
+    )
+    # the demo account's phone: an invitation to refuse
+    assert second.target_qid
+    await call(hass, "refuse_invitation", {"invitation_id": second.id})
+    assert second.id not in emulator.world.shares
+
+
+async def test_consents_actions_and_switches(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    qid = entry.runtime_data.client.credentials.qid
+    marketing = switch(hass, f"account_{qid}_consent_marketing")
+    assert hass.states.get(marketing).state == STATE_OFF
+    await hass.services.async_call("switch", "turn_on", {"entity_id": marketing}, blocking=True)
+    assert hass.states.get(marketing).state == STATE_ON
+    assert emulator.world.consent(qid, "marketing")
+    await call(hass, "set_consent", {"scope": "marketing", "granted": False})
+    await hass.async_block_till_done()
+    assert hass.states.get(marketing).state == STATE_OFF
+    # device consents: the switch follows the cloud
+    recording = switch(hass, f"{GARDEN}_consent_cloud_recording")
+    await hass.services.async_call("switch", "turn_off", {"entity_id": recording}, blocking=True)
+    dev = emulator.world.devices[GARDEN]
+    assert not emulator.world.device_consent(dev, "cloud_recording")
+    assert hass.states.get(recording).state == STATE_OFF
+    consents = await call(hass, "list_consents", {}, response=True)
+    entry_ = next(
+        c for c in consents["consents"] if c["scope"] == "cloud_recording" and c["serial"] == GARDEN
+    )
+    assert entry_["granted"] is False and entry_["device"] == "Garden"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "set_consent", {"scope": "event_upload", "granted": False})
+    assert err.value.translation_key == "device_scope_needs_device"
+    with pytest.raises(ServiceValidationError) as err:
+        await call(
+            hass,
+            "set_consent",
+            {"scope": "push", "granted": False, "device_id": device_id(hass, GARDEN)},
+        )
+    assert err.value.translation_key == "account_scope_no_device"
+    assert (
+        er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{DRIVE}_consent_event_upload")
+        is None
+    )
+
+
+async def test_withdrawn_event_upload_stops_events(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    await call(
+        hass,
+        "set_consent",
+        {"scope": "event_upload", "granted": False, "device_id": device_id(hass, GARDEN)},
+    )
+    await hass.async_block_till_done()
+    motion = er.async_get(hass).async_get_entity_id("event", DOMAIN, f"{GARDEN}_motion")
+    assert hass.states.get(motion).state == STATE_UNAVAILABLE
+    assert (await emulator.trigger(GARDEN, "person"))["msg_id"] is None
+    assert hass.states.get(switch(hass, f"{GARDEN}_consent_event_upload")).state == STATE_OFF
+
+
+async def test_notifications(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    qid = entry.runtime_data.client.credentials.qid
+    acc = emulator.world.accounts[qid]
+    await call(hass, "set_do_not_disturb", {"enabled": True, "start": "22:30", "end": "06:45"})
+    assert acc.dnd == {"is_open": 1, "start_time": "22:30", "end_time": "06:45"}
+    assert hass.states.get(switch(hass, f"account_{qid}_do_not_disturb")).state == STATE_ON
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "set_do_not_disturb", {"enabled": True, "start": "25:00"})
+    assert err.value.translation_key == "invalid_time"
+    garden = device_id(hass, GARDEN)
+    await call(
+        hass,
+        "set_device_notifications",
+        {"device_id": garden, "enabled": True, "kinds": ["person", "ring"]},
+    )
+    setting = acc.device_settings[f"pk_camera_c5_{GARDEN}"]
+    assert setting["event"]["dsl.event.post.HumanPass"] == {"is_open": 1}
+    assert setting["event"]["dsl.event.post.FrameChange"] == {"is_open": 0}
+    notifications = switch(hass, f"{GARDEN}_notifications")
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": notifications}, blocking=True
+    )
+    assert acc.device_settings[f"pk_camera_c5_{GARDEN}"]["is_open"] == 0
+    assert hass.states.get(notifications).state == STATE_OFF
+    await call(hass, "snooze_notifications", {"device_id": garden, "duration": {"minutes": 30}})
+    assert acc.snoozes[f"pk_camera_c5_{GARDEN}"] > emulator.world.now() + 1700
+
+
+async def test_data_rights(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    qid = entry.runtime_data.client.credentials.qid
+    emulator.world.share(qid, "pk_camera_c5", GARDEN, email=NEIGHBOUR_USER)
+    exported = await call(hass, "export_data", {"write_file": True}, response=True)
+    document = exported["document"]
+    assert {d["device_name"] for d in document["devices"]} == {DOOR, GARDEN, "BCC2C9D0E1F2", DRIVE}
+    assert any(s["device_name"] == GARDEN for s in document["shares"])
+    assert any(c["scope"] == "event_upload" for c in document["consents"])
+    path = Path(exported["file"])
+    assert path.parent == Path(hass.config.config_dir) and json.loads(path.read_text()) == document
+    await call(hass, "restrict_processing", {"restricted": True})
+    assert emulator.world.accounts[qid].restricted
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "request_erasure", {"confirm": "yes please"}, response=True)
+    assert err.value.translation_key == "erasure_confirm"
+    assert emulator.world.accounts[qid].erasure is None
+    erased = await call(hass, "request_erasure", {"confirm": qid}, response=True)
+    assert erased["request_id"] and len(erased["due_date"]) == 10
+
+
+async def test_network_test(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    result = await call(
+        hass, "run_network_test", {"device_id": device_id(hass, GARDEN)}, response=True
+    )
+    assert (
+        result["network_type"] == "wifi"
+        and result["signal_dbm"] == -58
+        and result["latency_ms"] == 38
+    )
+    await call(hass, "set_consent", {"scope": "network_test", "granted": False})
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "run_network_test", {"device_id": device_id(hass, GARDEN)}, response=True)
+    assert err.value.translation_placeholders == {"code": "202105"}
+
+
+async def test_shares_sensor(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    qid = entry.runtime_data.client.credentials.qid
+    share = emulator.world.share(qid, "pk_camera_c5", GARDEN, mobile="4917699999999", level=2)
+    share.status = 2
+    entry.runtime_data.coordinator.refresh_settings_soon()
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_shares")
+    state = hass.states.get(sensor)
+    assert state.state == "1"
+    assert state.attributes["shares"] == [
+        {"level": "control", "status": "sharing", "shared_with": "491*******999"}
+    ]
+
+
+async def test_admin_only_actions(
+    hass: HomeAssistant, entry: ConfigEntry, hass_read_only_user: Any, hass_admin_user: Any
+) -> None:
+    user = Context(user_id=hass_read_only_user.id)
+    for service, data in (
+        ("share_device", {"device_id": device_id(hass, GARDEN), "email": "x@example.com"}),
+        ("set_consent", {"scope": "push", "granted": False}),
+        ("restrict_processing", {"restricted": True}),
+    ):
+        with pytest.raises(Unauthorized):
+            await call(hass, service, data, context=user)
+    with pytest.raises(Unauthorized):
+        await call(hass, "export_data", {}, response=True, context=user)
+    # a normal user may use the rest
+    listed = await call(hass, "list_consents", {}, response=True, context=user)
+    assert listed["consents"]
+    await call(hass, "set_do_not_disturb", {"enabled": False}, context=user)
+    # and an admin everything
+    assert (
+        await call(
+            hass, "export_data", {}, response=True, context=Context(user_id=hass_admin_user.id)
+        )
+    )["document"]
+
+
+async def test_no_phone_or_email_in_logs(
+    hass: HomeAssistant, entry: ConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    garden = device_id(hass, GARDEN)
+    await call(hass, "share_device", {"device_id": garden, "phone": "+4917612345678"})
+    await call(hass, "share_device", {"device_id": garden, "email": "carol@example.org"})
+    await call(hass, "list_shares", {"device_id": garden}, response=True)
+    await call(hass, "unshare_device", {"device_id": garden, "email": "carol@example.org"})
+    with pytest.raises(ServiceValidationError):
+        await call(hass, "share_device", {"device_id": garden, "phone": "+4917612"})
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args)
+        for secret in ("4917612345678", "17612345678", "carol@example.org", DEMO_USER):
+            assert secret not in text, record.getMessage()
