@@ -12,7 +12,6 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.event import async_call_later
@@ -73,17 +72,20 @@ class BotslabEventSensorDescription(BotslabEntityDescription, BinarySensorEntity
 EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
     BotslabEventSensorDescription(
         key="motion",
+        needs_events=True,
         device_class=BinarySensorDeviceClass.MOTION,
         kinds=frozenset({"motion", "person", "pet", "vehicle"}),
     ),
     BotslabEventSensorDescription(
         key="person",
+        needs_events=True,
         translation_key="person",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
         kinds=frozenset({"person"}),
     ),
     BotslabEventSensorDescription(
         key="ring",
+        needs_events=True,
         translation_key="ring",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
         kinds=frozenset({"ring"}),
@@ -107,15 +109,9 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
         super().__init__(coordinator, serial, description)
         self._off: CALLBACK_TYPE | None = None
 
-    @property
-    def available(self) -> bool:
-        state = self.state_data
-        return super().available and state is not None and state.event_upload
-
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+        self.listen(SIGNAL_EVENT, self._on_event)
         self.async_on_remove(self._cancel)
 
     @callback

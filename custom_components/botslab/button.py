@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from homeassistant.components.button import ButtonDeviceClass, ButtonEntity, ButtonEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import DeviceKind
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     async_run_command,
     async_setup_device_entities,
-    exists,
+    entities_for,
 )
 
 PARALLEL_UPDATES = 1
@@ -71,15 +69,9 @@ class BotslabButton(BotslabEntity, ButtonEntity):
             )
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabButton(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
-    ]
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(
+        entry, async_add_entities, entities_for(BotslabButton, DESCRIPTIONS)
+    )

@@ -12,7 +12,6 @@ import time
 
 from homeassistant.components.camera import Camera
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
@@ -53,8 +52,7 @@ class BotslabCamera(BotslabEntity, Camera):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_IMAGE.format(self.coordinator.config_entry.entry_id, self._serial)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_image))
+        self.listen(SIGNAL_IMAGE, self._on_image)
 
     @callback
     def _on_image(self, serial: str) -> None:

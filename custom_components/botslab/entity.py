@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -32,6 +33,7 @@ class BotslabEntityDescription(EntityDescription):
     exists_fn: Callable[[DeviceState], bool] = lambda _state: True
     writes: bool = False
     available_offline: bool = False
+    needs_events: bool = False  # unavailable while the device's event_upload consent is withdrawn
 
 
 def device_info(state: DeviceState) -> DeviceInfo:
@@ -85,7 +87,15 @@ class BotslabEntity(CoordinatorEntity[BotslabCoordinator]):
         state = self.state_data
         if not super().available or state is None:
             return False
+        if self.entity_description.needs_events and not state.event_upload:
+            return False
         return self.entity_description.available_offline or state.device.online
+
+    @callback
+    def listen(self, template: str, target: Callable[..., None]) -> None:
+        """Hear this device's signals (events, snapshots) for as long as the entity exists."""
+        signal = template.format(self.coordinator.config_entry.entry_id, self._serial)
+        self.async_on_remove(async_dispatcher_connect(self.hass, signal, target))
 
 
 def exists(description: BotslabEntityDescription, state: DeviceState) -> bool:
@@ -93,6 +103,19 @@ def exists(description: BotslabEntityDescription, state: DeviceState) -> bool:
     if description.writes and not state.device.can_control:
         return False
     return description.exists_fn(state)
+
+
+def entities_for(
+    cls: Callable[[BotslabCoordinator, str, Any], Entity],
+    descriptions: Iterable[BotslabEntityDescription],
+) -> Callable[[BotslabCoordinator, DeviceState], list[Entity]]:
+    """The usual platform factory: one entity per description the device has."""
+    kept = tuple(descriptions)
+
+    def factory(coordinator: BotslabCoordinator, state: DeviceState) -> list[Entity]:
+        return [cls(coordinator, state.device.device_name, d) for d in kept if exists(d, state)]
+
+    return factory
 
 
 def has_prop(identifier: str) -> Callable[[DeviceState], bool]:

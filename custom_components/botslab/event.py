@@ -7,18 +7,20 @@ reaches the bus, the logbook and the last-event sensors.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from homeassistant.components.event import EventDeviceClass, EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import DeviceKind
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
-from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities, exists
+from .coordinator import BotslabConfigEntry, BotslabCoordinator
+from .entity import (
+    BotslabEntity,
+    BotslabEntityDescription,
+    async_setup_device_entities,
+    entities_for,
+)
 from .push import SIGNAL_EVENT, DeliveredEvent
 
 PARALLEL_UPDATES = 0
@@ -35,6 +37,7 @@ DESCRIPTIONS: tuple[BotslabEventDescription, ...] = (
         key="doorbell",
         translation_key="doorbell",
         device_class=EventDeviceClass.DOORBELL,
+        needs_events=True,
         event_types=["ring"],
         exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
     ),
@@ -42,6 +45,7 @@ DESCRIPTIONS: tuple[BotslabEventDescription, ...] = (
         key="motion",
         translation_key="motion",
         device_class=EventDeviceClass.MOTION,
+        needs_events=True,
         event_types=MOTION_TYPES,
     ),
 )
@@ -56,15 +60,9 @@ class BotslabEvent(BotslabEntity, EventEntity):
         super().__init__(coordinator, serial, description)
         self._seen: OrderedDict[int, None] = OrderedDict()
 
-    @property
-    def available(self) -> bool:
-        state = self.state_data
-        return super().available and state is not None and state.event_upload
-
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+        self.listen(SIGNAL_EVENT, self._on_event)
 
     @callback
     def _on_event(self, delivered: DeliveredEvent) -> None:
@@ -83,15 +81,7 @@ class BotslabEvent(BotslabEntity, EventEntity):
         self.async_write_ha_state()
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabEvent(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
-    ]
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(entry, async_add_entities, entities_for(BotslabEvent, DESCRIPTIONS))

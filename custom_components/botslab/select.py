@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import BotslabConfigEntry
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     async_set_properties,
     async_setup_device_entities,
-    exists,
+    entities_for,
     has_prop,
 )
 
@@ -73,15 +72,9 @@ class BotslabSelect(BotslabEntity, SelectEntity):
         await async_set_properties(self, {self.entity_description.identifier: value})
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabSelect(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
-    ]
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(
+        entry, async_add_entities, entities_for(BotslabSelect, DESCRIPTIONS)
+    )

@@ -168,8 +168,7 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
         stream = self.coordinator.config_entry.runtime_data.events
         if stream is not None and self._serial in stream.latest:
             self._apply(stream.latest[self._serial])
-        signal = SIGNAL_EVENT.format(self.coordinator.config_entry.entry_id, self._serial)
-        self.async_on_remove(async_dispatcher_connect(self.hass, signal, self._on_event))
+        self.listen(SIGNAL_EVENT, self._on_event)
 
     def _apply(self, delivered: DeliveredEvent) -> None:
         event = delivered.event
