@@ -8,20 +8,16 @@ bursts. Writes its result lines to $BOTSLAB_BENCH_OUT.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 import random
-import socket
 import statistics
-import sys
 import time
 from typing import Any
 
 import aiohttp
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
-import pytest
 
 from botslab_emulator.seed import DEMO_USER
 
@@ -29,43 +25,6 @@ SINGLES = int(os.environ.get("BENCH_SINGLES", "500"))
 BURSTS = int(os.environ.get("BENCH_BURSTS", "5"))
 BURST_SIZE = int(os.environ.get("BENCH_BURST_SIZE", "100"))
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "botslab_emulator",
-        "--port",
-        str(port),
-        "--state",
-        str(tmp_path / "w.json"),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            try:
-                async with http.get(url + "/_emulator/config") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        await proc.wait()
 
 
 async def test_events_benchmark(

@@ -1,3 +1,54 @@
-"""The benchmarks reuse the socket fixture of the tests."""
+"""Fixtures of the benchmarks: the tests' socket rule, and the emulator as its own process
+(the cloud is another machine)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+import socket
+import sys
+
+import aiohttp
+import pytest
 
 from tests.conftest import _loopback_sockets  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "botslab_emulator",
+        "--port",
+        str(port),
+        "--state",
+        str(tmp_path / "w.json"),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(url + "/_emulator/config") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()

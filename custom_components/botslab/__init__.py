@@ -26,6 +26,7 @@ from .coordinator import (
 )
 from .push import STORAGE_VERSION, BotslabEventStream
 from .services import async_setup_services
+from .views import async_register_views
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         raise ConfigEntryAuthFailed(str(err)) from err
     except BotslabError as err:
         raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
+    async_register_views(hass)
     coordinator = BotslabCoordinator(hass, entry, client)
     entry.runtime_data = BotslabData(client=client, coordinator=coordinator)
     await coordinator.async_config_entry_first_refresh()

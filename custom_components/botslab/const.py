@@ -32,6 +32,7 @@ FIRMWARE_REFRESH_SECONDS: Final = 6 * 3600
 
 ISSUE_SESSION_CONFLICT: Final = "session_conflict"
 ISSUE_EVENT_UPLOAD: Final = "event_upload_withdrawn"
+ISSUE_PLAN_ENDING: Final = "cloud_plan_ending"
 EVENT_BOTSLAB: Final = "botslab_event"
 
 # event kinds, as the client names them

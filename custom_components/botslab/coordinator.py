@@ -23,6 +23,7 @@ from .api import (
     AuthExpired,
     BotslabClient,
     BotslabError,
+    CloudPlan,
     Consent,
     Credentials,
     Device,
@@ -49,6 +50,7 @@ from .const import (
     DOMAIN,
     FIRMWARE_REFRESH_SECONDS,
     ISSUE_EVENT_UPLOAD,
+    ISSUE_PLAN_ENDING,
     ISSUE_SESSION_CONFLICT,
 )
 
@@ -59,6 +61,7 @@ _LOGGER = logging.getLogger(__name__)
 
 CONFLICT_BACKOFF = (600.0, 1800.0, 3600.0)
 ACCOUNT_PREFIX = "account_"
+PLAN_WARNING_DAYS = 7
 SLOW_EVERY = 5  # refreshes between reads of notification settings and shares
 
 type BotslabConfigEntry = ConfigEntry[BotslabData]
@@ -74,6 +77,7 @@ class DeviceState:
     event_upload: bool = True
     notifications: DeviceNotifications | None = None
     shares: list[Share] | None = None
+    plan: CloudPlan | None = None
 
 
 @dataclass(slots=True)
@@ -200,6 +204,7 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
         self._track_online(states)
         self._sync_registry(states)
         self._sync_consent_issues(states)
+        self._sync_plan_issues(states)
         return states
 
     def force_firmware_check(self, serial: str) -> None:
@@ -236,17 +241,39 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
             old = (self.data or {}).get(serial)
             state.notifications = old.notifications if old else None
             state.shares = old.shares if old else None
+            state.plan = old.plan if old else None
             if not (slow or old is None) or not state.device.owner:
                 continue
-            try:
+            with contextlib.suppress(ApiError, ProtocolError):
                 state.notifications = await self.client.device_notifications(state.device)
                 state.shares = await self.client.shares(state.device)
-            except (ApiError, ProtocolError):
-                pass
+                state.plan = await self.client.cloud_plan(state.device)
 
     def refresh_settings_soon(self) -> None:
         """The next refresh reads notifications and shares again (after an action)."""
         self._refreshes = 0
+
+    def _sync_plan_issues(self, states: dict[str, DeviceState]) -> None:
+        """A repair shortly before a device's cloud storage plan ends."""
+        for serial, state in states.items():
+            issue_id = f"{ISSUE_PLAN_ENDING}_{serial}"
+            plan = state.plan
+            if plan is not None and plan.active and plan.seconds_left <= PLAN_WARNING_DAYS * 86400:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=ISSUE_PLAN_ENDING,
+                    translation_placeholders={
+                        "device": state.device.title,
+                        "plan": plan.name,
+                        "days": str(max(1, -(-plan.seconds_left // 86400))),
+                    },
+                )
+            else:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _sync_consent_issues(self, states: dict[str, DeviceState]) -> None:
         for serial, state in states.items():

@@ -20,11 +20,13 @@ from homeassistant.const import (
     EntityCategory,
     UnitOfElectricPotential,
     UnitOfInformation,
+    UnitOfTime,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .api import DeviceKind
 from .const import EVENT_KINDS
@@ -52,7 +54,12 @@ ACCESS_LEVELS = ["owner", "view", "control", "full"]
 
 @dataclass(frozen=True, kw_only=True)
 class BotslabSensorDescription(BotslabEntityDescription, SensorEntityDescription):
-    value_fn: Callable[[DeviceState], str | int | float | None]
+    value_fn: Callable[[DeviceState], str | int | float | datetime | None]
+
+
+def _plan_end(state: DeviceState) -> datetime | None:
+    plan = state.plan
+    return dt_util.utc_from_timestamp(plan.end) if plan and plan.end else None
 
 
 def _sd(index: int) -> Callable[[DeviceState], int | None]:
@@ -125,6 +132,35 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         value_fn=lambda s: s.properties.firmware_version if s.properties else None,
     ),
     BotslabSensorDescription(
+        key="cloud_plan",
+        translation_key="cloud_plan",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_offline=True,
+        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
+        value_fn=lambda s: s.plan.name if s.plan else None,
+    ),
+    BotslabSensorDescription(
+        key="cloud_plan_days_left",
+        translation_key="cloud_plan_days_left",
+        native_unit_of_measurement=UnitOfTime.DAYS,
+        device_class=SensorDeviceClass.DURATION,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_offline=True,
+        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
+        value_fn=lambda s: s.plan.seconds_left // 86400 if s.plan else None,
+    ),
+    BotslabSensorDescription(
+        key="cloud_plan_expires",
+        translation_key="cloud_plan_expires",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_offline=True,
+        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
+        value_fn=lambda s: (
+            dt_util.utc_from_timestamp(s.plan.end) if s.plan and s.plan.end else None
+        ),
+    ),
+    BotslabSensorDescription(
         key="access",
         translation_key="access",
         device_class=SensorDeviceClass.ENUM,
@@ -140,7 +176,7 @@ class BotslabSensor(BotslabEntity, SensorEntity):
     entity_description: BotslabSensorDescription
 
     @property
-    def native_value(self) -> str | int | float | None:
+    def native_value(self) -> str | int | float | datetime | None:
         state = self.state_data
         return None if state is None else self.entity_description.value_fn(state)
 

@@ -1,5 +1,5 @@
-"""Runner of `scripts/bench events`: runs the benchmark under Home Assistant's test harness
-and prints its result as the final line."""
+"""Runner of the Home Assistant benchmarks (`scripts/bench events|media`): runs one under Home
+Assistant's test harness and prints its result as the final line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import tempfile
 
 
 def main() -> int:
+    suite = sys.argv[1]
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.txt"
@@ -20,21 +21,21 @@ def main() -> int:
                 sys.executable,
                 "-m",
                 "pytest",
-                "benchmarks/bench_events.py",
+                f"benchmarks/bench_{suite}.py",
                 "-q",
                 "-p",
                 "no:cacheprovider",
                 "--no-header",
                 "-o",
                 "addopts=",
-                *sys.argv[1:],
+                *sys.argv[2:],
             ],
             cwd=root,
             env=env,
             check=False,
         )
         if proc.returncode != 0 or not out.exists():
-            print("events benchmark failed", file=sys.stderr)
+            print(f"{suite} benchmark failed", file=sys.stderr)
             return 1
         print(out.read_text().strip())
     return 0

@@ -1,0 +1,215 @@
+"""The media browser: BOTSLAB → account → device → day → events (newest first).
+
+Clips play through the integration's authenticated view (resolved at play time, decrypted when
+the cloud encrypted them); events without a clip show their snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from homeassistant.components.media_player.const import MediaClass, MediaType
+from homeassistant.components.media_source import (
+    BrowseMediaSource,
+    MediaSource,
+    MediaSourceItem,
+    PlayMedia,
+    Unresolvable,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+from .api import BotslabError, DeviceKind, Event
+from .const import DOMAIN
+from .coordinator import BotslabConfigEntry
+from .views import clip_url, find_event, snapshot_url
+
+MAX_SCAN = 500  # newest messages read to find a device's days
+MAX_DAY = 200  # events listed for one day
+KIND_NAMES = {
+    "ring": "Ring",
+    "motion": "Motion",
+    "person": "Person",
+    "pet": "Pet",
+    "package": "Package",
+    "vehicle": "Vehicle",
+    "sound": "Sound",
+    "other": "Event",
+}
+
+
+async def async_get_media_source(hass: HomeAssistant) -> BotslabMediaSource:
+    return BotslabMediaSource(hass)
+
+
+class BotslabMediaSource(MediaSource):
+    name = "BOTSLAB"
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        super().__init__(DOMAIN)
+        self.hass = hass
+
+    def _entry(self, entry_id: str) -> BotslabConfigEntry:
+        entry = self.hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
+            raise Unresolvable("BOTSLAB account not loaded")
+        return entry
+
+    async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
+        parts = item.identifier.split("/")
+        if len(parts) != 4 or not parts[3].isdigit():
+            raise Unresolvable("not a BOTSLAB event")
+        entry = self._entry(parts[0])
+        try:
+            event = await find_event(entry.runtime_data.client, int(parts[3]))
+        except BotslabError as err:
+            raise Unresolvable(f"BOTSLAB cloud: {type(err).__name__}") from err
+        if event is None:
+            raise Unresolvable("event not found")
+        if event.video is not None:
+            return PlayMedia(clip_url(entry.entry_id, event.id), "application/vnd.apple.mpegurl")
+        if event.image is not None:
+            return PlayMedia(snapshot_url(entry.entry_id, event.id), "image/jpeg")
+        raise Unresolvable("the event has neither clip nor snapshot")
+
+    async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
+        parts = item.identifier.split("/") if item.identifier else []
+        try:
+            if not parts:
+                return self._root()
+            entry = self._entry(parts[0])
+            if len(parts) == 1:
+                return self._account(entry)
+            if len(parts) == 2:
+                return await self._device(entry, parts[1])
+            if len(parts) == 3:
+                return await self._day(entry, parts[1], parts[2])
+        except BotslabError as err:
+            raise Unresolvable(f"BOTSLAB cloud: {type(err).__name__}") from err
+        raise Unresolvable("unknown BOTSLAB media")
+
+    def _node(
+        self,
+        identifier: str,
+        title: str,
+        children: list[BrowseMediaSource],
+        *,
+        child_class: MediaClass = MediaClass.DIRECTORY,
+    ) -> BrowseMediaSource:
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=identifier or None,
+            media_class=MediaClass.DIRECTORY,
+            media_content_type=MediaType.PLAYLIST,
+            title=title,
+            can_play=False,
+            can_expand=True,
+            children=children,
+            children_media_class=child_class,
+        )
+
+    def _root(self) -> BrowseMediaSource:
+        entries = [
+            e
+            for e in self.hass.config_entries.async_entries(DOMAIN)
+            if e.state is ConfigEntryState.LOADED
+        ]
+        return self._node("", "BOTSLAB", [self._node(e.entry_id, e.title, []) for e in entries])
+
+    def _account(self, entry: BotslabConfigEntry) -> BrowseMediaSource:
+        states = sorted(
+            (
+                s
+                for s in (entry.runtime_data.coordinator.data or {}).values()
+                if s.device.kind is not DeviceKind.OTHER
+            ),
+            key=lambda s: s.device.title,
+        )
+        children = [
+            self._node(f"{entry.entry_id}/{s.device.device_name}", s.device.title, [])
+            for s in states
+        ]
+        return self._node(entry.entry_id, entry.title, children)
+
+    async def _device(self, entry: BotslabConfigEntry, serial: str) -> BrowseMediaSource:
+        state = (entry.runtime_data.coordinator.data or {}).get(serial)
+        if state is None:
+            raise Unresolvable("unknown device")
+        days: dict[date, int] = {}
+        nextid: int | None = None
+        seen = 0
+        while seen < MAX_SCAN:
+            page = await entry.runtime_data.client.messages(
+                device=state.device, page_size=50, nextid=nextid
+            )
+            for event in page.events:
+                day = dt_util.as_local(event.time).date()
+                days[day] = days.get(day, 0) + 1
+            seen += len(page.events)
+            if not page.nextid or not page.events:
+                break
+            nextid = page.nextid
+        children = [
+            self._node(
+                f"{entry.entry_id}/{serial}/{day.isoformat()}",
+                f"{day.strftime('%A, %d %B %Y')} ({count})",
+                [],
+            )
+            for day, count in sorted(days.items(), reverse=True)
+        ]
+        return self._node(f"{entry.entry_id}/{serial}", state.device.title, children)
+
+    async def _day(
+        self, entry: BotslabConfigEntry, serial: str, day_text: str
+    ) -> BrowseMediaSource:
+        state = (entry.runtime_data.coordinator.data or {}).get(serial)
+        try:
+            day = date.fromisoformat(day_text)
+        except ValueError as err:
+            raise Unresolvable("bad day") from err
+        if state is None:
+            raise Unresolvable("unknown device")
+        events: list[Event] = []
+        nextid: int | None = None
+        start = dt_util.start_of_local_day(datetime(day.year, day.month, day.day))
+        while len(events) < MAX_DAY:
+            page = await entry.runtime_data.client.messages(
+                device=state.device, page_size=50, nextid=nextid
+            )
+            older = False
+            for event in page.events:
+                local = dt_util.as_local(event.time).date()
+                if local == day:
+                    events.append(event)
+                elif event.time < start:
+                    older = True
+            if older or not page.nextid or not page.events:
+                break
+            nextid = page.nextid
+        children = [self._event(entry, serial, day_text, e) for e in events[:MAX_DAY]]
+        return self._node(
+            f"{entry.entry_id}/{serial}/{day_text}",
+            f"{state.device.title}, {day_text}",
+            children,
+            child_class=MediaClass.VIDEO,
+        )
+
+    def _event(
+        self, entry: BotslabConfigEntry, serial: str, day: str, event: Event
+    ) -> BrowseMediaSource:
+        when = dt_util.as_local(event.time).strftime("%H:%M:%S")
+        title = f"{when} {KIND_NAMES.get(event.kind.value, 'Event')}"
+        if event.title:
+            title += f": {event.title}"
+        clip = event.video is not None
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=f"{entry.entry_id}/{serial}/{day}/{event.id}",
+            media_class=MediaClass.VIDEO if clip else MediaClass.IMAGE,
+            media_content_type="application/vnd.apple.mpegurl" if clip else "image/jpeg",
+            title=title,
+            can_play=True,
+            can_expand=False,
+            thumbnail=snapshot_url(entry.entry_id, event.id) if event.image else None,
+        )

@@ -1,0 +1,205 @@
+"""The media browser, clip playback through the decrypting view, snapshots, cloud plans."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+import av
+from homeassistant.components import media_source
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.setup import async_setup_component
+import pytest
+
+from botslab_emulator import Emulator
+from botslab_emulator.server import shared_clip
+from custom_components.botslab.const import DOMAIN
+
+DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
+
+
+@pytest.fixture
+async def browser(hass: HomeAssistant, entry: ConfigEntry) -> ConfigEntry:
+    assert await async_setup_component(hass, "media_source", {})
+    await hass.async_block_till_done()  # media_source finds its platforms in the background
+    return entry
+
+
+async def browse(hass: HomeAssistant, identifier: str = "") -> Any:
+    return await media_source.async_browse_media(
+        hass, f"media-source://{DOMAIN}{'/' + identifier if identifier else ''}"
+    )
+
+
+async def newest_event_item(hass: HomeAssistant, entry: ConfigEntry, serial: str) -> Any:
+    device = await browse(hass, f"{entry.entry_id}/{serial}")
+    day = await media_source.async_browse_media(hass, device.children[0].media_content_id)
+    return day.children[0]
+
+
+async def get(client: Any, url: str) -> tuple[int, bytes, str]:
+    parts = urlsplit(url)
+    resp = await client.get(parts.path + ("?" + parts.query if parts.query else ""))
+    return resp.status, await resp.read(), resp.headers.get("Content-Type", "")
+
+
+async def play(hass: HomeAssistant, client: Any, content_id: str) -> list[bytes]:
+    resolved = await media_source.async_resolve_media(hass, content_id, None)
+    assert resolved.mime_type == "application/vnd.apple.mpegurl"
+    assert resolved.url.startswith("/api/botslab/clip/")
+    status, body, ctype = await get(client, resolved.url)
+    assert status == 200 and "mpegurl" in ctype
+    playlist = body.decode()
+    assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" in playlist
+    segments = []
+    for line in playlist.splitlines():
+        if line and not line.startswith("#"):
+            assert "authSig=" in line, "segment links are signed"
+            status, data, ctype = await get(client, line)
+            assert status == 200 and ctype == "video/mp2t"
+            segments.append(data)
+    return segments
+
+
+async def test_browse_tree(hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator) -> None:
+    root = await browse(hass)
+    assert [c.title for c in root.children] == [browser.title]
+    account = await media_source.async_browse_media(hass, root.children[0].media_content_id)
+    assert [c.title for c in account.children] == [
+        "Driveway",
+        "Front Door",
+        "Garden",
+        "Living Room",
+    ]
+    door = await browse(hass, f"{browser.entry_id}/{DOOR}")
+    assert door.children and all(c.can_expand for c in door.children)
+    day = await media_source.async_browse_media(hass, door.children[0].media_content_id)
+    times = [c.title[:8] for c in day.children]
+    assert times == sorted(times, reverse=True), "newest first"
+    item = day.children[0]
+    assert (
+        item.can_play
+        and item.media_class == "video"
+        and item.thumbnail.startswith("/api/botslab/snapshot/")
+    )
+
+
+async def test_day_pages_through_the_message_list(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator
+) -> None:
+    for _ in range(120):
+        emulator.world.trigger(GARDEN, "motion", push=False)
+    device = await browse(hass, f"{browser.entry_id}/{GARDEN}")
+    today = await media_source.async_browse_media(hass, device.children[0].media_content_id)
+    assert len(today.children) >= 120
+    assert len({c.media_content_id for c in today.children}) == len(today.children)
+
+
+async def test_plain_clip_plays(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    await emulator.trigger(GARDEN, "person")
+    item = await newest_event_item(hass, browser, GARDEN)
+    segments = await play(hass, await hass_client(), item.media_content_id)
+    clip = await shared_clip()
+    assert segments == list(clip.segments.values())
+    with av.open(io.BytesIO(segments[0])) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 10
+
+
+async def test_encrypted_clip_is_decrypted_by_the_view(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    msg_id = int(item.media_content_id.rsplit("/", 1)[1])
+    assert emulator.world.by_id[msg_id].encrypt == "chacha2"
+    segments = await play(hass, await hass_client(), item.media_content_id)
+    clip = await shared_clip()
+    assert segments == list(clip.segments.values()), "identical to the plain clip's bytes"
+
+
+async def test_expired_link_is_resolved_again(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    client = await hass_client()
+    resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+    _status, body, _ = await get(client, resolved.url)
+    first_segment = next(
+        line for line in body.decode().splitlines() if line and not line.startswith("#")
+    )
+    plays = emulator.counters.requests.get("/api/eu1/v1/oss/get_play_url", 0)
+    emulator.world.clock_offset += 7200  # the cloud's links have expired
+    status, data, _ = await get(client, first_segment)
+    assert status == 200 and data == (await shared_clip()).segments["seg0.ts"]
+    assert emulator.counters.requests["/api/eu1/v1/oss/get_play_url"] == plays + 1, (
+        "resolved once more"
+    )
+
+
+async def test_views_refuse_unauthenticated_requests(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client_no_auth: Any
+) -> None:
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    msg_id = item.media_content_id.rsplit("/", 1)[1]
+    client = await hass_client_no_auth()
+    for path in (
+        f"/api/botslab/clip/{browser.entry_id}/{msg_id}/index.m3u8",
+        f"/api/botslab/clip/{browser.entry_id}/{msg_id}/0.ts",
+        f"/api/botslab/snapshot/{browser.entry_id}/{msg_id}",
+    ):
+        assert (await client.get(path)).status == 401
+
+
+async def test_snapshot_thumbnails(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    item = await newest_event_item(hass, browser, GARDEN)
+    status, data, ctype = await get(await hass_client(), item.thumbnail)
+    assert status == 200 and ctype == "image/jpeg" and data[:2] == b"\xff\xd8"
+    status, _, _ = await get(await hass_client(), f"/api/botslab/snapshot/{browser.entry_id}/1")
+    assert status == 404
+
+
+async def test_event_without_clip_resolves_to_its_snapshot(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator
+) -> None:
+    acc = emulator.world.accounts[browser.runtime_data.client.credentials.qid]
+    dev = emulator.world.devices[GARDEN]
+    emulator.world.set_consent(acc.qid, "cloud_recording", 0, dev.product_key, dev.device_name)
+    await emulator.trigger(GARDEN, "person")
+    item = await newest_event_item(hass, browser, GARDEN)
+    assert item.media_class == "image"
+    resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+    assert resolved.mime_type == "image/jpeg" and resolved.url.startswith("/api/botslab/snapshot/")
+
+
+async def test_cloud_plan_sensors_and_repair(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    registry = er.async_get(hass)
+    name = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan")
+    days = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan_days_left")
+    expires = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan_expires")
+    assert hass.states.get(name).state == "Cloud Basic 30 days"
+    assert hass.states.get(days).state in ("9", "10")
+    assert hass.states.get(expires).attributes["device_class"] == "timestamp"
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_cloud_plan") is None, (
+        "no plan, no sensor"
+    )
+    issue_id = f"cloud_plan_ending_{DOOR}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    emulator.world.clock_offset += 5 * 86400
+    coordinator = entry.runtime_data.coordinator
+    coordinator.refresh_settings_soon()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.translation_placeholders["days"] == "5"
+    assert hass.states.get(days).state in ("4", "5")
