@@ -48,7 +48,7 @@ async def get(client: Any, url: str) -> tuple[int, bytes, str]:
 
 async def play(hass: HomeAssistant, client: Any, content_id: str) -> list[bytes]:
     resolved = await media_source.async_resolve_media(hass, content_id, None)
-    assert resolved.mime_type == "application/vnd.apple.mpegurl"
+    assert resolved.mime_type == "application/x-mpegURL"
     assert resolved.url.startswith("/api/botslab/clip/")
     status, body, ctype = await get(client, resolved.url)
     assert status == 200 and "mpegurl" in ctype

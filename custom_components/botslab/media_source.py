@@ -68,7 +68,7 @@ class BotslabMediaSource(MediaSource):
         if event is None:
             raise Unresolvable("event not found")
         if event.video is not None:
-            return PlayMedia(clip_url(entry.entry_id, event.id), "application/vnd.apple.mpegurl")
+            return PlayMedia(clip_url(entry.entry_id, event.id), "application/x-mpegURL")
         if event.image is not None:
             return PlayMedia(snapshot_url(entry.entry_id, event.id), "image/jpeg")
         raise Unresolvable("the event has neither clip nor snapshot")
@@ -153,7 +153,7 @@ class BotslabMediaSource(MediaSource):
         children = [
             self._node(
                 f"{entry.entry_id}/{serial}/{day.isoformat()}",
-                f"{day.strftime('%A, %d %B %Y')} ({count})",
+                f"{day.strftime('%a %d %b %Y')} ({count})",
                 [],
             )
             for day, count in sorted(days.items(), reverse=True)
@@ -207,7 +207,7 @@ class BotslabMediaSource(MediaSource):
             domain=DOMAIN,
             identifier=f"{entry.entry_id}/{serial}/{day}/{event.id}",
             media_class=MediaClass.VIDEO if clip else MediaClass.IMAGE,
-            media_content_type="application/vnd.apple.mpegurl" if clip else "image/jpeg",
+            media_content_type="application/x-mpegURL" if clip else "image/jpeg",
             title=title,
             can_play=True,
             can_expand=False,

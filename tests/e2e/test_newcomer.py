@@ -9,6 +9,18 @@ from typing import Any
 from .conftest import ARTIFACTS, Pair
 
 DEMO_USER, DEMO_PASSWORD = "demo@botslab.local", "botslab-demo"
+# [currentTime, readyState, videoWidth, error] of the first <video>, through shadow roots
+FIND_VIDEO = """() => {
+  const find = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.tagName === "VIDEO") return el;
+      if (el.shadowRoot) { const found = find(el.shadowRoot); if (found) return found; }
+    }
+    return null;
+  };
+  const v = find(document);
+  return v ? [v.currentTime, v.readyState, v.videoWidth, v.error && v.error.code] : null;
+}"""
 
 
 async def shot(page: Any, name: str) -> None:
@@ -79,3 +91,21 @@ async def test_newcomer_adds_botslab(page: Any, pair: Pair) -> None:
     pair.control("trigger", {"device_name": "BDX3A1B2C3D4", "event_type": "ring"})
     await doorbell_row.first.wait_for(timeout=10_000)
     await shot(page, "06-front-door")
+    # the ring's clip (encrypted by the cloud) plays from the media browser
+    await page.goto(pair.ha_url + "/media-browser/browser")
+    await page.get_by_text("BOTSLAB", exact=True).first.click()
+    await page.get_by_text(DEMO_USER, exact=True).first.click()
+    await page.get_by_text("Front Door", exact=True).first.click()
+    await page.locator("ha-card").first.click()  # today
+    await page.get_by_text("Ring: Front Door").first.wait_for()
+    await shot(page, "07-media-browser")
+    await page.get_by_text("Ring: Front Door").first.click()
+    played = 0.0
+    for _ in range(40):
+        await page.wait_for_timeout(250)
+        state = await page.evaluate(FIND_VIDEO)
+        if state and state[0] > 0.5 and state[2] > 0:
+            played = state[0]
+            break
+    await shot(page, "08-clip")
+    assert played > 0.5, f"the clip did not play: {await page.evaluate(FIND_VIDEO)}"
