@@ -198,14 +198,6 @@ def encrypt_slice_nal(nal: bytes, key32: bytes) -> bytes:
     return nal_escape(rbsp[:H264_BOUNDARY] + chacha_xor(key32, iv, rbsp[H264_BOUNDARY:]))
 
 
-def encrypt_adts_payload(payload: bytes, key32: bytes) -> bytes:
-    """AAC frame (after the ADTS header): IV at 0x14, ciphertext from 0x20."""
-    if len(payload) <= AAC_DATA_OFFSET:
-        return payload
-    iv = payload[AAC_IV_OFFSET:AAC_DATA_OFFSET]
-    return payload[:AAC_DATA_OFFSET] + chacha_xor(key32, iv, payload[AAC_DATA_OFFSET:])
-
-
 def iter_annexb_nals(es: bytes) -> Iterable[tuple[int, int]]:
     """(start, end) of each NAL payload in an Annex-B byte stream (start codes excluded)."""
     starts: list[int] = []

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import io
 import math
-import os
 from pathlib import Path
 import random
 import tempfile
@@ -156,9 +155,3 @@ def make_clip(seed: int = 1) -> Clip:
         if not any(_has_escape(n) for seg in clip.segments.values() for n in slice_nals(seg)):
             return clip
     raise RuntimeError("could not make a clip without escape bytes")
-
-
-def clip_cache_dir() -> Path | None:
-    """Where a made clip may be cached between runs (BOTSLAB_EMULATOR_CACHE), if anywhere."""
-    value = os.environ.get("BOTSLAB_EMULATOR_CACHE")
-    return Path(value) if value else None

@@ -181,15 +181,6 @@ def _audio_ops(data: bytes, es_off: int) -> list[_Op]:
     return ops
 
 
-def encrypt_ts(ts: bytes, key32: bytes) -> bytes | None:
-    """Encrypt a clip segment in place; None when the ciphertext would need escape bytes.
-
-    The caller then chooses another key: the emulator keeps encrypted clips the same length
-    as plain ones, so every reading of liveview.md 8.4 decrypts them to identical bytes.
-    """
-    return TsLayout(ts).encrypt(key32)
-
-
 def slice_nals(ts: bytes) -> list[bytes]:
     """Every H.264 slice NAL (types 1 and 5) of a segment, for checks."""
     streams = _stream_pids(ts)

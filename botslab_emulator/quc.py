@@ -23,7 +23,6 @@ from .media import captcha_png
 if TYPE_CHECKING:
     from .server import Emulator
 
-OUTER_FIELDS = {"method", "from", "device_lang", "quc_lang", "trace_id", "parad", "key"}
 MAX_FORM = 64 * 1024
 FAILURES_BEFORE_CAPTCHA = 3
 ERRMSG = {

@@ -22,7 +22,7 @@ from . import codes, gateway, quc
 from .media import Clip, make_clip, snapshot_jpeg
 from .mpegts import TsLayout
 from .pushserver import PushServer
-from .world import EVENT_TITLES, Device, Message, World, WorldError, kind_of
+from .world import EVENT_TITLES, Device, Message, World, kind_of
 
 _LOGGER = logging.getLogger(__name__)
 BUCKET_HOST = "oss-{region}.aliyuncs.com"
@@ -394,10 +394,6 @@ def _oss_error(status: int, code: str, message: str) -> web.Response:
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     )
     return web.Response(status=status, text=body, content_type="application/xml")
-
-
-def error_json(err: WorldError) -> dict[str, Any]:
-    return {"code": err.code, "msg": err.msg}
 
 
 __all__ = ["Emulator", "shared_clip"]
