@@ -121,7 +121,10 @@ class QucKeyPair:
         if len(raw) != self._key.size_in_bytes():
             raise EnvelopeError("wrong RSA block size")
         sentinel = secrets.token_bytes(16)
-        plain = PKCS1_v1_5.new(self._key).decrypt(raw, sentinel)
+        try:
+            plain = PKCS1_v1_5.new(self._key).decrypt(raw, sentinel)
+        except ValueError as err:  # e.g. a ciphertext larger than our modulus (another key)
+            raise EnvelopeError("RSA decryption failed") from err
         if plain == sentinel or not plain:
             raise EnvelopeError("RSA decryption failed")
         try:

@@ -39,6 +39,14 @@ def test_rsa_key_field_raises_only_its_own_error(data: bytes) -> None:
 _PAIR = crypto.QucKeyPair.generate()
 
 
+def test_rsa_block_above_the_modulus_is_an_envelope_error() -> None:
+    import pytest
+
+    too_large = base64.b64encode(b"\xff" * 128).decode()  # > any 1024-bit modulus
+    with pytest.raises(crypto.EnvelopeError):
+        _PAIR.decrypt_key_string(too_large)
+
+
 @given(st.binary(max_size=2000))
 def test_ts_parser_raises_only_its_own_error(data: bytes) -> None:
     with contextlib.suppress(TsError):
