@@ -98,13 +98,19 @@ async def test_person_at_night_turns_on_the_light(
     assert hass.states.get("automation.night_light").state == "on"
     stream = entry.runtime_data.events
     assert stream is not None
-    deadline = time.monotonic() + 10
-    while stream.connection != "push" and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while stream.connection != "push":
+        assert time.monotonic() < deadline, "push did not connect"
         await asyncio.sleep(0.05)
     await emulator.trigger(GARDEN, "motion")
     await emulator.trigger(GARDEN, "person")
     # no async_block_till_done here: it would wait for the automation's one-minute delay
-    while not calls_on and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not calls_on:
+        assert time.monotonic() < deadline, (
+            f"the light was not turned on: {hass.states.get(motion)}, fetches={stream.fetches}, "
+            f"delivered={stream.delivered}, connection={stream.connection}"
+        )
         await asyncio.sleep(0.05)
     assert len(calls_on) == 1 and calls_on[0].data["entity_id"] == ["light.porch"]
     await hass.services.async_call(

@@ -42,7 +42,7 @@ class Bus:
         return [e["message_id"] for e in self.events]
 
 
-async def until(hass: HomeAssistant, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(hass: HomeAssistant, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -129,12 +129,24 @@ async def test_burst_is_coalesced_exactly_once_in_order(
 ) -> None:
     bus = Bus(hass)
     await pushed(hass, entry)
+    motion = eid(hass, "event", GARDEN, "motion")
+    states: list[str] = []
+
+    @callback
+    def on_state(event: Event) -> None:
+        if event.data["entity_id"] == motion and event.data["new_state"] is not None:
+            old = event.data["old_state"]
+            if old is None or old.state != event.data["new_state"].state:
+                states.append(event.data["new_state"].state)
+
+    hass.bus.async_listen("state_changed", on_state)
     before = stream(entry).fetches
     ids = [(await emulator.trigger(GARDEN, "motion"))["msg_id"] for _ in range(100)]
     await until(hass, lambda: len(bus.events) >= 100)
     await asyncio.sleep(0.3)
     await hass.async_block_till_done()
     assert bus.ids() == ids, "every message once, in order"
+    assert len(states) == 100, "each event is a state change of its own (what state triggers see)"
     fetches = stream(entry).fetches - before
     assert fetches <= 20, f"{fetches} fetches for 100 pushes"
 
@@ -150,7 +162,7 @@ async def test_push_outage_delivers_once_on_reconnect(
     during = [(await emulator.trigger(DOOR, "motion"))["msg_id"] for _ in range(3)]
     emulator.push.faults.refuse = False
     await pushed(hass, entry)  # the client's backoff reconnects
-    await until(hass, lambda: len(bus.events) >= 3, timeout=20)
+    await until(hass, lambda: len(bus.events) >= 3, timeout=30)
     after = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     await until(hass, lambda: after in bus.ids())
     await asyncio.sleep(0.2)
@@ -247,7 +259,7 @@ async def test_malformed_push_frames(
     await asyncio.sleep(0.1)
     await pushed(hass, entry)
     result = await emulator.trigger(GARDEN, "motion")
-    await until(hass, lambda: result["msg_id"] in bus.ids(), timeout=15)
+    await until(hass, lambda: result["msg_id"] in bus.ids(), timeout=30)
     assert bus.ids() == [result["msg_id"]]
 
 

@@ -54,6 +54,7 @@ RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
 SAVE_DELAY = 0.5
 SNAPSHOT_DOWNLOADS = 4
+SAME_DEVICE_GAP = 0.0015  # seconds between two events of one device
 
 # per entry and device: only that device's entities hear its events
 SIGNAL_EVENT = "botslab_event_{}_{}"
@@ -120,6 +121,7 @@ class BotslabEventStream:
         self._snapshot_slots = asyncio.Semaphore(SNAPSHOT_DOWNLOADS)
         self.latest: dict[str, DeliveredEvent] = {}
         self._latest_ctime: dict[str, int] = {}
+        self._last_fired: dict[str, float] = {}
 
     # --- options -------------------------------------------------------------------------------
     @property
@@ -301,7 +303,13 @@ class BotslabEventStream:
                 self._last_id is not None and event.id <= self._last_id
             ):
                 continue
+            # An event entity's state is its time in milliseconds: two events of one device
+            # in the same millisecond would read as one to state triggers and the bridges.
+            since = time.monotonic() - self._last_fired.get(event.device_name, 0.0)
+            if since < SAME_DEVICE_GAP:
+                await asyncio.sleep(SAME_DEVICE_GAP - since)
             self._deliver(event)
+            self._last_fired[event.device_name] = time.monotonic()
             delivered = True
         if delivered:
             self._save()
