@@ -288,6 +288,15 @@ async def set_property(ctx: Ctx) -> Any:
     return None
 
 
+@endpoint("GET", "/v1/iot/camera/get_keys")
+async def camera_get_keys(ctx: Ctx) -> Any:
+    """Live view's media keys and license (liveview.md H2); `sn` repeats device_name."""
+    dev = ctx.device()
+    if ctx.get("sn") and ctx.get("sn") != dev.device_name:
+        raise WorldError(codes.INVALID_PARAM, "sn does not match device_name")
+    return ctx.emu.world.live_keys(dev)
+
+
 @endpoint("POST", "/v1/iot/device/invoke_service")
 async def invoke_service(ctx: Ctx) -> Any:
     dev = ctx.device(level=2)

@@ -151,6 +151,7 @@ class Device:
     upgrade: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
     product_logo: str = ""
+    live: dict[str, Any] | None = None  # live view license and keys (liveview.md H2)
 
     @property
     def key(self) -> str:
@@ -649,6 +650,33 @@ class World:
             items.append(msg)
         chunk = items[start : start + limit]
         return chunk, start + limit < len(items)
+
+    # --- live view (liveview.md H2) -----------------------------------------------------------
+    def live_keys(self, dev: Device) -> dict[str, Any]:
+        """The device's license and rotating media keys (15 keys at indices 30..44)."""
+        interval = 43200
+        bucket = int(self.now()) // interval
+        if dev.live is None or dev.live.get("bucket") != bucket:
+            printable = "".join(chr(c) for c in range(33, 127) if chr(c) not in '\\"')
+            dev.live = {
+                "bucket": bucket,
+                "license": {
+                    "product_id": (dev.live or {}).get("license", {}).get("product_id")
+                    or f"{secrets.randbelow(10**9):09d}",
+                    "authorization": secrets.token_hex(16),
+                    "auth_time": str(int(self.now())),
+                    "rand_num": str(secrets.randbelow(10**8)),
+                },
+                "keys": {
+                    str(index): "".join(secrets.choice(printable) for _ in range(32))
+                    for index in range(30, 45)
+                },
+            }
+        return {
+            "license": dict(dev.live["license"]),
+            "secret_interval": interval,
+            "secret_keys": [{index: key} for index, key in dev.live["keys"].items()],
+        }
 
     # --- sharing --------------------------------------------------------------------------
     def share(

@@ -24,6 +24,7 @@ from .exceptions import (
     WrongCaptcha,
 )
 from .models import (
+    CameraKeys,
     CloudPlan,
     Consent,
     Credentials,
@@ -39,6 +40,7 @@ from .models import (
     FirmwareProgress,
     Identity,
     Invitation,
+    LiveLicense,
     MessagePage,
     NetworkTest,
     PlayUrl,
@@ -66,6 +68,7 @@ __all__ = [
     "BotslabConnectionError",
     "BotslabError",
     "BotslabTimeoutError",
+    "CameraKeys",
     "CaptchaRequired",
     "CloudPlan",
     "ConnectionState",
@@ -86,6 +89,7 @@ __all__ = [
     "Identity",
     "InvalidCredentials",
     "Invitation",
+    "LiveLicense",
     "MessagePage",
     "NetworkTest",
     "PermissionDenied",

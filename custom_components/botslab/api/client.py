@@ -31,6 +31,7 @@ from .exceptions import (
 )
 from .http import check_status, parse_json, translated_errors
 from .models import (
+    CameraKeys,
     CloudPlan,
     Consent,
     Credentials,
@@ -301,6 +302,11 @@ class BotslabClient:
         return ServiceResult(
             int(error_no) if str(error_no).lstrip("-").isdigit() else -1, dict(raw)
         )
+
+    async def camera_keys(self, device: Device) -> CameraKeys:
+        """Live view's media keys and license (liveview.md H2)."""
+        params = {**_dev(device), "sn": device.device_name}
+        return CameraKeys.from_api(await self._call("GET", ep.CAMERA_KEYS, params))
 
     async def wake_up(self, device: Device) -> ServiceResult:
         return await self.invoke_service(device, "WakeUp")

@@ -31,6 +31,7 @@ DEVICE_LIST = "/v1/iot/device/list"
 GET_PROPERTY = "/v1/iot/device/get_desired_property"
 SET_PROPERTY = "/v1/iot/device/set_property"  # body [modelled]
 INVOKE_SERVICE = "/v1/iot/device/invoke_service"
+CAMERA_KEYS = "/v1/iot/camera/get_keys"  # live view (liveview.md H2)
 MESSAGE_LIST = "/v2/message/list"
 EVENT_TYPES = "/v2/config/event_type"
 PLAY_URL = "/v1/oss/get_play_url"

@@ -689,3 +689,45 @@ class ErasureRequest:
     def from_api(cls, raw: Any) -> ErasureRequest:
         data = _obj(raw, "erasure")
         return cls(_str(data.get("request_id")), _str(data.get("due_date")))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLicense:
+    """The live view license (liveview.md H2): headers of the relay sign call."""
+
+    product_id: str
+    authorization: str = field(repr=False)
+    auth_time: str = ""
+    rand_num: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraKeys:
+    """A device's rotating media keys by index, and its license (liveview.md H2)."""
+
+    license: LiveLicense
+    secret_interval: int
+    secret_keys: Mapping[int, str] = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: Any) -> CameraKeys:
+        data = _obj(raw, "camera keys")
+        lic = _obj(data.get("license"), "license")
+        keys: dict[int, str] = {}
+        for item in data.get("secret_keys") or []:
+            if isinstance(item, Mapping):
+                for index, key in item.items():
+                    if str(index).isdigit() and isinstance(key, str) and key:
+                        keys[int(index)] = key
+        if not keys or not lic.get("product_id"):
+            raise ProtocolError("camera keys without keys or license")
+        return cls(
+            LiveLicense(
+                _str(lic.get("product_id")),
+                _str(lic.get("authorization")),
+                _str(lic.get("auth_time")),
+                _str(lic.get("rand_num")),
+            ),
+            _int(data.get("secret_interval")),
+            keys,
+        )
