@@ -94,6 +94,12 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._keys: dict[str, dict[str, bytes]] = {}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
+        # live view: relay signs issued, ukeys minted (ukey -> {sn, video}); the UDP tunnel
+        # and the relays do not exist yet, their ports are what cloud control advertises
+        self.live_signs: dict[str, dict[str, str]] = {}
+        self.live_ukeys: dict[str, dict[str, Any]] = {}
+        self.tunnel_port = 8080
+        self.relay_port = 80
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
 
@@ -151,7 +157,14 @@ class Emulator:
             "quc_url": f"{self.base_url}/quc/{{region}}/request.php",
             "api_url": f"{self.base_url}/api/{{region}}",
             "regions": {
-                r: {"quc_url": self.quc_url(r), "api_url": self.api_url(r)} for r in REGIONS
+                r: {
+                    "quc_url": self.quc_url(r),
+                    "api_url": self.api_url(r),
+                    "iotext_url": f"{self.base_url}/live/{r}/iotext",
+                    "license_url": f"{self.base_url}/live/{r}/licenseext",
+                    "schedule_url": f"{self.base_url}/live/{r}/schedule",
+                }
+                for r in REGIONS
             },
             "dispatcher_url": f"{self.base_url}/v1/list/ip",
             "push_host": self.host,
@@ -285,6 +298,9 @@ class Emulator:
         from .control import add_control_routes
 
         add_control_routes(app, self)
+        from .live.http import add_live_routes
+
+        add_live_routes(app, self)
         app.router.add_route("*", "/api/{region}/{tail:.*}", self._not_found)
 
     async def _not_found(self, request: web.Request) -> web.Response:

@@ -58,10 +58,13 @@ NETWORK_TEST = "/v1/iot/device/network_test"  # [modelled]
 
 @dataclass(frozen=True, slots=True)
 class RegionHosts:
-    """The login (QUC) and API gateway URLs of one region."""
+    """The login (QUC), API gateway and live video URLs of one region."""
 
     quc_url: str
     api_url: str
+    iotext_url: str = ""  # live view cloud control (liveview.md H3)
+    license_url: str = ""  # live view relay sign (H4)
+    schedule_url: str = ""  # live view scheduler (H5-H7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,9 @@ class Endpoints:
             r: RegionHosts(
                 quc_url=f"https://{r}-sapp-login.botslab.com/request.php",
                 api_url=f"https://{r}-sapp-api.botslab.com",
+                iotext_url=f"https://{r}-video-iotext.botslab.com",
+                license_url=f"https://{r}-video-licenseext.botslab.com",
+                schedule_url=f"https://{r}-video-schedule.botslab.com",
             )
             for r in REGIONS
         }
@@ -111,7 +117,13 @@ class Endpoints:
         given = config.get("regions")
         if isinstance(given, Mapping):
             for name, hosts in given.items():
-                regions[str(name)] = RegionHosts(str(hosts["quc_url"]), str(hosts["api_url"]))
+                regions[str(name)] = RegionHosts(
+                    str(hosts["quc_url"]),
+                    str(hosts["api_url"]),
+                    str(hosts.get("iotext_url", "")),
+                    str(hosts.get("license_url", "")),
+                    str(hosts.get("schedule_url", "")),
+                )
         else:
             for name in REGIONS:
                 regions[name] = RegionHosts(
