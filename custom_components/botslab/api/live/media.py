@@ -1,0 +1,95 @@
+"""Live media frames (liveview.md 8): the device frame body, per-frame keys, slice decryption
+(unescape, decrypt from the first RBSP byte at raw offset >= 0x100, re-escape), keyframes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import re
+import struct
+
+from ..crypto import chacha20, escape
+from ..exceptions import ProtocolError
+
+BODY_HEAD = b"\x00\x00\x00\x00\x00\x03"
+AU_OFFSET = 0x38
+BOUNDARY = 0x100
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFrame:
+    seq: int
+    ts_ms: int
+    key_index: int
+    au: bytes
+
+
+def parse_body(body: bytes) -> MediaFrame:
+    """The body of a class 0x02/0x03 app-frame (§8.1)."""
+    if len(body) < 0x30 or not body.startswith(BODY_HEAD):
+        raise ProtocolError("media body too short or without its device header")
+    au = body[AU_OFFSET:]
+    if not au:
+        raise ProtocolError("media body without an access unit")
+    (seq,) = struct.unpack_from(">H", body, 0x06)
+    (ts_ms,) = struct.unpack_from(">I", body, 0x0C)
+    (index,) = struct.unpack_from(">I", body, 0x2C)
+    return MediaFrame(seq, ts_ms, index, au)
+
+
+def frame_key(secret_keys: Mapping[int, str], index: int, fallback: int | None = None) -> bytes:
+    """The key string as ASCII bytes, NUL-padded or cut to 32; the fallback index if unknown."""
+    key = secret_keys.get(index)
+    if key is None and fallback is not None:
+        key = secret_keys.get(fallback)
+    if key is None:
+        raise ProtocolError(f"unknown key index {index}")
+    return key.encode("ascii", "replace")[:32].ljust(32, b"\x00")
+
+
+def _nals(au: bytes) -> list[tuple[int, int]]:
+    starts = [m.end() for m in re.finditer(b"\x00\x00\x01", au)]
+    spans = []
+    for idx, start in enumerate(starts):
+        end = starts[idx + 1] - 3 if idx + 1 < len(starts) else len(au)
+        if idx + 1 < len(starts) and end > start and au[end - 1] == 0:
+            end -= 1  # a single zero before the next start code belongs to it
+        spans.append((start, end))
+    return spans
+
+
+def decrypt_slice(nal: bytes, key: bytes) -> bytes:
+    """One slice NAL: drop escape bytes, decrypt the RBSP from the first byte whose raw
+    position is >= 0x100 (IV = the 12 bytes before it), escape again."""
+    rbsp = bytearray()
+    boundary = None
+    zeros = 0
+    for raw_pos, byte in enumerate(nal):
+        if zeros >= 2 and byte == 3:
+            zeros = 0
+            continue
+        if boundary is None and raw_pos >= BOUNDARY:
+            boundary = len(rbsp)
+        rbsp.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    if boundary is None or boundary < 12:
+        return nal  # 0x100 bytes or less: clear
+    plain = bytes(rbsp[:boundary]) + chacha20(
+        key, bytes(rbsp[boundary - 12 : boundary]), bytes(rbsp[boundary:])
+    )
+    return escape(plain)
+
+
+def decrypt_au(au: bytes, key: bytes) -> bytes:
+    """Decrypt every slice (types 1 and 5) of an access unit; other NALs pass untouched."""
+    out = bytearray()
+    pos = 0
+    for start, end in _nals(au):
+        if end > start and au[start] & 0x1F in (1, 5):
+            out += au[pos:start] + decrypt_slice(au[start:end], key)
+            pos = end
+    return bytes(out + au[pos:])
+
+
+def is_keyframe(au: bytes) -> bool:
+    return any(end > start and au[start] & 0x1F == 5 for start, end in _nals(au))
