@@ -99,7 +99,9 @@ class Emulator:
         self.live_signs: dict[str, dict[str, str]] = {}
         self.live_ukeys: dict[str, dict[str, Any]] = {}
         self.tunnel_port = 8080
-        self.relay_port = 80
+        from .live.relay import RelayServer
+
+        self.relay = RelayServer(self, host)
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
 
@@ -119,9 +121,11 @@ class Emulator:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         await self.push.start()
+        await self.relay.start()
         return self
 
     async def stop(self) -> None:
+        await self.relay.stop()
         await self.push.stop()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -77,7 +77,7 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
         stream_id = f"{device_sn}_01_01"
         answer: dict[str, Any] = {
             "errcode": 0,
-            "servers": [f"{emu.host}:{emu.relay_port}"],
+            "servers": [f"{emu.host}:{emu.relay.port}"],
             "auth_key": ukey,
             "cluster_id": "EU_relay",
             "sn": stream_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import aiohttp
@@ -9,7 +10,7 @@ import pytest
 
 from botslab_emulator import Emulator
 from custom_components.botslab.api import ApiError, BotslabClient, Endpoints
-from custom_components.botslab.api.live import setup
+from custom_components.botslab.api.live import relay, setup
 from custom_components.botslab.api.live.signing import machine_id
 
 DOOR = "BDX3A1B2C3D4"
@@ -35,11 +36,41 @@ async def test_setup_chain(
         "machine_id": machine_id(client.identity.m2),
     }
     first = await setup.schedule(http, endpoints, kind=1, **common)
-    assert first.servers == (f"127.0.0.1:{emu.relay_port}",) and first.stream_id == f"{DOOR}_01_01"
+    assert first.servers == (f"127.0.0.1:{emu.relay.port}",) and first.stream_id == f"{DOOR}_01_01"
     assert emu.live_ukeys[first.ukey] == {"sn": DOOR, "video": False}
     await setup.schedule(http, endpoints, kind=2, **common)
     video = await setup.schedule(http, endpoints, kind="bf", stream_id=first.stream_id, **common)
     assert emu.live_ukeys[video.ukey]["video"] is True
+    # the TCP relay: a login with the video ukey, START, and what the relay sends arrives
+    reader, writer, frames, _early = await relay.open_tcp_relay(
+        video.servers[0],
+        stream_id=video.stream_id,
+        ukey=video.ukey,
+        cluster=video.cluster_id,
+        product_key=door.product_key,
+    )
+    try:
+        for _ in range(100):
+            if emu.relay.viewers.get(video.stream_id):
+                break
+            await asyncio.sleep(0.01)
+        body = b"\x00\x00\x00\x00\x00\x03" + bytes(0x32) + b"\x00\x00\x00\x01\x65" + bytes(8)
+        assert emu.relay.send(video.stream_id, 0x02, body) == 1
+        got = []
+        while not got:
+            got = list(frames.feed(await asyncio.wait_for(reader.read(65536), 5)))
+        assert got[0].cls == 0x02 and got[0].body == body
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    with pytest.raises(relay.RelayRefused):
+        await relay.open_tcp_relay(
+            video.servers[0],
+            stream_id=video.stream_id,
+            ukey="forged",
+            cluster=video.cluster_id,
+            product_key=door.product_key,
+        )
 
 
 async def test_relay_sign_checks_the_license(
