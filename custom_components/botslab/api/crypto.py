@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 import hashlib
 import re
@@ -162,7 +162,8 @@ def decrypt_slice(nal: bytes, key: bytes) -> bytes:
     return escape(rbsp[:H264_BOUNDARY] + chacha20(key, iv, rbsp[H264_BOUNDARY:]))
 
 
-def _nal_spans(es: bytes) -> Iterator[tuple[int, int]]:
+def nal_spans(es: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each NAL of an Annex-B stream; zeros before a start code belong to it."""
     starts = [m.end() for m in re.finditer(b"\x00\x00\x01", es)]
     for idx, start in enumerate(starts):
         end = starts[idx + 1] - 3 if idx + 1 < len(starts) else len(es)
@@ -171,14 +172,18 @@ def _nal_spans(es: bytes) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def decrypt_access_unit(es: bytes, key: bytes) -> bytes:
-    """Decrypt every slice (NAL types 1 and 5) of an Annex-B byte stream."""
+def decrypt_access_unit(
+    es: bytes, key: bytes, slice_decrypt: Callable[[bytes, bytes], bytes] | None = None
+) -> bytes:
+    """Decrypt every slice (NAL types 1 and 5) of an Annex-B byte stream; other NALs pass
+    untouched. `slice_decrypt` defaults to the clips' reading (:func:`decrypt_slice`)."""
+    slice_decrypt = slice_decrypt or decrypt_slice
     out = bytearray()
     pos = 0
-    for start, end in _nal_spans(es):
+    for start, end in nal_spans(es):
         if end > start and es[start] & 0x1F in (1, 5):
             out += es[pos:start]
-            out += decrypt_slice(es[start:end], key)
+            out += slice_decrypt(es[start:end], key)
             pos = end
     out += es[pos:]
     return bytes(out)
@@ -279,7 +284,9 @@ def decrypt_clip_segment(ts: bytes, secretkey: str) -> bytes:
         raise ProtocolError("segment length is not a multiple of 188")
     key = clip_key(secretkey)
     streams = _elementary_pids(ts)
-    handlers = {pid: decrypt_access_unit for pid, st in streams.items() if st == 0x1B}
+    handlers: dict[int, Callable[[bytes, bytes], bytes]] = {
+        pid: decrypt_access_unit for pid, st in streams.items() if st == 0x1B
+    }
     handlers.update({pid: decrypt_adts for pid, st in streams.items() if st == 0x0F})
     # group packets of each PES
     groups: dict[int, list[int]] = {}

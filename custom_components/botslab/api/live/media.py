@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-import re
 import struct
 
-from ..crypto import chacha20, escape
+from ..crypto import chacha20, decrypt_access_unit, escape, nal_spans
 from ..exceptions import ProtocolError
 
 BODY_HEAD = b"\x00\x00\x00\x00\x00\x03"
@@ -47,17 +46,6 @@ def frame_key(secret_keys: Mapping[int, str], index: int, fallback: int | None =
     return key.encode("ascii", "replace")[:32].ljust(32, b"\x00")
 
 
-def _nals(au: bytes) -> list[tuple[int, int]]:
-    starts = [m.end() for m in re.finditer(b"\x00\x00\x01", au)]
-    spans = []
-    for idx, start in enumerate(starts):
-        end = starts[idx + 1] - 3 if idx + 1 < len(starts) else len(au)
-        if idx + 1 < len(starts) and end > start and au[end - 1] == 0:
-            end -= 1  # a single zero before the next start code belongs to it
-        spans.append((start, end))
-    return spans
-
-
 def decrypt_slice(nal: bytes, key: bytes) -> bytes:
     """One slice NAL: drop escape bytes, decrypt the RBSP from the first byte whose raw
     position is >= 0x100 (IV = the 12 bytes before it), escape again."""
@@ -82,14 +70,8 @@ def decrypt_slice(nal: bytes, key: bytes) -> bytes:
 
 def decrypt_au(au: bytes, key: bytes) -> bytes:
     """Decrypt every slice (types 1 and 5) of an access unit; other NALs pass untouched."""
-    out = bytearray()
-    pos = 0
-    for start, end in _nals(au):
-        if end > start and au[start] & 0x1F in (1, 5):
-            out += au[pos:start] + decrypt_slice(au[start:end], key)
-            pos = end
-    return bytes(out + au[pos:])
+    return decrypt_access_unit(au, key, decrypt_slice)
 
 
 def is_keyframe(au: bytes) -> bool:
-    return any(end > start and au[start] & 0x1F == 5 for start, end in _nals(au))
+    return any(end > start and au[start] & 0x1F == 5 for start, end in nal_spans(au))
