@@ -281,12 +281,16 @@ async def get_captcha(emu: Emulator, body: dict[str, Any], request: web.Request)
 async def post_faults(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
     http_names = {f.name for f in fields(emu.faults)}
     push_names = {f.name for f in fields(emu.push.faults)}
+    live_names = {f.name for f in fields(emu.live.faults)}
     for key, value in body.items():
         if key in http_names:
             setattr(emu.faults, key, type(getattr(emu.faults, key))(value))
         elif key.startswith("push_") and key[5:] in push_names:
             name = key[5:]
             setattr(emu.push.faults, name, type(getattr(emu.push.faults, name))(value))
+        elif key.startswith("live_") and key[5:] in live_names:
+            name = key[5:]
+            setattr(emu.live.faults, name, type(getattr(emu.live.faults, name))(value))
         elif key == "upgrade_fail":
             emu.world.upgrade_fail = bool(value)
         elif key == "upgrade_seconds":
@@ -295,7 +299,11 @@ async def post_faults(emu: Emulator, body: dict[str, Any], request: web.Request)
             emu.world.url_ttl = int(value)
         else:
             raise BadControl(f"unknown fault {key}")
-    return {"http": asdict(emu.faults), "push": asdict(emu.push.faults)}
+    return {
+        "http": asdict(emu.faults),
+        "push": asdict(emu.push.faults),
+        "live": asdict(emu.live.faults),
+    }
 
 
 @control("POST", "/push/drop")

@@ -94,14 +94,14 @@ class Emulator:
         self._runner: web.AppRunner | None = None
         self._keys: dict[str, dict[str, bytes]] = {}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
-        # live view: relay signs issued, ukeys minted (ukey -> {sn, video}); the UDP tunnel
-        # and the relays do not exist yet, their ports are what cloud control advertises
+        # live view: relay signs issued, ukeys minted (ukey -> {sn, video}), the tunnel, the
+        # virtual devices and the relays (liveview.md 13)
         self.live_signs: dict[str, dict[str, str]] = {}
         self.live_ukeys: dict[str, dict[str, Any]] = {}
-        self.tunnel_port = 8080
-        from .live.relay import RelayServer
+        from .live.hub import LiveHub
 
-        self.relay = RelayServer(self, host)
+        self.live = LiveHub(self, host)
+        self.relay = self.live.relay
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
 
@@ -121,11 +121,11 @@ class Emulator:
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         await self.push.start()
-        await self.relay.start()
+        await self.live.start()
         return self
 
     async def stop(self) -> None:
-        await self.relay.stop()
+        await self.live.stop()
         await self.push.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -142,6 +142,10 @@ class Emulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    @property
+    def tunnel_port(self) -> int:
+        return self.live.tunnel.port
 
     # --- URLs -----------------------------------------------------------------------------
     @property

@@ -1,5 +1,5 @@
 """Live view's HTTP steps on the emulator (liveview.md H3-H7): cloud control, relay sign,
-scheduler. The UDP tunnel, the relays and the virtual device come later."""
+scheduler (schedule_2 registers a viewer's machineId for its account)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
     async def relay_sign(request: web.Request) -> web.Response:
         form = await request.post()
         product_id, sn, reg_time = (str(form.get(k, "")) for k in ("product_id", "sn", "reg_time"))
-        if request.query.get("urlsign", "") != relay_urlsign(product_id, sn, reg_time):
+        if emu.live.faults.bad_sign or request.query.get("urlsign", "") != relay_urlsign(
+            product_id, sn, reg_time
+        ):
             return web.json_response({"errno": 1001, "errmsg": "urlsign error"})
         dev = emu.world.devices.get(sn)
         lic = (dev.live or {}).get("license") if dev is not None else None
@@ -72,6 +74,13 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
         video = sid.endswith("_bf")
         if not (sid.startswith(("shedule_1_", "shedule_2_")) or video) or issued["sn"] != device_sn:
             return web.Response(text=substream_body({"errcode": 1002, "errmsg": "bad session"}))
+        if emu.live.faults.substream_errcode:
+            code = emu.live.faults.substream_errcode
+            return web.Response(text=substream_body({"errcode": code, "errmsg": "refused"}))
+        if sid.startswith("shedule_2_"):
+            # the viewer's registration: `sn` is <sn>_01_<machineId>, userid its account
+            machine = core["sn"].removeprefix(f"{device_sn}_01_")
+            emu.live.registered[(device_sn, machine)] = core["userid"]
         ukey = secrets.token_hex(8)
         emu.live_ukeys[ukey] = {"sn": device_sn, "video": video}
         stream_id = f"{device_sn}_01_01"

@@ -5,23 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .frames import app_frame, login_result, read_tlvs
+from .frames import app_frame
 
 if TYPE_CHECKING:
-    from ..server import Emulator
+    from .hub import LiveHub
 
 MAX_BODY = 64 * 1024
 LOGIN_TIMEOUT_S = 10.0
 
 
+@dataclass(eq=False)
+class TcpViewer:
+    writer: asyncio.StreamWriter
+    stream_id: str
+    video: bool
+    frames_sent: int = 0
+
+
 class RelayServer:
-    def __init__(self, emu: Emulator, host: str, port: int = 0) -> None:
-        self.emu = emu
+    def __init__(self, hub: LiveHub, host: str, port: int = 0) -> None:
+        self.hub = hub
         self.host = host
         self.port = port
-        self.viewers: dict[str, set[asyncio.StreamWriter]] = {}  # stream id -> writers
+        self.viewers: dict[str, set[TcpViewer]] = {}  # stream id -> attached viewers
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -32,9 +41,9 @@ class RelayServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for writers in self.viewers.values():
-            for writer in writers:
-                writer.close()
+        for viewers in self.viewers.values():
+            for viewer in viewers:
+                viewer.writer.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -42,12 +51,15 @@ class RelayServer:
         if self._server is not None:
             await self._server.wait_closed()
 
+    def attached(self, stream_id: str) -> list[TcpViewer]:
+        return [v for v in self.viewers.get(stream_id, set()) if not v.writer.is_closing()]
+
     def send(self, stream_id: str, cls: int, body: bytes) -> int:
         """A frame to every attached viewer of the stream; how many got it."""
-        writers = [w for w in self.viewers.get(stream_id, set()) if not w.is_closing()]
-        for writer in writers:
-            writer.write(app_frame(cls, body))
-        return len(writers)
+        viewers = self.attached(stream_id)
+        for viewer in viewers:
+            viewer.writer.write(app_frame(cls, body))
+        return len(viewers)
 
     async def _read(self, reader: asyncio.StreamReader, wait: float | None) -> tuple[int, bytes]:
         head = await asyncio.wait_for(reader.readexactly(10), wait)
@@ -62,26 +74,24 @@ class RelayServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        stream_id = ""
+        viewer: TcpViewer | None = None
         try:
             cls, body = await self._read(reader, LOGIN_TIMEOUT_S)
-            fields = read_tlvs(body) if cls == 0x01 else {}
-            ukey = fields.get(0x0002, b"").decode(errors="replace")
-            stream_id = fields.get(0x0001, b"").decode(errors="replace")
-            minted = self.emu.live_ukeys.get(ukey)
-            if minted is None or stream_id != f"{minted['sn']}_01_01":
-                writer.write(login_result(1))
-                await writer.drain()
+            code, stream_id, video = self.hub.check_login(body if cls == 0x01 else b"")
+            writer.write(self.hub.login_result(code))
+            await writer.drain()
+            if code != 0:
                 return
-            writer.write(login_result(0))
+            viewer = TcpViewer(writer, stream_id, video)
             while True:
                 cls, body = await self._read(reader, None)
                 if cls == 0x09:  # START, repeats are fine
-                    self.viewers.setdefault(stream_id, set()).add(writer)
+                    self.viewers.setdefault(stream_id, set()).add(viewer)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError):
             pass
         finally:
-            self.viewers.get(stream_id, set()).discard(writer)
+            if viewer is not None:
+                self.viewers.get(viewer.stream_id, set()).discard(viewer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -105,6 +105,11 @@ class BotslabClient:
         return self._endpoints
 
     @property
+    def http_session(self) -> aiohttp.ClientSession:
+        """The shared aiohttp session (live view's steps go through it too)."""
+        return self._http
+
+    @property
     def identity(self) -> Identity:
         return self._identity
 

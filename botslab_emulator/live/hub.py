@@ -1,0 +1,295 @@
+"""The emulator's live-view world (liveview.md 13): the UDP tunnel with a virtual device behind
+it, the TCP and QTP relays, the publisher looping a synthetic clip at real pace, fault knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from dataclasses import dataclass, field
+import functools
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .clip import live_clip
+from .frames import app_frame, login_result, read_tlvs
+from .media import encrypt_frame, media_body
+from .qtp import QtpServer
+from .relay import RelayServer
+from .signing import BOOT_KEY, double_b64_decrypt, double_b64_encrypt
+from .tunnel import device_xmsg, header, parse, xmsg_content
+
+if TYPE_CHECKING:
+    from ..server import Emulator
+    from ..world import Device
+
+_LOGGER = logging.getLogger(__name__)
+UNKNOWN_INDEX = 9999
+LAN_HUB = "4227967168:8000"  # 192.168.1.252, read little-endian (liveview.md 5.4)
+
+
+@dataclass
+class LiveFaults:
+    """Fault knobs of live view (POST /_emulator/faults with the `live_` prefix)."""
+
+    bad_sign: bool = False  # getRelaySign answers errno 1001
+    substream_errcode: int = 0  # /substream answers this errcode
+    login_result: int = 0  # the relays refuse LOGIN with this result
+    audio_only: bool = False  # req_relay_res carries flag 0 for everyone
+    stay_asleep: bool = False  # the device never answers req_relay
+    unknown_key_index: bool = False  # frames carry a key index nobody was given
+    drop_after_frames: int = 0  # the relay drops a viewer after this many video frames
+    video_transport: str = "qtp"  # "qtp": video over QTP, audio over TCP; "tcp": both TCP
+    heartbeat_timeout_s: float = 10.0  # publishing stops without req_heartbeat
+
+
+@dataclass
+class LiveStats:
+    xmsgs: int = 0
+    acks: int = 0
+    keepalives: int = 0
+    bad_datagrams: int = 0
+    req_relay: int = 0
+    heartbeats: int = 0
+    video_frames: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class Publisher:
+    """One device stream: the clip looped at real pace, encrypted per frame, to the relays."""
+
+    def __init__(self, hub: LiveHub, dev: Device, stream_id: str) -> None:
+        self.hub = hub
+        self.dev = dev
+        self.stream_id = stream_id
+        self.video = False
+        self.last_hb = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    async def run(self) -> None:
+        clip = await asyncio.to_thread(live_clip)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        base_ts = int(time.time() * 1000) & 0x7FFFFFFF
+        frame_no = 0
+        audio = app_frame(0x0A, media_body(0, 0, 0, bytes([0xD5]) * 160))[10:]
+        while time.monotonic() - self.last_hb < self.hub.faults.heartbeat_timeout_s:
+            index = frame_no % len(clip.aus)
+            if self.video:
+                keys = {
+                    int(i): k.encode("ascii")[:32].ljust(32, b"\x00")
+                    for i, k in (self.dev.live or {}).get("keys", {}).items()
+                }
+                first = sorted(keys)[frame_no % len(keys)]
+                key_index, encrypted = encrypt_frame(clip.aus[index], keys, first)
+                if self.hub.faults.unknown_key_index:
+                    key_index = UNKNOWN_INDEX
+                ts_ms = (base_ts + int((loop.time() - start) * 1000)) & 0xFFFFFFFF
+                body = media_body(frame_no, ts_ms, key_index, encrypted)
+                self.hub.send_video(self.stream_id, 0x02 if clip.keyframes[index] else 0x03, body)
+            self.hub.send_audio(self.stream_id, audio)
+            frame_no += 1
+            await asyncio.sleep(max(0.0, start + frame_no / clip.fps - loop.time()))
+        _LOGGER.debug("%s stopped publishing: no heartbeat", self.stream_id)
+
+
+class TunnelServer(asyncio.DatagramProtocol):
+    """The P2P tunnel server and the virtual device behind it (liveview.md 5, 13)."""
+
+    def __init__(self, hub: LiveHub, host: str) -> None:
+        self.hub = hub
+        self.host = host
+        self.port = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, 0))
+        self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(data, addr)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        stats = self.hub.stats
+        try:
+            path, kind, conv, payload = parse(data)
+            if (path, kind) == (0x02, 0x04):  # CONNECT: echoed, so the client does not stall
+                self._send(header(0x02, 0x04, conv, len(payload)) + payload, addr)
+            elif (path, kind) == (0x02, 0x30):
+                self._xmsg(data, conv, addr)
+            elif (path, kind) == (0x02, 0x31):
+                stats.acks += 1
+            else:  # OPEN, DIRECT_REGISTER, PROBE, KEEPALIVE
+                stats.keepalives += 1
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):  # incl. bad JSON
+            stats.bad_datagrams += 1
+
+    def _xmsg(self, data: bytes, conv: int, addr: tuple[str, int]) -> None:
+        stats = self.hub.stats
+        stats.xmsgs += 1
+        uuid40, route40 = data[0x18:0x40], data[0x40:0x68]
+        ack = uuid40 + route40 + data[0x68:0x70] + bytes(12)
+        self._send(header(0x02, 0x31, conv, len(ack)) + ack, addr)
+        content = xmsg_content(data)
+        dev = self.hub.emu.world.devices[str(content["sn"])]
+        keys: dict[str, str] = (dev.live or {}).get("keys", {})
+        index = int(content.get("index", 0) or 0)
+        key = BOOT_KEY if not int(content.get("algo", 0) or 0) else keys[str(index)].encode()
+        inner = double_b64_decrypt(str(content["data"]), key)
+        if not isinstance(inner, dict):
+            raise TypeError("signalling is not an object")
+        kind = str(inner.get("type"))
+        stats.by_type[kind] = stats.by_type.get(kind, 0) + 1
+
+        def reply(message: dict[str, Any], *, signed: bool) -> None:
+            text = json.dumps(message, separators=(",", ":"))
+            env: dict[str, Any] = {"model": "netsdk", "sn": dev.device_name}
+            env["tm"] = str(int(time.time() * 1000))
+            if signed:
+                env["data"] = double_b64_encrypt(text, keys[str(index)].encode())
+                env.update(algo=1, index=index)
+            else:
+                env["data"] = double_b64_encrypt(text, BOOT_KEY)
+            msg_id = int(time.time() * 1_000_000)
+            self._send(device_xmsg(conv, uuid40, route40, msg_id, json.dumps(env)), addr)
+
+        if kind == "base_capacity":
+            reply(
+                {"type": "base_capacity_res", "ea": 1, "requester_ctx": inner.get("requester_ctx")},
+                signed=False,
+            )
+        elif kind == "req_relay":
+            stats.req_relay += 1
+            world = self.hub.emu.world
+            if self.hub.faults.stay_asleep or not world.is_awake(dev):
+                return  # a sleeping device does not answer
+            flag = self.hub.video_flag(dev, str(inner.get("requester_ctx", "")))
+            lra = base64.b64encode(json.dumps({"flag": flag, "la": LAN_HUB}).encode()).decode()
+            reply({"type": "req_relay_res", "lra": lra, "ea": 1, "ec": 1}, signed=True)
+            publish_sn = str(inner.get("publish_sn") or f"{dev.device_name}_01_01")
+            self.hub.publish(dev, publish_sn, video=flag == 1)
+            result = {"type": "res_pub_stream_result", "result": 0, "publish_sn": publish_sn}
+            loop = asyncio.get_running_loop()
+            handles = self.hub.timers
+            handles[:] = [h for h in handles if not h.cancelled() and h.when() > loop.time()]
+            for delay in (0.0, 0.3, 0.6):  # the device floods it
+                handles.append(
+                    loop.call_later(delay, functools.partial(reply, result, signed=True))
+                )
+        elif kind == "req_heartbeat":
+            stats.heartbeats += 1
+            self.hub.heartbeat(dev, str(inner.get("publish_sn") or f"{dev.device_name}_01_01"))
+
+
+class LiveHub:
+    def __init__(self, emu: Emulator, host: str) -> None:
+        self.emu = emu
+        self.faults = LiveFaults()
+        self.stats = LiveStats()
+        self.registered: dict[tuple[str, str], str] = {}  # (sn, machineId) -> uid (schedule_2)
+        self.tunnel = TunnelServer(self, host)
+        self.relay = RelayServer(self, host)
+        self.qtp = QtpServer(self, host)
+        self.publishers: dict[str, Publisher] = {}
+        self.timers: list[asyncio.TimerHandle] = []
+
+    async def start(self) -> None:
+        await self.tunnel.start()
+        await self.relay.start()
+        await self.qtp.start(self.relay.port)
+
+    async def stop(self) -> None:
+        for handle in self.timers:
+            handle.cancel()
+        for pub in self.publishers.values():
+            if pub.task is not None:
+                pub.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pub.task
+        self.publishers.clear()
+        self.tunnel.stop()
+        self.qtp.stop()
+        await self.relay.stop()
+
+    # --- authorisation ------------------------------------------------------------------------
+    def video_flag(self, dev: Device, requester_ctx: str) -> int:
+        """1 (video) for a viewer the owner's account registered with schedule_2, else 0."""
+        machine = requester_ctx.split("[", 1)[0]
+        uid = self.registered.get((dev.device_name, machine), "")
+        role = self.emu.world.role(uid.removeprefix("botslab_"), dev) if uid else None
+        return int(role is not None and role[0] == "owner" and not self.faults.audio_only)
+
+    def check_login(self, body: bytes) -> tuple[int, str, bool]:
+        """(result, stream id, video ukey) of a LOGIN body."""
+        try:
+            fields = read_tlvs(body)
+        except ValueError:
+            return 1, "", False
+        ukey = fields.get(0x0002, b"").decode(errors="replace")
+        stream_id = fields.get(0x0001, b"").decode(errors="replace")
+        minted = self.emu.live_ukeys.get(ukey)
+        if minted is None or stream_id != f"{minted['sn']}_01_01":
+            return 1, stream_id, False
+        if self.faults.login_result:
+            return self.faults.login_result, stream_id, False
+        return 0, stream_id, bool(minted.get("video"))
+
+    @staticmethod
+    def login_result(code: int) -> bytes:
+        return login_result(code)
+
+    # --- publishing ---------------------------------------------------------------------------
+    def publish(self, dev: Device, stream_id: str, *, video: bool) -> None:
+        pub = self.publishers.get(stream_id)
+        if pub is None or not pub.running:
+            pub = Publisher(self, dev, stream_id)
+            self.publishers[stream_id] = pub
+            pub.task = asyncio.get_running_loop().create_task(pub.run())
+        pub.video = pub.video or video
+        pub.last_hb = time.monotonic()
+
+    def heartbeat(self, dev: Device, stream_id: str) -> None:
+        pub = self.publishers.get(stream_id)
+        if pub is not None:
+            pub.last_hb = time.monotonic()
+        if dev.battery:  # a device streaming stays awake
+            dev.awake_until = max(dev.awake_until, self.emu.world.now() + 30)
+
+    def publishing(self, stream_id: str) -> bool:
+        pub = self.publishers.get(stream_id)
+        return pub is not None and pub.running
+
+    def send_video(self, stream_id: str, cls: int, body: bytes) -> None:
+        limit = self.faults.drop_after_frames
+        frame = app_frame(cls, body)
+        self.stats.video_frames += 1
+        if self.faults.video_transport == "tcp":
+            for viewer in self.relay.attached(stream_id):
+                if viewer.video:
+                    viewer.writer.write(frame)
+                    viewer.frames_sent += 1
+                    if limit and viewer.frames_sent >= limit:
+                        viewer.writer.close()  # the relay drops the viewer mid-stream
+        else:
+            for peer in self.qtp.viewers(stream_id):
+                if peer.video:
+                    self.qtp.send_frame(peer, frame)
+                    peer.frames_sent += 1
+                    peer.dropped = bool(limit and peer.frames_sent >= limit)
+
+    def send_audio(self, stream_id: str, body: bytes) -> None:
+        """Filler audio (class 0x0A), over TCP in both modes (liveview.md 13)."""
+        self.relay.send(stream_id, 0x0A, body)

@@ -1,0 +1,176 @@
+"""A whole live session (liveview.md 9) against the emulator's tunnel, virtual device and relays,
+over QTP (the faithful mode: video over reliable UDP, audio over TCP) and over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import pytest
+
+from botslab_emulator import Emulator
+from botslab_emulator.live.clip import live_clip
+from custom_components.botslab.api import BotslabClient
+from custom_components.botslab.api.live.session import LiveError, LiveSession, LiveTimers
+
+DOOR = "BDX3A1B2C3D4"
+
+
+async def _door(client: BotslabClient):  # type: ignore[no-untyped-def]
+    return next(d for d in await client.devices() if d.device_name == DOOR)
+
+
+async def _collect(session: LiveSession, count: int, timeout: float = 30) -> list:  # type: ignore[type-arg]
+    frames = []
+    async with asyncio.timeout(timeout):
+        async for frame in session:
+            frames.append(frame)
+            if len(frames) >= count:
+                break
+    return frames
+
+
+@pytest.mark.parametrize("transport", ["qtp", "tcp"])
+async def test_full_session(client: BotslabClient, emu: Emulator, transport: str) -> None:
+    emu.live.faults.video_transport = transport
+    door = await _door(client)
+    session = LiveSession(client, door)
+    await session.start()
+    try:
+        frames = await _collect(session, 40)
+    finally:
+        await session.stop()
+    assert session.stats.transport == transport
+    clip = live_clip()
+    # the first frame out is a keyframe; every AU is byte-identical to the clip's
+    assert frames[0].keyframe
+    start = clip.aus.index(frames[0].au)
+    for offset, frame in enumerate(frames):
+        assert frame.au == clip.aus[(start + offset) % len(clip.aus)]
+        assert frame.keyframe == clip.keyframes[(start + offset) % len(clip.aus)]
+    # timestamps follow the device clock at about 15 fps
+    span = frames[-1].ts_ms - frames[0].ts_ms
+    assert 39 * 1000 / 15 * 0.7 < span < 39 * 1000 / 15 * 1.5
+    # PyAV decodes every frame
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = 0
+    for frame in frames:
+        decoded += len(decoder.decode(av.Packet(frame.au)))
+    decoded += len(decoder.decode(None))
+    assert decoded == len(frames)
+    stats = emu.live.stats
+    assert stats.by_type.get("base_capacity") and stats.by_type.get("req_relay")
+    assert not session.running and not session._tasks
+
+
+FAST = LiveTimers(
+    setup_tries=2, setup_gap=0.05, asleep_after=2.0, rewake=1.0, stall=1.5, first_frame=5.0
+)
+
+
+async def _error_of(session: LiveSession, timeout: float = 20) -> LiveError:
+    async def run() -> None:
+        await session.start()
+        await _collect(session, 10_000, timeout)
+
+    with pytest.raises(LiveError) as caught:
+        await run()
+    await session.stop()
+    assert not session._tasks
+    return caught.value
+
+
+async def test_shared_account_gets_audio_only(client: BotslabClient, emu: Emulator) -> None:
+    drive = next(d for d in await client.devices() if d.device_name == "BCC5A0B1C2D3")
+    assert not drive.owner
+    error = await _error_of(LiveSession(client, drive, timers=FAST))
+    assert error.reason == "audio_only"
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "reason"),
+    [
+        ("audio_only", True, "audio_only"),
+        ("stay_asleep", True, "device_asleep"),
+        ("login_result", 2, "relay_refused"),
+        ("substream_errcode", 3, "setup_failed"),
+        ("bad_sign", True, "setup_failed"),
+        ("unknown_key_index", True, "keys_rotated"),
+    ],
+)
+async def test_fault_knobs(
+    client: BotslabClient, emu: Emulator, fault: str, value: object, reason: str
+) -> None:
+    door = await _door(client)
+    url = f"{emu.base_url}/_emulator/faults"
+    async with client.http_session.post(url, json={f"live_{fault}": value}) as resp:
+        assert resp.status == 200
+    error = await _error_of(LiveSession(client, door, timers=FAST))
+    assert error.reason == reason
+    if reason == "setup_failed" and fault == "substream_errcode":
+        assert "code 3" in str(error)
+
+
+@pytest.mark.parametrize("transport", ["qtp", "tcp"])
+async def test_relay_dropping_mid_stream(
+    client: BotslabClient, emu: Emulator, transport: str
+) -> None:
+    emu.live.faults.video_transport = transport
+    emu.live.faults.drop_after_frames = 20
+    session = LiveSession(client, await _door(client), timers=FAST)
+    await session.start()
+    got: list[object] = []
+
+    async def run() -> None:
+        async with asyncio.timeout(20):
+            async for frame in session:
+                got.append(frame)
+
+    with pytest.raises(LiveError) as caught:
+        await run()
+    assert caught.value.reason == "stream_lost"
+    assert 1 <= len(got) <= 20
+    await session.stop()
+
+
+async def test_keys_rotated_between_sessions_are_refetched(
+    client: BotslabClient, emu: Emulator
+) -> None:
+    """Cached keys that the device no longer uses: the first keyframe fails its test decode,
+    the keys are fetched again and video flows."""
+    door = await _door(client)
+    first = LiveSession(client, door)
+    await first.start()
+    await _collect(first, 1)
+    await first.stop()
+    dev = emu.world.devices[DOOR]
+    assert dev.live is not None
+    dev.live["keys"] = {i: k[::-1] for i, k in dev.live["keys"].items()}  # same indices
+    second = LiveSession(client, door, cache=first._cache)
+    await second.start()
+    try:
+        frames = await _collect(second, 3)
+    finally:
+        await second.stop()
+    assert frames[0].au in live_clip().aus
+    assert second._keys_refetched
+
+
+async def test_stop_leaves_nothing_running(client: BotslabClient, emu: Emulator) -> None:
+    session = LiveSession(client, await _door(client))
+    await session.start()
+    await _collect(session, 2)
+    emu.live.faults.heartbeat_timeout_s = 1.0
+    assert emu.live.publishing(f"{DOOR}_01_01")
+    await session.stop()
+    assert not session._tasks and session._tunnel_transport is not None
+    assert session._tunnel_transport.is_closing()
+    assert session._qtp is not None and session._qtp.transport is not None
+    assert session._qtp.transport.is_closing()
+    sent = emu.live.stats.xmsgs
+    # with no heartbeat the device stops publishing; the stopped session sends nothing more
+    async with asyncio.timeout(5):
+        while emu.live.publishing(f"{DOOR}_01_01"):
+            await asyncio.sleep(0.1)
+    assert emu.live.stats.xmsgs == sent
+    assert [f async for f in session] == []
