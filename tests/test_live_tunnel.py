@@ -63,12 +63,24 @@ def test_xmsg_both_ways() -> None:
     assert client.read_xmsg(reply)["sn"] == SN
 
 
-@given(st.integers(min_value=0, max_value=2**64 - 1), st.integers(min_value=0, max_value=300))
-def test_device_xmsg_keeps_braces_out_of_its_header(msg_id: int, pad: int) -> None:
+@given(
+    st.integers(min_value=0, max_value=2**64 - 1),
+    st.integers(min_value=0, max_value=300),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_device_xmsg_keeps_braces_out_of_its_header(msg_id: int, pad: int, conv: int) -> None:
     content = '{"type":"req_relay_res","pad":"' + "a" * pad + '"}'
-    data = server.device_xmsg(0x7B7B7B7B & 0x0F0F0F0F, bytes(40), bytes(40), msg_id, content)
-    assert 0x7B not in data[:0x94]
+    data = server.device_xmsg(conv, bytes(40), bytes(40), msg_id, content)
+    # the conv echoes the client's (bytes before 0x18 may hold "{": readers start at 0x18)
+    assert 0x7B not in data[0x18:0x94]
+    assert len(data) < 0x94 + len(content) + 8
     assert client.read_xmsg(data)["type"] == "req_relay_res"
+
+
+def test_device_xmsg_with_a_brace_in_the_conv() -> None:
+    """Found live: a random conv holding 0x7B made the virtual device pad its reply forever."""
+    data = server.device_xmsg(0x117B2233, bytes(40), bytes(40), 1, '{"type":"x"}')
+    assert client.read_xmsg(data)["type"] == "x"
 
 
 @given(st.binary(max_size=300))

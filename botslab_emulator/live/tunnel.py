@@ -57,7 +57,8 @@ def device_xmsg(conv: int, uuid40: bytes, route40: bytes, msg_id: int, content: 
             + msg_id.to_bytes(8, "big")
         )
         head = header(0x02, 0x30, conv, len(rest) + len(body)) + rest
-        if 0x7B not in head:
+        # a reader searches for "{" from 0x18 on; the client's own uuid/route are echoed as is
+        if 0x7B not in head[0x18 + 80 :]:
             return head + body
         if 0x7B in msg_id.to_bytes(8, "big"):
             msg_id += 1

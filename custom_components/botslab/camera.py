@@ -1,21 +1,29 @@
-"""Camera entity: the latest snapshot (live view comes later).
+"""Camera entity: the latest snapshot, and live view through Home Assistant's stream component.
 
 Battery devices show their latest event image, so that opening a dashboard never wakes them;
-mains-powered cameras take a fresh snapshot (at most every 30 seconds).
+mains-powered cameras take a fresh snapshot (at most every 30 seconds). Live video starts only
+when somebody opens the stream (liveview.md): a LiveSession decrypts the device's H.264, a
+LiveFeed serves it as MPEG-TS on a loopback port that the stream component turns into HLS, and
+the session stops 25 seconds after the last viewer leaves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 import logging
 import time
 
-from homeassistant.components.camera import Camera
+from homeassistant.components.camera import Camera, CameraEntityFeature
+from homeassistant.components.stream import Stream
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import BotslabError, DeviceKind, Event
+from .api.live.feed import LiveFeed
+from .api.live.session import LiveError, LiveSession, LiveTimers
+from .const import DOMAIN
 from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
 from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities
 from .push import SIGNAL_IMAGE
@@ -23,12 +31,18 @@ from .push import SIGNAL_IMAGE
 _LOGGER = logging.getLogger(__name__)
 PARALLEL_UPDATES = 0
 SNAPSHOT_MIN_SECONDS = 30.0
+LIVE_IDLE_SECONDS = 25.0
+# how long opening the stream waits for the first frame (or the reason there is none)
+LIVE_OPEN_SECONDS = 20.0
+# shorter than the library's: a user is waiting in front of a player
+LIVE_TIMERS = LiveTimers(rewake=8.0, asleep_after=16.0, first_frame=18.0)
 
 DESCRIPTION = BotslabEntityDescription(key="camera", translation_key="camera", name=None)
 
 
 class BotslabCamera(BotslabEntity, Camera):
     _attr_name = None
+    _attr_supported_features = CameraEntityFeature.STREAM
 
     def __init__(self, coordinator: BotslabCoordinator, serial: str) -> None:
         BotslabEntity.__init__(self, coordinator, serial, DESCRIPTION)
@@ -36,6 +50,7 @@ class BotslabCamera(BotslabEntity, Camera):
         self._image: bytes | None = None
         self._image_at = 0.0
         self._image_event: int | None = None
+        self._feed: LiveFeed | None = None
         self.content_type = "image/jpeg"
 
     def _sleeps(self, state: DeviceState) -> bool:
@@ -53,6 +68,63 @@ class BotslabCamera(BotslabEntity, Camera):
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         self.listen(SIGNAL_IMAGE, self._on_image)
+
+    async def async_will_remove_from_hass(self) -> None:
+        await super().async_will_remove_from_hass()
+        if self._feed is not None:
+            await self._feed.close()
+            self._feed = None
+
+    # --- live view ------------------------------------------------------------------------
+    @property
+    def is_streaming(self) -> bool:
+        return self._feed is not None and self._feed.streaming
+
+    def _new_session(self) -> LiveSession:
+        state = self.state_data
+        if state is None:
+            raise LiveError("setup_failed", "the device is gone")
+        data = self.coordinator.config_entry.runtime_data
+        return LiveSession(
+            self.coordinator.client, state.device, cache=data.live_cache, timers=LIVE_TIMERS
+        )
+
+    @callback
+    def _feed_changed(self) -> None:
+        if self.hass is not None and self.entity_id:
+            self.async_write_ha_state()
+
+    async def _open_feed(self, wait: float) -> str:
+        if self._feed is None:
+            self._feed = LiveFeed(
+                self._new_session, idle_s=LIVE_IDLE_SECONDS, on_change=self._feed_changed
+            )
+        try:
+            return await self._feed.open(wait)
+        except LiveError as err:
+            state = self.state_data
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=f"live_{err.reason}",
+                translation_placeholders={"device": state.device.title if state else ""},
+            ) from err
+
+    async def async_create_stream(self) -> Stream | None:
+        """Open the live feed first, so that a camera that cannot stream says why (a
+        translated error in the player) instead of leaving it spinning."""
+        await self._open_feed(LIVE_OPEN_SECONDS)
+        return await super().async_create_stream()
+
+    async def stream_source(self) -> str | None:
+        """The loopback MPEG-TS feed (within HA's 10 s limit for stream sources)."""
+        return await self._open_feed(8.0)
+
+    async def _async_get_supported_webrtc_provider[T](
+        self, fn: Callable[[HomeAssistant, Camera], Coroutine[None, None, T | None]]
+    ) -> T | None:
+        # HLS only: asking a WebRTC provider (go2rtc) would call stream_source() and wake the
+        # device whenever providers are refreshed, and go2rtc does not play a video-only TS
+        return None
 
     @callback
     def _on_image(self, serial: str) -> None:

@@ -39,6 +39,7 @@ from .api import (
     SessionConflict,
     Share,
 )
+from .api.live.session import LiveCache
 from .const import (
     CONF_EMULATOR_URL,
     CONF_IDENTITY,
@@ -88,6 +89,7 @@ class BotslabData:
     coordinator: BotslabCoordinator
     events: BotslabEventStream | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    live_cache: LiveCache = field(default_factory=LiveCache)
 
 
 async def async_get_endpoints(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> Endpoints:

@@ -182,6 +182,10 @@ class LiveSession:
         return f"LiveSession(device={self._sn!r}, transport={self.stats.transport!r})"
 
     @property
+    def device_title(self) -> str:
+        return self._device.title
+
+    @property
     def running(self) -> bool:
         return not self._stopped and self._error is None
 

@@ -1,0 +1,169 @@
+"""Live view in Home Assistant: the camera entity's stream against the emulator's virtual
+devices, through the loopback MPEG-TS feed and HA's own stream component (HLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import av
+from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+
+from botslab_emulator import Emulator
+from botslab_emulator.live.clip import live_clip
+from custom_components.botslab import camera as camera_module
+from custom_components.botslab.api.live.session import LiveTimers
+
+DOOR = "camera.front_door"
+DRIVEWAY = "camera.driveway"
+
+
+def _camera(hass: HomeAssistant, entity_id: str) -> Any:
+    return hass.data["camera"].get_entity(entity_id)
+
+
+async def _read_ts(url: str, size: int) -> bytes:
+    host, port = url.removeprefix("tcp://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    data = b""
+    try:
+        async with asyncio.timeout(20):
+            while len(data) < size:
+                chunk = await reader.read(65536)
+                assert chunk, "the feed closed"
+                data += chunk
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return data
+
+
+async def test_stream_source_serves_the_decrypted_video(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    state = hass.states.get(DOOR)
+    assert state is not None and state.state == "idle"
+    assert state.attributes["supported_features"] & CameraEntityFeature.STREAM
+    # nothing was woken or started by setting up the entity
+    assert not emulator.live.stats.xmsgs and not emulator.live.publishers
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None and url.startswith("tcp://127.0.0.1:")
+    assert hass.states.get(DOOR).state == "streaming"  # type: ignore[union-attr]
+    data = await _read_ts(url, 400_000)
+    container = av.open(io.BytesIO(data[: len(data) // 188 * 188]), format="mpegts")
+    packets = [p for p in container.demux(video=0) if p.size]
+    clip = live_clip()
+    assert packets[0].is_keyframe and bytes(packets[0]) in clip.aus
+    start = clip.aus.index(bytes(packets[0]))
+    for offset, packet in enumerate(packets):
+        assert bytes(packet) == clip.aus[(start + offset) % len(clip.aus)]
+    decoded = sum(len(packet.decode()) for packet in packets)
+    assert decoded >= len(packets) - 1
+    pts = [p.pts for p in packets]
+    assert pts == sorted(pts)
+
+
+@pytest.mark.parametrize("expected_lingering_timers", [True])  # the stream's HLS idle timer
+async def test_hls_through_the_stream_component(
+    hass: HomeAssistant, entry: ConfigEntry, hass_ws_client: Any, hass_client: Any
+) -> None:
+    assert await async_setup_component(hass, "stream", {})
+    ws = await hass_ws_client(hass)
+    await ws.send_json({"id": 1, "type": "camera/stream", "entity_id": DOOR})
+    reply = await ws.receive_json()
+    assert reply["success"], reply
+    http = await hass_client()
+    master = reply["result"]["url"]
+    async with http.get(master) as resp:
+        assert resp.status == 200
+        assert "playlist.m3u8" in await resp.text()
+    playlist = master.replace("master_playlist.m3u8", "playlist.m3u8")
+    text = ""
+    async with asyncio.timeout(60):
+        while "#EXTINF" not in text:
+            await asyncio.sleep(0.5)
+            async with http.get(playlist) as resp:
+                text = await resp.text() if resp.status == 200 else ""
+    segment = next(line for line in text.splitlines() if line.endswith(".m4s"))
+    async with http.get(playlist.rsplit("/", 1)[0] + "/" + segment) as resp:
+        assert resp.status == 200 and len(await resp.read()) > 1000
+    cam = _camera(hass, DOOR)
+    await cam.stream.stop()
+
+
+async def test_idle_teardown(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handed out but never read, or read and left: the session stops after the idle time,
+    and the device stops publishing soon after."""
+    monkeypatch.setattr(camera_module, "LIVE_IDLE_SECONDS", 0.5)
+    emulator.live.faults.heartbeat_timeout_s = 2.0
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None
+    async with asyncio.timeout(10):
+        while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]
+            await asyncio.sleep(0.1)
+    assert _camera(hass, DOOR)._feed.sessions == 1
+    # a viewer that comes and goes: a new session, and teardown once it leaves
+    await _read_ts(url, 50_000)
+    assert _camera(hass, DOOR)._feed.sessions == 2
+    async with asyncio.timeout(10):
+        while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]
+            await asyncio.sleep(0.1)
+        while emulator.live.publishing("BDX3A1B2C3D4_01_01"):
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("entity_id", "fault", "words"),
+    [
+        (DRIVEWAY, None, "sends only the sound of Driveway"),
+        (DOOR, "stay_asleep", "Front Door did not wake up"),
+        (DOOR, "login_result", "relay refused the live stream of Front Door"),
+        (DOOR, "substream_errcode", "did not start the live stream of Front Door"),
+    ],
+)
+async def test_errors_are_translated(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    hass_ws_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    entity_id: str,
+    fault: str | None,
+    words: str,
+) -> None:
+    monkeypatch.setattr(
+        camera_module, "LIVE_TIMERS", LiveTimers(asleep_after=2, rewake=1, setup_tries=1)
+    )
+    if fault is not None:
+        setattr(emulator.live.faults, fault, 3 if fault != "stay_asleep" else True)
+    assert await async_setup_component(hass, "stream", {})
+    ws = await hass_ws_client(hass)
+    await ws.send_json({"id": 1, "type": "camera/stream", "entity_id": entity_id})
+    reply = await ws.receive_json()
+    assert not reply["success"]
+    assert words in reply["error"]["message"]
+    assert hass.states.get(entity_id).state == "idle"  # type: ignore[union-attr]
+    assert _camera(hass, entity_id).stream is None
+
+
+async def test_unload_leaves_nothing_running(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None
+    feed = _camera(hass, DOOR)._feed
+    session = feed.session
+    assert session is not None and session.running
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not session.running and not session._tasks
+    assert feed._server is None and feed.session is None
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
