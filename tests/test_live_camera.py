@@ -120,7 +120,7 @@ async def test_idle_teardown(
 
 
 @pytest.mark.parametrize(
-    ("entity_id", "fault", "words"),
+    "case",
     [
         (DRIVEWAY, None, "sends only the sound of Driveway"),
         (DOOR, "stay_asleep", "Front Door did not wake up"),
@@ -134,10 +134,9 @@ async def test_errors_are_translated(
     emulator: Emulator,
     hass_ws_client: Any,
     monkeypatch: pytest.MonkeyPatch,
-    entity_id: str,
-    fault: str | None,
-    words: str,
+    case: tuple[str, str | None, str],
 ) -> None:
+    entity_id, fault, words = case
     monkeypatch.setattr(
         camera_module, "LIVE_TIMERS", LiveTimers(asleep_after=2, rewake=1, setup_tries=1)
     )

@@ -225,8 +225,9 @@ async def test_a_ring_reaches_alexas_doorbell_press(
     ).replace(".", "#")
 
 
-async def test_google_sees_a_doorbell_and_no_camera_stream(
-    hass: HomeAssistant, entry: ConfigEntry
+@pytest.mark.parametrize("expected_lingering_timers", [True])  # the stream's HLS idle timer
+async def test_google_sees_a_doorbell_and_its_camera_stream(
+    hass: HomeAssistant, entry: ConfigEntry, expected_lingering_timers: bool
 ) -> None:
     config = GoogleConfig(hass)
     doorbell = GoogleEntity(hass, config, hass.states.get(eid(hass, "event", f"{DOOR}_doorbell")))
@@ -235,7 +236,19 @@ async def test_google_sees_a_doorbell_and_no_camera_stream(
     assert serialized["type"] == "action.devices.types.DOORBELL"
     assert serialized["name"]["name"] == "Front Door Doorbell"
     camera = GoogleEntity(hass, config, hass.states.get(eid(hass, "camera", f"{DOOR}_camera")))
-    assert "action.devices.traits.CameraStream" not in {t.name for t in camera.traits()}
+    # live view: Google's CameraStream trait gets an HLS URL from HA's stream component
+    stream_trait = next(
+        t for t in camera.traits() if t.name == "action.devices.traits.CameraStream"
+    )
+    assert stream_trait.sync_attributes()["cameraStreamSupportedProtocols"] == ["hls"]
+    hass.config.internal_url = "http://127.0.0.1:8123"
+    assert await async_setup_component(hass, "stream", {})
+    await stream_trait.execute("action.devices.commands.GetCameraStream", None, {}, {})
+    url = stream_trait.query_attributes()["cameraStreamAccessUrl"]
+    assert url.startswith("http://127.0.0.1:8123/api/hls/") and url.endswith(".m3u8")
+    cam = hass.data["camera"].get_entity(eid(hass, "camera", f"{DOOR}_camera"))
+    assert cam.is_streaming
+    await cam.stream.stop()
     privacy = GoogleEntity(
         hass, config, hass.states.get(eid(hass, "switch", f"{GARDEN}_privacy_mode"))
     )
