@@ -128,9 +128,9 @@ async def test_idle_teardown(
         (DOOR, "substream_errcode", "did not start the live stream of Front Door"),
     ],
 )
+@pytest.mark.usefixtures("entry")
 async def test_errors_are_translated(
     hass: HomeAssistant,
-    entry: ConfigEntry,
     emulator: Emulator,
     hass_ws_client: Any,
     monkeypatch: pytest.MonkeyPatch,
