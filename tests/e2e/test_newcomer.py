@@ -21,6 +21,25 @@ FIND_VIDEO = """() => {
   const v = find(document);
   return v ? [v.currentTime, v.readyState, v.videoWidth, v.error && v.error.code] : null;
 }"""
+# a small signature of what the first <video> shows now (drawn to a canvas), or null
+VIDEO_PIXELS = """() => {
+  const find = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.tagName === "VIDEO") return el;
+      if (el.shadowRoot) { const found = find(el.shadowRoot); if (found) return found; }
+    }
+    return null;
+  };
+  const v = find(document);
+  if (!v || !v.videoWidth) return null;
+  const c = document.createElement("canvas");
+  c.width = 32; c.height = 24;
+  const ctx = c.getContext("2d");
+  ctx.drawImage(v, 0, 0, 32, 24);
+  return Array.from(ctx.getImageData(0, 0, 32, 24).data.filter((_, i) => i % 4 === 0));
+}"""
+OPEN_MORE_INFO = """(entityId) => document.querySelector("home-assistant").dispatchEvent(
+  new CustomEvent("hass-more-info", {detail: {entityId}, bubbles: true, composed: true}))"""
 
 
 async def shot(page: Any, name: str) -> None:
@@ -109,3 +128,22 @@ async def test_newcomer_adds_botslab(page: Any, pair: Pair) -> None:
             break
     await shot(page, "08-clip")
     assert played > 0.5, f"the clip did not play: {await page.evaluate(FIND_VIDEO)}"
+
+    # live view: the doorbell's camera plays its live video (HLS made by Home Assistant from the
+    # decrypted live session), and the picture moves
+    await page.goto(pair.ha_url + "/config/devices/dashboard")
+    await page.get_by_text("Video Doorbell X3").first.wait_for()
+    await page.evaluate(OPEN_MORE_INFO, "camera.front_door")
+    live = None
+    for _ in range(120):
+        await page.wait_for_timeout(250)
+        state = await page.evaluate(FIND_VIDEO)
+        if state and state[0] > 1.0 and state[2] == 320:
+            live = state
+            break
+    assert live is not None, f"the live view did not play: {await page.evaluate(FIND_VIDEO)}"
+    first = await page.evaluate(VIDEO_PIXELS)
+    await page.wait_for_timeout(1500)
+    await shot(page, "09-live-view")
+    second = await page.evaluate(VIDEO_PIXELS)
+    assert first and second and first != second, "the live picture does not move"
