@@ -653,7 +653,8 @@ class World:
 
     # --- live view (liveview.md H2) -----------------------------------------------------------
     def live_keys(self, dev: Device) -> dict[str, Any]:
-        """The device's license and rotating media keys (15 keys at indices 30..44)."""
+        """The device's license and its media keys: 15 keys, a new set at new indices every
+        12 hours of the emulator clock."""
         interval = 43200
         bucket = int(self.now()) // interval
         if dev.live is None or dev.live.get("bucket") != bucket:
@@ -667,9 +668,11 @@ class World:
                     "auth_time": str(int(self.now())),
                     "rand_num": str(secrets.randbelow(10**8)),
                 },
+                # each rotation brings 15 new keys at new indices (CN saw 30..44, the public
+                # client's test 3583: indices are not fixed)
                 "keys": {
                     str(index): "".join(secrets.choice(printable) for _ in range(32))
-                    for index in range(30, 45)
+                    for index in range(30 + 15 * (bucket % 256), 45 + 15 * (bucket % 256))
                 },
             }
         return {

@@ -67,10 +67,24 @@ class Publisher:
         self.video = False
         self.last_hb = time.monotonic()
         self.task: asyncio.Task[None] | None = None
+        self._keys_src: Any = None
+        self._key_cache: dict[int, bytes] = {}
 
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    def _keys(self) -> dict[int, bytes]:
+        """The device's current keys (a rotation on the emulator clock applies at once)."""
+        self.hub.emu.world.live_keys(self.dev)
+        live = self.dev.live or {}
+        if live.get("keys") is not self._keys_src or not self._key_cache:
+            self._keys_src = live.get("keys")
+            self._key_cache = {
+                int(i): k.encode("ascii")[:32].ljust(32, b"\x00")
+                for i, k in live.get("keys", {}).items()
+            }
+        return self._key_cache
 
     async def run(self) -> None:
         clip = await asyncio.to_thread(live_clip)
@@ -82,10 +96,7 @@ class Publisher:
         while time.monotonic() - self.last_hb < self.hub.faults.heartbeat_timeout_s:
             index = frame_no % len(clip.aus)
             if self.video:
-                keys = {
-                    int(i): k.encode("ascii")[:32].ljust(32, b"\x00")
-                    for i, k in (self.dev.live or {}).get("keys", {}).items()
-                }
+                keys = self._keys()
                 first = sorted(keys)[frame_no % len(keys)]
                 key_index, encrypted = encrypt_frame(clip.aus[index], keys, first)
                 if self.hub.faults.unknown_key_index:

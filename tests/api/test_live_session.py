@@ -4,6 +4,8 @@ over QTP (the faithful mode: video over reliable UDP, audio over TCP) and over T
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 import av
 import pytest
@@ -153,7 +155,7 @@ async def test_keys_rotated_between_sessions_are_refetched(
     finally:
         await second.stop()
     assert frames[0].au in live_clip().aus
-    assert second._keys_refetched
+    assert second._refetched_at is not None
 
 
 async def test_stop_leaves_nothing_running(client: BotslabClient, emu: Emulator) -> None:
@@ -174,3 +176,56 @@ async def test_stop_leaves_nothing_running(client: BotslabClient, emu: Emulator)
             await asyncio.sleep(0.1)
     assert emu.live.stats.xmsgs == sent
     assert [f async for f in session] == []
+
+
+async def test_keys_rotated_mid_session(client: BotslabClient, emu: Emulator) -> None:
+    """The keys rotate while streaming (12 hours pass on the emulator clock): frames come with
+    an index of the new set, the keys are fetched again, and video goes on with no garbage."""
+    session = LiveSession(client, await _door(client))
+    await session.start()
+    try:
+        await _collect(session, 5)
+        old = set(session._keys.secret_keys)  # type: ignore[union-attr]
+        emu.world.clock_offset += 12 * 3600
+        frames = await _collect(session, 40)
+    finally:
+        await session.stop()
+    assert session._refetched_at is not None
+    assert not old & set(session._keys.secret_keys)  # type: ignore[union-attr]
+    clip = live_clip()
+    assert all(frame.au in clip.aus for frame in frames)
+
+
+async def test_heartbeats_keep_the_device_publishing(client: BotslabClient, emu: Emulator) -> None:
+    """Without req_heartbeat the device stops after its timeout (here 3 s); a session that
+    heartbeats every 2 s keeps video coming for three times as long."""
+    emu.live.faults.heartbeat_timeout_s = 3.0
+    session = LiveSession(client, await _door(client))
+    await session.start()
+    try:
+        frames = await _collect(session, 15 * 9)
+    finally:
+        await session.stop()
+    assert frames[-1].ts_ms - frames[0].ts_ms > 8000
+    assert emu.live.stats.heartbeats >= 3
+
+
+async def test_no_secret_in_the_logs(
+    client: BotslabClient, emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    emu.live.faults.drop_after_frames = 20
+    emu.live.faults.video_transport = "tcp"
+    session = LiveSession(client, await _door(client), timers=FAST)
+    await session.start()
+    with contextlib.suppress(LiveError):
+        await _collect(session, 100)
+    await session.stop()
+    dev = emu.world.devices[DOOR]
+    assert dev.live is not None
+    secrets = [*emu.live_ukeys, *emu.live_signs, *dev.live["keys"].values()]
+    secrets += [dev.live["license"]["authorization"], client.session.sid]  # type: ignore[union-attr]
+    text = caplog.text + repr(session) + repr(session.stats)
+    assert "live" in caplog.text.lower() or caplog.records
+    for secret in secrets:
+        assert secret not in text

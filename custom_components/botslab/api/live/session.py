@@ -174,7 +174,7 @@ class LiveSession:
         self._base_capacity_done = False
         self._last_media = 0.0
         self._good_keyframe = False
-        self._keys_refetched = False
+        self._refetched_at: float | None = None
         self._seen: deque[tuple[int, int]] = deque(maxlen=64)
         self._connect_replies = 0
 
@@ -667,30 +667,39 @@ class LiveSession:
             self._wakeup.set()
 
     async def _decrypt(self, index: int, au: bytes, keyframe: bool) -> bytes | None:
+        """Decrypt an access unit. Every keyframe is test-decoded (liveview.md 8.5 checks only
+        the first; checking each one also catches keys rotated mid-session): a failure drops
+        P-frames until a good keyframe, and fetches the keys again (at most once a minute);
+        failing again with fresh keys, or an index the fresh keys lack, is an error."""
         keys = self._keys
         assert keys is not None
-        if index not in keys.secret_keys and not self._keys_refetched:
+        if index not in keys.secret_keys and self._may_refetch():
             keys = await self._refetch_keys()
         if index not in keys.secret_keys:
-            # liveview.md 8.3's fallback to the signalling key would decrypt to garbage
-            # unnoticed after the first keyframe: an unknown index is an error instead
+            # liveview.md 8.3 falls back to the signalling key, which would decrypt to garbage
+            # unnoticed: an index the account lacks is an error instead
             raise LiveError("keys_rotated", f"the camera uses a key this account lacks ({index})")
         plain = decrypt_au(au, frame_key(keys.secret_keys, index))
-        if self._good_keyframe:
+        if not keyframe:
             return plain
         ok = await asyncio.to_thread(self._check, plain) if self._check is not None else None
         if ok is False:
-            if self._keys_refetched:
+            self._good_keyframe = False
+            self.stats.dropped += 1
+            if not self._may_refetch():
                 raise LiveError("keys_rotated", "the live video does not decrypt")
             await self._refetch_keys()
-            self.stats.dropped += 1
             return None
         self._good_keyframe = True
         return plain
 
+    def _may_refetch(self) -> bool:
+        return self._refetched_at is None or time.monotonic() - self._refetched_at > 60
+
     async def _refetch_keys(self) -> CameraKeys:
-        self._keys_refetched = True
+        self._refetched_at = time.monotonic()
         self._keys = await self._camera_keys(fresh=True)
+        self._index = signalling_index(self._keys.secret_keys)  # signalling follows the new set
         return self._keys
 
 
