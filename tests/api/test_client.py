@@ -357,17 +357,20 @@ async def test_unreachable_cloud(http: aiohttp.ClientSession, client: BotslabCli
 
 
 async def test_camera_keys_for_live_view(client: BotslabClient, emu: Emulator) -> None:
-    """liveview.md H2: a license and 15 keys; the signalling pick is index 35."""
+    """liveview.md H2: a license and 15 keys at consecutive indices; the signalling pick is
+    the sixth (index 35 for CN's 30..44)."""
     from custom_components.botslab.api.live.signing import signalling_index
 
     api = client
     door = await device(client, DOOR)
     keys = await api.camera_keys(door)
-    assert sorted(keys.secret_keys) == list(range(30, 45))
+    first = min(keys.secret_keys)
+    assert sorted(keys.secret_keys) == list(range(first, first + 15))
     assert all(len(k) == 32 and k.isprintable() for k in keys.secret_keys.values())
     assert keys.secret_interval == 43200 and keys.license.product_id and keys.license.authorization
-    assert signalling_index(keys.secret_keys) == 35
-    assert keys.license.authorization not in repr(keys) and keys.secret_keys[35] not in repr(keys)
+    pick = signalling_index(keys.secret_keys)
+    assert pick == first + 5
+    assert keys.license.authorization not in repr(keys) and keys.secret_keys[pick] not in repr(keys)
     again = await api.camera_keys(door)
     assert again.secret_keys == keys.secret_keys, "stable within the rotation interval"
     emu.world.clock_offset += 43200
