@@ -11,6 +11,7 @@ import av
 from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 import pytest
 
@@ -18,6 +19,7 @@ from botslab_emulator import Emulator
 from botslab_emulator.live.clip import live_clip
 from custom_components.botslab import camera as camera_module
 from custom_components.botslab.api.live.session import LiveTimers
+from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
 DOOR = "camera.front_door"
 DRIVEWAY = "camera.driveway"
@@ -166,3 +168,19 @@ async def test_unload_leaves_nothing_running(
     assert feed._server is None and feed.session is None
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+
+
+async def test_offline_device_and_diagnostics(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    door = next(d for d in diag["devices"] if d["live"] is not None)
+    assert door["live"]["streaming"] and door["live"]["sessions"] == 1
+    assert door["live"]["stats"]["transport"] == "qtp"
+    # a device that went offline says so, and nothing is started
+    emulator.world.devices["BCC2C9D0E1F2"].online = False
+    await entry.runtime_data.coordinator.async_refresh()
+    with pytest.raises(HomeAssistantError, match="Living Room is offline"):
+        await async_get_stream_source(hass, "camera.living_room")

@@ -72,6 +72,7 @@ class BotslabCamera(BotslabEntity, Camera):
     async def async_will_remove_from_hass(self) -> None:
         await super().async_will_remove_from_hass()
         if self._feed is not None:
+            self.coordinator.config_entry.runtime_data.live_feeds.pop(self._serial, None)
             await self._feed.close()
             self._feed = None
 
@@ -95,14 +96,21 @@ class BotslabCamera(BotslabEntity, Camera):
             self.async_write_ha_state()
 
     async def _open_feed(self, wait: float) -> str:
+        state = self.state_data
+        if state is not None and not state.device.online:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="live_device_offline",
+                translation_placeholders={"device": state.device.title},
+            )
         if self._feed is None:
             self._feed = LiveFeed(
                 self._new_session, idle_s=LIVE_IDLE_SECONDS, on_change=self._feed_changed
             )
+            self.coordinator.config_entry.runtime_data.live_feeds[self._serial] = self._feed
         try:
             return await self._feed.open(wait)
         except LiveError as err:
-            state = self.state_data
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key=f"live_{err.reason}",

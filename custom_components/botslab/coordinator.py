@@ -39,6 +39,7 @@ from .api import (
     SessionConflict,
     Share,
 )
+from .api.live.feed import LiveFeed
 from .api.live.session import LiveCache
 from .const import (
     CONF_EMULATOR_URL,
@@ -90,6 +91,7 @@ class BotslabData:
     events: BotslabEventStream | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     live_cache: LiveCache = field(default_factory=LiveCache)
+    live_feeds: dict[str, LiveFeed] = field(default_factory=dict)  # serial -> camera's feed
 
 
 async def async_get_endpoints(session: aiohttp.ClientSession, data: Mapping[str, Any]) -> Endpoints:

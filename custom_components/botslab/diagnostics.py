@@ -38,11 +38,22 @@ async def async_get_config_entry_diagnostics(
     coordinator = data.coordinator
     devices = []
     for state in (coordinator.data or {}).values():
+        feed = data.live_feeds.get(state.device.device_name)
+        session = feed.session if feed is not None else None
         devices.append(
             {
                 "device": asdict(state.device),
                 "properties": state.properties.raw if state.properties else None,
                 "firmware": asdict(state.firmware) if state.firmware else None,
+                "live": None
+                if feed is None
+                else {
+                    "streaming": feed.streaming,
+                    "viewers": feed.viewers,
+                    "sessions": feed.sessions,
+                    "last_error": feed.last_error.reason if feed.last_error else None,
+                    "stats": asdict(session.stats) if session is not None else None,
+                },
             }
         )
     result = {
