@@ -23,8 +23,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
+async def start_emulator(state: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """The emulator (demo world) as its own process on a free port; (process, base URL)."""
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -33,20 +33,28 @@ async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
         "--port",
         str(port),
         "--state",
-        str(tmp_path / "w.json"),
+        str(state),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:
-        for _ in range(200):
+        for _ in range(400):
             try:
                 async with http.get(url + "/_emulator/config") as resp:
                     if resp.status == 200:
-                        break
+                        return proc, url
             except aiohttp.ClientError:
                 await asyncio.sleep(0.05)
+    proc.terminate()
+    await proc.wait()
+    raise RuntimeError("the emulator did not start")
+
+
+@pytest.fixture
+async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
+    proc, url = await start_emulator(tmp_path / "w.json")
     try:
         yield url
     finally:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-import sys
 import tempfile
 import time
 
 import aiohttp
 import av
 
-from benchmarks.conftest import ROOT, free_port
+from benchmarks.conftest import start_emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
 from custom_components.botslab.api import BotslabClient, Device, Endpoints, Identity, QucLogin
 from custom_components.botslab.api.live.session import LiveSession
@@ -30,36 +29,9 @@ from custom_components.botslab.api.live.tsmux import TsMuxer
 DOOR = "BDX3A1B2C3D4"
 
 
-async def _emulator(state: Path) -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "botslab_emulator",
-        "--port",
-        str(port),
-        "--state",
-        str(state),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as http:
-        for _ in range(400):
-            try:
-                async with http.get(url + "/_emulator/config") as resp:
-                    if resp.status == 200:
-                        return proc, url
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError("the emulator did not start")
-
-
 async def bench(seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = await _emulator(Path(tmp) / "w.json")
+        proc, url = await start_emulator(Path(tmp) / "w.json")
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(url + "/_emulator/config") as resp:

@@ -9,8 +9,8 @@ from typing import Any
 from .conftest import ARTIFACTS, Pair
 
 DEMO_USER, DEMO_PASSWORD = "demo@botslab.local", "botslab-demo"
-# [currentTime, readyState, videoWidth, error] of the first <video>, through shadow roots
-FIND_VIDEO = """() => {
+# the first <video> of the page, through shadow roots
+_VIDEO = """
   const find = (root) => {
     for (const el of root.querySelectorAll("*")) {
       if (el.tagName === "VIDEO") return el;
@@ -19,25 +19,26 @@ FIND_VIDEO = """() => {
     return null;
   };
   const v = find(document);
-  return v ? [v.currentTime, v.readyState, v.videoWidth, v.error && v.error.code] : null;
+"""
+# [currentTime, readyState, videoWidth, error] of that video
+FIND_VIDEO = (
+    """() => {"""
+    + _VIDEO
+    + """  return v ? [v.currentTime, v.readyState, v.videoWidth, v.error && v.error.code] : null;
 }"""
+)
 # a small signature of what the first <video> shows now (drawn to a canvas), or null
-VIDEO_PIXELS = """() => {
-  const find = (root) => {
-    for (const el of root.querySelectorAll("*")) {
-      if (el.tagName === "VIDEO") return el;
-      if (el.shadowRoot) { const found = find(el.shadowRoot); if (found) return found; }
-    }
-    return null;
-  };
-  const v = find(document);
-  if (!v || !v.videoWidth) return null;
+VIDEO_PIXELS = (
+    """() => {"""
+    + _VIDEO
+    + """  if (!v || !v.videoWidth) return null;
   const c = document.createElement("canvas");
   c.width = 32; c.height = 24;
   const ctx = c.getContext("2d");
   ctx.drawImage(v, 0, 0, 32, 24);
   return Array.from(ctx.getImageData(0, 0, 32, 24).data.filter((_, i) => i % 4 === 0));
 }"""
+)
 OPEN_MORE_INFO = """(entityId) => document.querySelector("home-assistant").dispatchEvent(
   new CustomEvent("hass-more-info", {detail: {entityId}, bubbles: true, composed: true}))"""
 
