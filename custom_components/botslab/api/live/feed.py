@@ -11,9 +11,10 @@ component keeps the URL it was given.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 import contextlib
 import logging
+from typing import Any
 
 from .session import LiveError, LiveFrame, LiveSession
 from .tsmux import TsMuxer
@@ -45,6 +46,7 @@ class LiveFeed:
         self._starting: asyncio.Lock = asyncio.Lock()
         self._viewers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._chores: set[asyncio.Task[None]] = set()
         self._idle: asyncio.TimerHandle | None = None
         self._first_frame = asyncio.Event()
         self._muxer = TsMuxer()
@@ -99,6 +101,8 @@ class LiveFeed:
             task.cancel()
         if self._handlers:
             await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._chores:
+            await asyncio.gather(*self._chores, return_exceptions=True)
         await self._stop_session()
         if self._server is not None:
             await self._server.wait_closed()
@@ -150,7 +154,7 @@ class LiveFeed:
                     writer.close()
                 self._session = None
                 self._first_frame.set()
-                asyncio.get_running_loop().create_task(session.stop())
+                self._background(session.stop())
                 self._changed()
 
     def _pts(self, ts_ms: int) -> int:
@@ -188,7 +192,7 @@ class LiveFeed:
         self._idle = None
         if not self._viewers:
             loop = asyncio.get_running_loop()
-            self._idle = loop.call_later(self.idle_s, lambda: loop.create_task(self._idle_stop()))
+            self._idle = loop.call_later(self.idle_s, lambda: self._background(self._idle_stop()))
 
     async def _idle_stop(self) -> None:
         self._idle = None
@@ -220,6 +224,12 @@ class LiveFeed:
             self._handlers.discard(task)
             if not self._viewers and self._server is not None and self._server.is_serving():
                 self._arm_idle()
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A task kept referenced until done; close() awaits it (never cancels it)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     def _changed(self) -> None:
         if self._on_change is not None:

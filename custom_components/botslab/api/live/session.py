@@ -159,6 +159,7 @@ class LiveSession:
         self._error: LiveError | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
+        self._stopping: asyncio.Task[None] | None = None  # the stop a failure started
         self._tunnel_transport: asyncio.DatagramTransport | None = None
         self._tcp_writer: asyncio.StreamWriter | None = None
         self._qtp: QtpLeg | None = None
@@ -268,7 +269,7 @@ class LiveSession:
             _LOGGER.debug("%s: %s", self._sn, error)
             self._error = error
             self._wakeup.set()
-            asyncio.get_running_loop().create_task(self.stop())
+            self._stopping = asyncio.get_running_loop().create_task(self.stop())
 
     # --- setup (liveview.md 9, setup phase) -----------------------------------------------
     async def _camera_keys(self, *, fresh: bool = False) -> CameraKeys:
