@@ -157,7 +157,7 @@ async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_alexa_sees_a_doorbell_and_no_camera_stream(
+async def test_alexa_sees_a_doorbell_and_its_camera_stream(
     hass: HomeAssistant, entry: ConfigEntry
 ) -> None:
     config = AlexaConfig(hass, "http://127.0.0.1:9/unused")
@@ -171,7 +171,13 @@ async def test_alexa_sees_a_doorbell_and_no_camera_stream(
         eid(hass, "camera", f"{GARDEN}_camera"),
     ):
         camera = ALEXA_ADAPTERS["camera"](hass, config, hass.states.get(camera_id))
+        # Alexa plays camera streams only from an HTTPS address with the stream component
         assert "Alexa.CameraStreamController" not in {i.name() for i in camera.interfaces()}
+        hass.config.components.add("stream")
+        hass.config.external_url = "https://home.example.com"
+        assert "Alexa.CameraStreamController" in {i.name() for i in camera.interfaces()}
+        hass.config.components.discard("stream")
+        hass.config.external_url = None
     # every entity of ours that the bridge adapts serialises for discovery without error
     for state in hass.states.async_all():
         if (

@@ -1,1 +1,2 @@
-"""The emulator's side of live view (liveview.md 13). Work in progress: signalling primitives."""
+"""The emulator's side of live view (liveview.md 13): HTTP steps, the UDP tunnel with its virtual
+devices, the TCP and QTP relays, the publisher and its fault knobs (`hub.LiveHub`)."""
