@@ -166,18 +166,17 @@ async def test_alexa_sees_a_doorbell_and_its_camera_stream(
     assert alexa.default_display_categories() == ["DOORBELL"]
     assert "Alexa.DoorbellEventSource" in {i.name() for i in alexa.interfaces()}
     assert doorbell.attributes["friendly_name"] == "Front Door Doorbell"
-    for camera_id in (
-        eid(hass, "camera", f"{DOOR}_camera"),
-        eid(hass, "camera", f"{GARDEN}_camera"),
-    ):
-        camera = ALEXA_ADAPTERS["camera"](hass, config, hass.states.get(camera_id))
-        # Alexa plays camera streams only from an HTTPS address with the stream component
+    cameras = [
+        ALEXA_ADAPTERS["camera"](hass, config, hass.states.get(eid(hass, "camera", f"{d}_camera")))
+        for d in (DOOR, GARDEN)
+    ]
+    # Alexa plays camera streams only from an HTTPS address, with the stream component
+    for camera in cameras:
         assert "Alexa.CameraStreamController" not in {i.name() for i in camera.interfaces()}
-        hass.config.components.add("stream")
-        hass.config.external_url = "https://home.example.com"
+    hass.config.external_url = "https://home.example.com"
+    assert await async_setup_component(hass, "stream", {})
+    for camera in cameras:
         assert "Alexa.CameraStreamController" in {i.name() for i in camera.interfaces()}
-        hass.config.components.discard("stream")
-        hass.config.external_url = None
     # every entity of ours that the bridge adapts serialises for discovery without error
     for state in hass.states.async_all():
         if (
