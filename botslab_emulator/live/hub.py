@@ -143,7 +143,14 @@ class TunnelServer(asyncio.DatagramProtocol):
                 self._xmsg(data, conv, addr)
             elif (path, kind) == (0x02, 0x31):
                 stats.acks += 1
-            else:  # OPEN, DIRECT_REGISTER, PROBE, KEEPALIVE
+            elif (path, kind) in ((0x03, 0x01), (0x02, 0x03)):
+                # OPEN gets a 02/01 "login response" (20 bytes), PROBE a 02/03 (11 bytes); both
+                # begin with the address the server sees, as in the captures (liveview.md 11)
+                seen = bytes(int(p) for p in addr[0].split(".")) + addr[1].to_bytes(2, "big")
+                body = seen + (bytes.fromhex("003320fb") + bytes(10) if kind == 0x01 else bytes(5))
+                self._send(header(0x02, kind, conv, len(body)) + body, addr)
+                stats.keepalives += 1
+            else:  # DIRECT_REGISTER, KEEPALIVE
                 stats.keepalives += 1
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):  # incl. bad JSON
             stats.bad_datagrams += 1
