@@ -3,8 +3,10 @@ reassembly (order, duplicates, gaps, wrap-around) and the emulator's chunking, e
 
 from __future__ import annotations
 
+import functools
 import random
 import struct
+from typing import Any
 
 from hypothesis import given, settings, strategies as st
 import pytest
@@ -97,3 +99,40 @@ def test_gap_skips_to_the_next_keyframe() -> None:
     assert seqs[0] == 0 and 1 not in seqs and 2 not in seqs
     assert got[1].cls == 0x02  # resynced on a keyframe head
     assert seqs[1:] == list(range(seqs[1], 30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=1500), max_size=8))
+def test_garbage_never_raises(datagrams: list[bytes]) -> None:
+    """Malformed datagrams are dropped by both sides' protocol callbacks, never raised."""
+    from botslab_emulator.live.hub import LiveHub
+
+    hub = LiveHub.__new__(LiveHub)  # only what the callbacks touch
+    server = server_qtp.QtpServer(hub, "127.0.0.1")
+    leg = qtp.QtpLeg(lambda _frame: None)
+    leg.connected, leg.conv = True, 0xC804
+    for sn, data in enumerate(datagrams, start=1):
+        server.datagram_received(data, ("127.0.0.1", 1))
+        leg.datagram_received(data, ("127.0.0.1", 2))
+        # the same bytes behind a valid media header reach the reassembler
+        leg.datagram_received(qtp.data_header(0xC804, sn, 0, qtp.FLAGS_MEDIA) + data, ("", 0))
+
+
+@functools.cache
+def _tunnel() -> Any:
+    from botslab_emulator import Emulator
+
+    return Emulator().live.tunnel  # never started: datagram_received alone
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([0x30, 0x04, 0x01, 0x31]))
+def test_tunnel_garbage_never_raises(payload: bytes, kind: int) -> None:
+    """The emulator's tunnel drops malformed datagrams, XMSGs with bad JSON or envelopes too."""
+    from botslab_emulator.live.tunnel import header
+
+    tunnel = _tunnel()
+    datagram = header(0x02, kind, 1, len(payload)) + payload
+    tunnel.datagram_received(datagram, ("127.0.0.1", 1))
+    tunnel.datagram_received(payload, ("127.0.0.1", 1))
+    assert tunnel.hub.stats.bad_datagrams >= 1
