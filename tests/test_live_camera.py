@@ -12,6 +12,7 @@ from homeassistant.components.camera import CameraEntityFeature, async_get_strea
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 
@@ -19,6 +20,7 @@ from botslab_emulator import Emulator
 from botslab_emulator.live.clip import live_clip
 from custom_components.botslab import camera as camera_module
 from custom_components.botslab.api.live.session import LiveTimers
+from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
 DOOR = "camera.front_door"
@@ -151,7 +153,17 @@ async def test_errors_are_translated(
     assert not reply["success"]
     assert words in reply["error"]["message"]
     assert hass.states.get(entity_id).state == "idle"  # type: ignore[union-attr]
-    assert _camera(hass, entity_id).stream is None
+    cam = _camera(hass, entity_id)
+    assert cam.stream is None
+    # the frontend's player falls back to the still image: a repair notice says why
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}")
+    assert issue is not None and issue.translation_key == f"live_{cam._feed.last_error.reason}"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["device"] in words
+    if fault is not None:  # the fault gone, a live view works and the notice goes
+        setattr(emulator.live.faults, fault, type(getattr(emulator.live.faults, fault))())
+        assert await async_get_stream_source(hass, entity_id)
+        assert ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}") is None
 
 
 async def test_unload_leaves_nothing_running(

@@ -17,6 +17,7 @@ from homeassistant.components.camera import Camera, CameraEntityFeature
 from homeassistant.components.stream import Stream
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
@@ -71,6 +72,7 @@ class BotslabCamera(BotslabEntity, Camera):
 
     async def async_will_remove_from_hass(self) -> None:
         await super().async_will_remove_from_hass()
+        ir.async_delete_issue(self.hass, DOMAIN, self._live_issue_id)
         if self._feed is not None:
             self.coordinator.config_entry.runtime_data.live_feeds.pop(self._serial, None)
             await self._feed.close()
@@ -98,24 +100,44 @@ class BotslabCamera(BotslabEntity, Camera):
     async def _open_feed(self, wait: float) -> str:
         state = self.state_data
         if state is not None and not state.device.online:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="live_device_offline",
-                translation_placeholders={"device": state.device.title},
-            )
+            raise self._live_unavailable("device_offline")
         if self._feed is None:
             self._feed = LiveFeed(
                 self._new_session, idle_s=LIVE_IDLE_SECONDS, on_change=self._feed_changed
             )
             self.coordinator.config_entry.runtime_data.live_feeds[self._serial] = self._feed
         try:
-            return await self._feed.open(wait)
+            url = await self._feed.open(wait)
         except LiveError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=f"live_{err.reason}",
-                translation_placeholders={"device": state.device.title if state else ""},
-            ) from err
+            raise self._live_unavailable(err.reason) from err
+        ir.async_delete_issue(self.hass, DOMAIN, self._live_issue_id)
+        return url
+
+    @property
+    def _live_issue_id(self) -> str:
+        return f"live_{self._serial}"
+
+    def _live_unavailable(self, reason: str) -> HomeAssistantError:
+        """The translated error for the caller (the websocket, a voice bridge), and a repair
+        notice with the same reason: the frontend's player falls back to the still image
+        without showing errors, so the notice is where a user reads why."""
+        state = self.state_data
+        placeholders = {"device": state.device.title if state else self._serial}
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._live_issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=f"live_{reason}",
+            translation_placeholders=placeholders,
+        )
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"live_{reason}",
+            translation_placeholders=placeholders,
+        )
 
     async def async_create_stream(self) -> Stream | None:
         """Open the live feed first, so that a camera that cannot stream says why (a

@@ -148,3 +148,14 @@ async def test_newcomer_adds_botslab(page: Any, pair: Pair) -> None:
     await shot(page, "09-live-view")
     second = await page.evaluate(VIDEO_PIXELS)
     assert first and second and first != second, "the live picture does not move"
+    # a shared camera: BOTSLAB sends its sound only to a non-owner; the frontend's player falls
+    # back to the still image, and a repair notice says why
+    await page.keyboard.press("Escape")
+    await page.wait_for_timeout(500)
+    await page.evaluate(OPEN_MORE_INFO, "camera.driveway")
+    await page.wait_for_timeout(6000)
+    await page.goto(pair.ha_url + "/config/repairs")
+    await page.get_by_text("No live view of Driveway").first.click()
+    await page.get_by_text("BOTSLAB sends only the sound of Driveway").first.wait_for()
+    await page.wait_for_timeout(600)  # the dialog's fade-in
+    await shot(page, "10-shared-camera")
