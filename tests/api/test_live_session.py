@@ -229,3 +229,22 @@ async def test_no_secret_in_the_logs(
     assert "live" in caplog.text.lower() or caplog.records
     for secret in secrets:
         assert secret not in text
+
+
+async def test_an_expired_sid_is_renewed_by_the_setup(client: BotslabClient, emu: Emulator) -> None:
+    """The running sid expired (get_keys answers 1015): the client's app login renews it and
+    the live view opens with the new one."""
+    door = await _door(client)
+    before = client.session
+    assert before is not None
+    async with client.http_session.post(
+        f"{emu.base_url}/_emulator/expire", json={"username": "demo@botslab.local"}
+    ) as resp:
+        assert resp.status == 200
+    session = LiveSession(client, door)
+    await session.start()
+    try:
+        await _collect(session, 1)
+    finally:
+        await session.stop()
+    assert client.session is not None and client.session.sid != before.sid
