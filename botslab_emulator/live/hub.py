@@ -195,6 +195,8 @@ class TunnelServer(asyncio.DatagramProtocol):
             if self.hub.faults.stay_asleep or not world.is_awake(dev):
                 return  # a sleeping device does not answer
             flag = self.hub.video_flag(dev, str(inner.get("requester_ctx", "")))
+            if inner.get("token"):
+                flag = 0  # a non-empty token (a uSign) gave audio only (liveview.md 5.4)
             lra = base64.b64encode(json.dumps({"flag": flag, "la": LAN_HUB}).encode()).decode()
             reply({"type": "req_relay_res", "lra": lra, "ea": 1, "ec": 1}, signed=True)
             publish_sn = str(inner.get("publish_sn") or f"{dev.device_name}_01_01")
