@@ -42,6 +42,7 @@ class LiveFaults:
     unknown_key_index: bool = False  # frames carry a key index nobody was given
     drop_after_frames: int = 0  # the relay drops a viewer after this many video frames
     video_transport: str = "qtp"  # "qtp": video over QTP, audio over TCP; "tcp": both TCP
+    tcp_framing: str = "raw"  # "qtp": the TCP relay speaks only QTP-wrapped frames
     heartbeat_timeout_s: float = 10.0  # publishing stops without req_heartbeat
 
 
@@ -299,7 +300,7 @@ class LiveHub:
         if self.faults.video_transport == "tcp":
             for viewer in self.relay.attached(stream_id):
                 if viewer.video:
-                    viewer.writer.write(frame)
+                    viewer.write(frame)
                     viewer.frames_sent += 1
                     if limit and viewer.frames_sent >= limit:
                         viewer.writer.close()  # the relay drops the viewer mid-stream

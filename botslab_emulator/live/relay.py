@@ -1,5 +1,10 @@
-"""The emulator's TCP media relay (liveview.md 7.1): raw LOGIN checked against the ukeys the
-scheduler minted, START (idempotent) attaches the viewer, media goes to every viewer of a stream."""
+"""The emulator's TCP media relay (liveview.md 7.1): LOGIN checked against the ukeys the
+scheduler minted, START (idempotent) attaches the viewer, media goes to every viewer of a stream.
+
+The sources do not know whether the real relay frames TCP raw or inside QTP data headers; the
+relay answers in the framing of the LOGIN it accepts. With `live_tcp_framing = "qtp"` it ignores
+a raw LOGIN (as a relay speaking only the other framing would), so that a client must fall back
+to the QTP-wrapped one: 10-byte data header (flags 0x1D02), u32 length, the app-frame."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .frames import app_frame
+from .qtp import FLAGS_CLIENT, FLAGS_MEDIA, checksum, data_header
 
 if TYPE_CHECKING:
     from .hub import LiveHub
@@ -23,6 +29,16 @@ class TcpViewer:
     stream_id: str
     video: bool
     frames_sent: int = 0
+    conv: int | None = None  # QTP-wrapped framing when set
+    sn: int = 0
+
+    def write(self, frame: bytes) -> None:
+        if self.conv is None:
+            self.writer.write(frame)
+            return
+        self.sn = (self.sn + 1) & 0xFFFF
+        head = data_header(self.conv, self.sn, 0, FLAGS_MEDIA)
+        self.writer.write(head + len(frame).to_bytes(4, "big") + frame)
 
 
 class RelayServer:
@@ -58,17 +74,30 @@ class RelayServer:
         """A frame to every attached viewer of the stream; how many got it."""
         viewers = self.attached(stream_id)
         for viewer in viewers:
-            viewer.writer.write(app_frame(cls, body))
+            viewer.write(app_frame(cls, body))
         return len(viewers)
 
-    async def _read(self, reader: asyncio.StreamReader, wait: float | None) -> tuple[int, bytes]:
+    async def _read(
+        self, reader: asyncio.StreamReader, wait: float | None
+    ) -> tuple[int, bytes, int | None]:
+        """(class, body, conv): conv is None for a raw frame, the QTP conv for a wrapped one."""
         head = await asyncio.wait_for(reader.readexactly(10), wait)
+        conv = None
+        if head[:4] != bytes.fromhex("20141104"):
+            words = [int.from_bytes(head[i : i + 2], "big") for i in range(0, 10, 2)]
+            if words[3] != FLAGS_CLIENT or words[4] != checksum(*words[:4]):
+                raise ValueError("neither an app-frame nor a QTP data header")
+            size = int.from_bytes(await asyncio.wait_for(reader.readexactly(4), wait), "big")
+            if size == 0:
+                return 0, b"", words[0]  # an empty ACK
+            conv = words[0]
+            head = await asyncio.wait_for(reader.readexactly(10), wait)
         if head[:4] != bytes.fromhex("20141104") or head[4] != 0:
             raise ValueError("not an app-frame")
         size = int.from_bytes(head[6:10], "big")
         if size > MAX_BODY:
             raise ValueError("frame too large")
-        return head[5], await asyncio.wait_for(reader.readexactly(size), wait)
+        return head[5], await asyncio.wait_for(reader.readexactly(size), wait), conv
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -76,15 +105,18 @@ class RelayServer:
         self._tasks.add(task)
         viewer: TcpViewer | None = None
         try:
-            cls, body = await self._read(reader, LOGIN_TIMEOUT_S)
-            code, stream_id, video = self.hub.check_login(body if cls == 0x01 else b"")
-            writer.write(self.hub.login_result(code))
+            while True:
+                cls, body, conv = await self._read(reader, LOGIN_TIMEOUT_S)
+                if cls == 0x01 and (conv is not None or self.hub.faults.tcp_framing != "qtp"):
+                    break  # a LOGIN in a framing this relay speaks
+            code, stream_id, video = self.hub.check_login(body)
+            viewer = TcpViewer(writer, stream_id, video, conv=conv)
+            viewer.write(self.hub.login_result(code))
             await writer.drain()
             if code != 0:
                 return
-            viewer = TcpViewer(writer, stream_id, video)
             while True:
-                cls, body = await self._read(reader, None)
+                cls, body, _conv = await self._read(reader, None)
                 if cls == 0x09:  # START, repeats are fine
                     self.viewers.setdefault(stream_id, set()).add(viewer)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, ValueError):

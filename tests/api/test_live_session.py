@@ -32,9 +32,12 @@ async def _collect(session: LiveSession, count: int, timeout: float = 30) -> lis
     return frames
 
 
-@pytest.mark.parametrize("transport", ["qtp", "tcp"])
+@pytest.mark.parametrize("transport", ["qtp", "tcp", "tcp-wrapped"])
 async def test_full_session(client: BotslabClient, emu: Emulator, transport: str) -> None:
-    emu.live.faults.video_transport = transport
+    """tcp-wrapped: the TCP relay ignores the raw LOGIN; the client falls back to the
+    QTP-wrapped one after 3 s and reads the frames in that framing (liveview.md 7.1)."""
+    emu.live.faults.video_transport = transport.split("-", maxsplit=1)[0]
+    emu.live.faults.tcp_framing = "qtp" if transport.endswith("wrapped") else "raw"
     door = await _door(client)
     session = LiveSession(client, door)
     await session.start()
@@ -42,7 +45,8 @@ async def test_full_session(client: BotslabClient, emu: Emulator, transport: str
         frames = await _collect(session, 40)
     finally:
         await session.stop()
-    assert session.stats.transport == transport
+    assert session.stats.transport == transport.split("-", maxsplit=1)[0]
+    assert session._tcp is not None and session._tcp.wrapped == transport.endswith("wrapped")
     clip = live_clip()
     # the first frame out is a keyframe; every AU is byte-identical to the clip's
     assert frames[0].keyframe

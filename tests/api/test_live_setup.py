@@ -42,7 +42,7 @@ async def test_setup_chain(
     video = await setup.schedule(http, endpoints, kind="bf", stream_id=first.stream_id, **common)
     assert emu.live_ukeys[video.ukey]["video"] is True
     # the TCP relay: a login with the video ukey, START, and what the relay sends arrives
-    reader, writer, frames, _early = await relay.open_tcp_relay(
+    tcp, _early = await relay.open_tcp_relay(
         video.servers[0],
         stream_id=video.stream_id,
         ukey=video.ukey,
@@ -58,11 +58,12 @@ async def test_setup_chain(
         assert emu.relay.send(video.stream_id, 0x02, body) == 1
         got = []
         while not got:
-            got = list(frames.feed(await asyncio.wait_for(reader.read(65536), 5)))
+            got = list(tcp.frames.feed(await asyncio.wait_for(tcp.reader.read(65536), 5)))
         assert got[0].cls == 0x02 and got[0].body == body
+        assert not tcp.wrapped
     finally:
-        writer.close()
-        await writer.wait_closed()
+        tcp.writer.close()
+        await tcp.writer.wait_closed()
     with pytest.raises(relay.RelayRefused):
         await relay.open_tcp_relay(
             video.servers[0],

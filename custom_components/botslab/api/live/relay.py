@@ -1,24 +1,84 @@
-"""The TCP leg to the media relay (liveview.md 7.1): raw LOGIN, its result, START."""
+"""The TCP leg to the media relay (liveview.md 7.1): LOGIN, its result, START.
+
+The framing on TCP is not known, so, as the public client does, the LOGIN goes out raw first
+and, with no answer within 3 s, wrapped in a QTP data header (conv 0, sn 1, una 0, flags
+0x1D02). The answer tells the framing: the app-frame magic at offset 0 is raw, at offset 14 it
+is QTP-wrapped (the conv taken from its first two bytes). Everything after is read and written
+in that framing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+import struct
 
 from ..exceptions import BotslabConnectionError, ProtocolError
-from .frames import AppFrame, FrameReader, login_frame, start_frame
+from .frames import MAGIC, AppFrame, FrameReader, login_frame, start_frame
+from .qtp import FLAGS_CLIENT, data_header
 
 LOGIN_WAIT_S = 3.0
+WRAPPED_HEAD = 14  # QTP data header (10) + u32 length
 
 
 class RelayRefused(ProtocolError):
     """The relay refused the LOGIN (an unknown or expired ukey, another stream)."""
 
 
+class WrappedFrameReader:
+    """App-frames inside QTP data headers on a byte stream: `[header][u32 L][frame]`."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[AppFrame]:
+        self._buf += data
+        while len(self._buf) >= WRAPPED_HEAD:
+            (size,) = struct.unpack_from(">I", self._buf, 10)
+            if size > 4 * 1024 * 1024:
+                raise ProtocolError("wrapped app-frame too large")
+            if len(self._buf) < WRAPPED_HEAD + size:
+                return
+            frame = bytes(self._buf[WRAPPED_HEAD : WRAPPED_HEAD + size])
+            del self._buf[: WRAPPED_HEAD + size]
+            if size:
+                yield from FrameReader().feed(frame)
+
+
+class TcpRelay:
+    """A logged-in TCP relay connection in the framing the relay answered in."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        frames: FrameReader | WrappedFrameReader,
+        conv: int | None,
+    ) -> None:
+        self.reader, self.writer, self.frames, self.conv = reader, writer, frames, conv
+        self._sn = 1
+
+    @property
+    def wrapped(self) -> bool:
+        return self.conv is not None
+
+    def send(self, frame: bytes) -> None:
+        if self.conv is None:
+            self.writer.write(frame)
+            return
+        self._sn = (self._sn + 1) & 0xFFFF
+        self.writer.write(wrap(self.conv, self._sn, frame))
+
+
+def wrap(conv: int, sn: int, frame: bytes) -> bytes:
+    return data_header(conv, sn, 0, FLAGS_CLIENT) + struct.pack(">I", len(frame)) + frame
+
+
 async def open_tcp_relay(
     server: str, *, stream_id: str, ukey: str, cluster: str, product_key: str
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameReader, list[AppFrame]]:
-    """Connect, log in (raw framing), START. Returns the stream, a reader holding its buffer,
-    and any frames that came with the login result."""
+) -> tuple[TcpRelay, list[AppFrame]]:
+    """Connect, log in (raw, then QTP-wrapped), START. Returns the connection and any frames
+    that came with the login result."""
     host, _, port = server.rpartition(":")
     try:
         reader, writer = await asyncio.wait_for(
@@ -26,31 +86,64 @@ async def open_tcp_relay(
         )
     except (OSError, TimeoutError) as err:
         raise BotslabConnectionError("media relay unreachable") from err
-    frames = FrameReader()
-    writer.write(login_frame(stream_id, ukey, cluster, product_key))
-    await writer.drain()
-    pending: list[AppFrame] = []
+    login = login_frame(stream_id, ukey, cluster, product_key)
     try:
-        async with asyncio.timeout(LOGIN_WAIT_S):
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    raise RelayRefused("relay closed during login")
-                pending.extend(frames.feed(data))
-                results = [f for f in pending if f.login_ok is not None or f.cls in (0x02, 0x03)]
-                if results:
-                    break
-    except TimeoutError as err:
-        writer.close()
-        raise BotslabConnectionError("no login result from the relay") from err
-    except ProtocolError:
+        relay, pending = await _login(reader, writer, login)
+    except (ProtocolError, BotslabConnectionError):
         writer.close()
         raise
+    results = [f for f in pending if f.login_ok is not None or f.cls in (0x02, 0x03)]
     first = results[0]
     if first.login_ok is False:
         writer.close()
         raise RelayRefused("relay refused the login")
-    writer.write(start_frame())
+    relay.send(start_frame())
     await writer.drain()
-    rest = [f for f in pending if f is not first]
-    return reader, writer, frames, rest
+    return relay, [f for f in pending if f is not first]
+
+
+async def _login(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, login: bytes
+) -> tuple[TcpRelay, list[AppFrame]]:
+    buf = b""
+    for attempt in ("raw", "wrapped"):
+        writer.write(login if attempt == "raw" else wrap(0, 1, login))
+        await writer.drain()
+        try:
+            async with asyncio.timeout(LOGIN_WAIT_S):
+                while True:
+                    data = await reader.read(65536)
+                    if not data:
+                        raise RelayRefused("relay closed during login")
+                    buf += data
+                    relay = _framing(reader, writer, buf)
+                    if relay is None:
+                        continue
+                    pending = list(relay.frames.feed(buf))
+                    if any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
+                        return relay, pending
+                    # the framing is known: keep reading into that reader
+                    while True:
+                        data = await reader.read(65536)
+                        if not data:
+                            raise RelayRefused("relay closed during login")
+                        pending += relay.frames.feed(data)
+                        if any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
+                            return relay, pending
+        except TimeoutError:
+            if buf:
+                break
+    raise BotslabConnectionError("no login result from the relay")
+
+
+def _framing(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, buf: bytes
+) -> TcpRelay | None:
+    """The framing of the relay's first answer, once enough of it is there."""
+    if len(buf) >= 4 and buf[:4] == MAGIC:
+        return TcpRelay(reader, writer, FrameReader(), None)
+    if len(buf) >= WRAPPED_HEAD + 4:
+        if buf[WRAPPED_HEAD : WRAPPED_HEAD + 4] == MAGIC:
+            return TcpRelay(reader, writer, WrappedFrameReader(), struct.unpack(">H", buf[:2])[0])
+        raise ProtocolError("the relay answers in an unknown framing")
+    return None

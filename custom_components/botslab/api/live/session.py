@@ -33,7 +33,7 @@ from . import setup, tunnel
 from .frames import CLASS_AUDIO, CLASS_IFRAME, CLASS_PFRAME, AppFrame, login_frame, start_frame
 from .media import decrypt_au, frame_key, is_keyframe, parse_body
 from .qtp import QtpLeg
-from .relay import RelayRefused, open_tcp_relay
+from .relay import RelayRefused, TcpRelay, open_tcp_relay
 from .signing import (
     BASE_CAPACITY_KEY,
     envelope,
@@ -162,6 +162,7 @@ class LiveSession:
         self._stopping: asyncio.Task[None] | None = None  # the stop a failure started
         self._tunnel_transport: asyncio.DatagramTransport | None = None
         self._tcp_writer: asyncio.StreamWriter | None = None
+        self._tcp: TcpRelay | None = None
         self._qtp: QtpLeg | None = None
         self._keys: CameraKeys | None = None
         self._usign: setup.RelaySign | None = None
@@ -378,7 +379,7 @@ class LiveSession:
 
     async def _open_tcp(self, relay: setup.Schedule) -> None:
         try:
-            reader, writer, frames, early = await open_tcp_relay(
+            tcp, early = await open_tcp_relay(
                 relay.servers[0],
                 stream_id=relay.stream_id or f"{self._sn}_01_01",
                 ukey=relay.ukey,
@@ -387,16 +388,17 @@ class LiveSession:
             )
         except RelayRefused as err:
             raise LiveError("relay_refused", "the media relay refused the stream") from err
-        self._tcp_writer = writer
+        self._tcp = tcp
+        self._tcp_writer = tcp.writer
         for frame in early:
             self._offer(frame, "tcp")
 
         async def read() -> None:
             while True:
-                data = await reader.read(65536)
+                data = await tcp.reader.read(65536)
                 if not data:
                     raise LiveError("stream_lost", "the media relay closed the stream")
-                for frame in frames.feed(data):
+                for frame in tcp.frames.feed(data):
                     self._offer(frame, "tcp")
 
         self._spawn(read())
@@ -587,8 +589,8 @@ class LiveSession:
                 self._tunnel_send(
                     lambda c: tunnel.wrap(0x02, 0x20, c, tunnel.keepalive_payload(mid))
                 )
-                if self._tcp_writer is not None and not self._tcp_writer.is_closing():
-                    self._tcp_writer.write(start_frame())
+                if self._tcp is not None and not self._tcp.writer.is_closing():
+                    self._tcp.send(start_frame())  # in the framing the relay answered in
             if every("register", t.register):
                 self._tunnel_send(
                     lambda c: tunnel.wrap(
