@@ -106,7 +106,7 @@ async def test_idle_teardown(
     """Handed out but never read, or read and left: the session stops after the idle time,
     and the device stops publishing soon after."""
     monkeypatch.setattr(camera_module, "LIVE_IDLE_SECONDS", 0.5)
-    emulator.live.faults.heartbeat_timeout_s = 2.0
+    emulator.live.faults.heartbeat_timeout_s = 4.0  # > the 2 s heartbeat, with room
     url = await async_get_stream_source(hass, DOOR)
     assert url is not None
     async with asyncio.timeout(10):
@@ -116,7 +116,7 @@ async def test_idle_teardown(
     # a viewer that comes and goes: a new session, and teardown once it leaves
     await _read_ts(url, 50_000)
     assert _camera(hass, DOOR)._feed.sessions == 2
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(15):
         while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]
             await asyncio.sleep(0.1)
         while emulator.live.publishing("BDX3A1B2C3D4_01_01"):

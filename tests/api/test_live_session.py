@@ -201,9 +201,9 @@ async def test_keys_rotated_mid_session(client: BotslabClient, emu: Emulator) ->
 
 
 async def test_heartbeats_keep_the_device_publishing(client: BotslabClient, emu: Emulator) -> None:
-    """Without req_heartbeat the device stops after its timeout (here 3 s); a session that
+    """Without req_heartbeat the device stops after its timeout (here 3.5 s); a session that
     heartbeats every 2 s keeps video coming for three times as long."""
-    emu.live.faults.heartbeat_timeout_s = 3.0
+    emu.live.faults.heartbeat_timeout_s = 3.5
     session = LiveSession(client, await _door(client))
     await session.start()
     try:
