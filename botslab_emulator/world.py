@@ -104,6 +104,9 @@ def kind_of(event_type: str) -> str:
     return KIND_OF_TYPE.get(event_type, "other")
 
 
+LIVE_KEY_INTERVAL = 43200  # seconds between key rotations (CN's secret_interval)
+
+
 @dataclass
 class Account:
     qid: str
@@ -652,11 +655,10 @@ class World:
         return chunk, start + limit < len(items)
 
     # --- live view (liveview.md H2) -----------------------------------------------------------
-    def live_keys(self, dev: Device) -> dict[str, Any]:
-        """The device's license and its media keys: 15 keys, a new set at new indices every
-        12 hours of the emulator clock."""
-        interval = 43200
-        bucket = int(self.now()) // interval
+    def live_state(self, dev: Device) -> dict[str, Any]:
+        """The device's license and its media keys (index -> key): 15 keys, a new set at new
+        indices every 12 hours of the emulator clock."""
+        bucket = int(self.now()) // LIVE_KEY_INTERVAL
         if dev.live is None or dev.live.get("bucket") != bucket:
             printable = "".join(chr(c) for c in range(33, 127) if chr(c) not in '\\"')
             dev.live = {
@@ -675,10 +677,15 @@ class World:
                     for index in range(30 + 15 * (bucket % 256), 45 + 15 * (bucket % 256))
                 },
             }
+        return dev.live
+
+    def live_keys(self, dev: Device) -> dict[str, Any]:
+        """get_keys' answer (liveview.md H2)."""
+        live = self.live_state(dev)
         return {
-            "license": dict(dev.live["license"]),
-            "secret_interval": interval,
-            "secret_keys": [{index: key} for index, key in dev.live["keys"].items()],
+            "license": dict(live["license"]),
+            "secret_interval": LIVE_KEY_INTERVAL,
+            "secret_keys": [{index: key} for index, key in live["keys"].items()],
         }
 
     # --- sharing --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .clip import live_clip
-from .frames import app_frame, login_result, read_tlvs
+from .frames import app_frame, read_tlvs
 from .media import encrypt_frame, media_body
 from .qtp import QtpServer
 from .relay import RelayServer
@@ -77,8 +77,7 @@ class Publisher:
 
     def _keys(self) -> dict[int, bytes]:
         """The device's current keys (a rotation on the emulator clock applies at once)."""
-        self.hub.emu.world.live_keys(self.dev)
-        live = self.dev.live or {}
+        live = self.hub.emu.world.live_state(self.dev)
         if live.get("keys") is not self._keys_src or not self._key_cache:
             self._keys_src = live.get("keys")
             self._key_cache = {
@@ -267,10 +266,6 @@ class LiveHub:
         if self.faults.login_result:
             return self.faults.login_result, stream_id, False
         return 0, stream_id, bool(minted.get("video"))
-
-    @staticmethod
-    def login_result(code: int) -> bytes:
-        return login_result(code)
 
     # --- publishing ---------------------------------------------------------------------------
     def publish(self, dev: Device, stream_id: str, *, video: bool) -> None:

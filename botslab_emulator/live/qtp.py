@@ -10,6 +10,8 @@ import secrets
 import struct
 from typing import TYPE_CHECKING, Any
 
+from .frames import login_result
+
 if TYPE_CHECKING:
     from .hub import LiveHub
 
@@ -32,6 +34,14 @@ def checksum(*words: int) -> int:
 
 def data_header(conv: int, sn: int, una: int, flags: int) -> bytes:
     return struct.pack(">5H", conv, sn, una, flags, checksum(conv, sn, una, flags))
+
+
+def read_header(data: bytes) -> tuple[int, int, int, int]:
+    """The four words of a 10-byte header (data or control); ValueError on a bad checksum."""
+    *words, cksum = struct.unpack_from(">5H", data)
+    if cksum != checksum(*words):
+        raise ValueError("bad QTP checksum")
+    return words[0], words[1], words[2], words[3]
 
 
 @dataclass
@@ -87,9 +97,7 @@ class QtpServer(asyncio.DatagramProtocol):
             self.bad += 1
 
     def _control(self, data: bytes, addr: tuple[str, int]) -> None:
-        conv, zero, cmd, flags, cksum = struct.unpack_from(">5H", data)
-        if cksum != checksum(conv, zero, cmd, flags):
-            raise ValueError("bad control checksum")
+        conv, _zero, cmd, _flags = read_header(data)
         if cmd == CMD_SYN:
             own_id = struct.unpack_from(">H", data, 0x1A)[0]
             peer = self.peers.get(addr)
@@ -121,9 +129,7 @@ class QtpServer(asyncio.DatagramProtocol):
         return bytes(out)
 
     def _data(self, data: bytes, addr: tuple[str, int]) -> None:
-        conv, sn, una, flags, cksum = struct.unpack_from(">5H", data)
-        if cksum != checksum(conv, sn, una, flags):
-            raise ValueError("bad data checksum")
+        conv, sn, _una, flags = read_header(data)
         peer = self.peers.get(addr)
         if peer is None or not peer.established or conv != peer.conv:
             raise ValueError("data outside a conversation")
@@ -144,7 +150,7 @@ class QtpServer(asyncio.DatagramProtocol):
         if cls == 0x01:
             code, stream_id, video = self.hub.check_login(frame[10:])
             peer.stream_id, peer.video = stream_id, video
-            self.send_frame(peer, self.hub.login_result(code))
+            self.send_frame(peer, login_result(code))
         elif cls == 0x09 and peer.stream_id:
             peer.attached = True  # START, repeats are fine
 

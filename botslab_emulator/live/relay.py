@@ -13,8 +13,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .frames import app_frame
-from .qtp import FLAGS_CLIENT, FLAGS_MEDIA, checksum, data_header
+from .frames import app_frame, login_result
+from .qtp import FLAGS_CLIENT, FLAGS_MEDIA, data_header, read_header
 
 if TYPE_CHECKING:
     from .hub import LiveHub
@@ -84,13 +84,12 @@ class RelayServer:
         head = await asyncio.wait_for(reader.readexactly(10), wait)
         conv = None
         if head[:4] != bytes.fromhex("20141104"):
-            words = [int.from_bytes(head[i : i + 2], "big") for i in range(0, 10, 2)]
-            if words[3] != FLAGS_CLIENT or words[4] != checksum(*words[:4]):
-                raise ValueError("neither an app-frame nor a QTP data header")
+            conv, _sn, _una, flags = read_header(head)  # else a QTP-wrapped frame
+            if flags != FLAGS_CLIENT:
+                raise ValueError("neither an app-frame nor a QTP client message")
             size = int.from_bytes(await asyncio.wait_for(reader.readexactly(4), wait), "big")
             if size == 0:
-                return 0, b"", words[0]  # an empty ACK
-            conv = words[0]
+                return 0, b"", conv  # an empty ACK
             head = await asyncio.wait_for(reader.readexactly(10), wait)
         if head[:4] != bytes.fromhex("20141104") or head[4] != 0:
             raise ValueError("not an app-frame")
@@ -111,7 +110,7 @@ class RelayServer:
                     break  # a LOGIN in a framing this relay speaks
             code, stream_id, video = self.hub.check_login(body)
             viewer = TcpViewer(writer, stream_id, video, conv=conv)
-            viewer.write(self.hub.login_result(code))
+            viewer.write(login_result(code))
             await writer.drain()
             if code != 0:
                 return

@@ -35,6 +35,11 @@ def data_header(conv: int, sn: int, una: int, flags: int) -> bytes:
     return struct.pack(">5H", conv, sn, una, flags, checksum(conv, sn, una, flags))
 
 
+def message(conv: int, sn: int, una: int, frame: bytes) -> bytes:
+    """A client data packet carrying one app-frame: header (flags 0x1D02), u32 L, the frame."""
+    return data_header(conv, sn, una, FLAGS_CLIENT) + struct.pack(">I", len(frame)) + frame
+
+
 def control_packet(
     conv: int, cmd: int, relay: tuple[str, int], ident: int, ts_echo: int = 0
 ) -> bytes:
@@ -206,8 +211,7 @@ class QtpLeg(asyncio.DatagramProtocol):
 
     def send_message(self, frame: bytes) -> None:
         self.sn = (self.sn + 1) & 0xFFFF
-        head = data_header(self.conv, self.sn, self.reasm.highest, FLAGS_CLIENT)
-        self._send(head + struct.pack(">I", len(frame)) + frame)
+        self._send(message(self.conv, self.sn, self.reasm.highest, frame))
 
     def send_empty_ack(self) -> None:
         head = data_header(self.conv, self.sn, self.reasm.highest, FLAGS_CLIENT)

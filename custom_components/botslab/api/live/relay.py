@@ -15,7 +15,7 @@ import struct
 
 from ..exceptions import BotslabConnectionError, ProtocolError
 from .frames import MAGIC, AppFrame, FrameReader, login_frame, start_frame
-from .qtp import FLAGS_CLIENT, data_header
+from .qtp import message
 
 LOGIN_WAIT_S = 3.0
 WRAPPED_HEAD = 14  # QTP data header (10) + u32 length
@@ -67,11 +67,7 @@ class TcpRelay:
             self.writer.write(frame)
             return
         self._sn = (self._sn + 1) & 0xFFFF
-        self.writer.write(wrap(self.conv, self._sn, frame))
-
-
-def wrap(conv: int, sn: int, frame: bytes) -> bytes:
-    return data_header(conv, sn, 0, FLAGS_CLIENT) + struct.pack(">I", len(frame)) + frame
+        self.writer.write(message(self.conv, self._sn, 0, frame))
 
 
 async def open_tcp_relay(
@@ -105,34 +101,32 @@ async def open_tcp_relay(
 async def _login(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, login: bytes
 ) -> tuple[TcpRelay, list[AppFrame]]:
+    """LOGIN raw, then (after 3 s of silence) QTP-wrapped; read in the framing of the answer
+    until the login result or media arrives."""
     buf = b""
-    for attempt in ("raw", "wrapped"):
-        writer.write(login if attempt == "raw" else wrap(0, 1, login))
+    relay: TcpRelay | None = None
+    pending: list[AppFrame] = []
+    for login_data in (login, message(0, 1, 0, login)):
+        writer.write(login_data)
         await writer.drain()
         try:
             async with asyncio.timeout(LOGIN_WAIT_S):
-                while True:
+                while not any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
                     data = await reader.read(65536)
                     if not data:
                         raise RelayRefused("relay closed during login")
-                    buf += data
-                    relay = _framing(reader, writer, buf)
                     if relay is None:
-                        continue
-                    pending = list(relay.frames.feed(buf))
-                    if any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
-                        return relay, pending
-                    # the framing is known: keep reading into that reader
-                    while True:
-                        data = await reader.read(65536)
-                        if not data:
-                            raise RelayRefused("relay closed during login")
+                        buf += data
+                        relay = _framing(reader, writer, buf)
+                        data = buf if relay is not None else b""
+                    if relay is not None:
                         pending += relay.frames.feed(data)
-                        if any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
-                            return relay, pending
         except TimeoutError:
             if buf:
-                break
+                break  # the relay answered, but not with a login result
+            continue
+        assert relay is not None
+        return relay, pending
     raise BotslabConnectionError("no login result from the relay")
 
 

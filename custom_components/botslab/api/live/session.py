@@ -161,7 +161,6 @@ class LiveSession:
         self._stopped = False
         self._stopping: asyncio.Task[None] | None = None  # the stop a failure started
         self._tunnel_transport: asyncio.DatagramTransport | None = None
-        self._tcp_writer: asyncio.StreamWriter | None = None
         self._tcp: TcpRelay | None = None
         self._qtp: QtpLeg | None = None
         self._keys: CameraKeys | None = None
@@ -228,10 +227,10 @@ class LiveSession:
             self._tunnel_transport.close()
         if self._qtp is not None:
             self._qtp.close()
-        if self._tcp_writer is not None:
-            self._tcp_writer.close()
+        if self._tcp is not None:
+            self._tcp.writer.close()
             with contextlib.suppress(Exception):
-                await self._tcp_writer.wait_closed()
+                await self._tcp.writer.wait_closed()
         self._wakeup.set()
 
     def __aiter__(self) -> AsyncIterator[LiveFrame]:
@@ -305,69 +304,57 @@ class LiveSession:
         raise LiveError("setup_failed", f"the cloud refused the live stream{code}") from last
 
     async def _setup_once(self) -> setup.Schedule:
-        session = self._client.session or await self._client.login()  # reuse the sid
+        if self._client.session is None:
+            await self._client.login()  # otherwise the running sid is reused
         http, endpoints = self._client.http_session, self._client.endpoints
         keys, servers = await asyncio.gather(self._camera_keys(), self._tunnel_servers())
         self._keys = keys
         self._servers = tuple((host, servers.port) for host in servers.hosts)
-        lic = keys.license
-        common: dict[str, Any] = {
-            "product_id": lic.product_id,
-            "sn": self._sn,
-            "uid": session.user_id,
-            "machine_id": self._machine_id,
-        }
 
         async def schedule_1() -> setup.Schedule:
-            own = await setup.relay_sign(http, endpoints, lic, self._sn)
-            return await setup.schedule(
-                http,
-                endpoints,
-                kind=1,
-                usign=own.sign,
-                sname=own.sname or self._device.product_key,
-                **common,
-            )
+            own = await setup.relay_sign(http, endpoints, keys.license, self._sn)
+            return await self._schedule(1, own)
 
         sign, first = await asyncio.gather(
-            setup.relay_sign(http, endpoints, lic, self._sn), schedule_1()
+            setup.relay_sign(http, endpoints, keys.license, self._sn), schedule_1()
         )
         self._usign = sign
         self._index = signalling_index(keys.secret_keys)
         self._cts = int(time.time() * 1000)
         await self._register()
         try:
-            video = await setup.schedule(
-                http,
-                endpoints,
-                kind="bf",
-                usign=sign.sign,
-                sname=sign.sname or self._device.product_key,
-                stream_id=first.stream_id,
-                **common,
-            )
+            video = await self._schedule("bf", sign, stream_id=first.stream_id)
         except (ApiError, ProtocolError, BotslabConnectionError) as err:
             _LOGGER.debug("%s: video authorisation failed: %r", self._sn, err)
             return first
         return video if video.servers and video.ukey else first
 
+    async def _schedule(
+        self, kind: int | str, sign: setup.RelaySign, *, stream_id: str = ""
+    ) -> setup.Schedule:
+        """One `/substream` call (H5-H7) with this viewer's identities; the channel falls back
+        to the product key when the relay sign named none."""
+        assert self._keys is not None
+        session = self._client.session
+        return await setup.schedule(
+            self._client.http_session,
+            self._client.endpoints,
+            kind=kind,
+            product_id=self._keys.license.product_id,
+            sn=self._sn,
+            usign=sign.sign,
+            sname=sign.sname or self._device.product_key,
+            uid=session.user_id if session is not None else "",
+            machine_id=self._machine_id,
+            stream_id=stream_id,
+        )
+
     async def _register(self) -> None:
         """H6 schedule_2: registers this viewer; failures are only logged."""
-        session = self._client.session
-        if self._keys is None or session is None or self._usign is None:
+        if self._keys is None or self._usign is None:
             return
         try:
-            await setup.schedule(
-                self._client.http_session,
-                self._client.endpoints,
-                kind=2,
-                product_id=self._keys.license.product_id,
-                sn=self._sn,
-                usign=self._usign.sign,
-                sname=self._usign.sname or self._device.product_key,
-                uid=session.user_id,
-                machine_id=self._machine_id,
-            )
+            await self._schedule(2, self._usign)
         except (ApiError, ProtocolError, BotslabConnectionError) as err:
             _LOGGER.debug("%s: viewer registration failed: %r", self._sn, err)
 
@@ -389,7 +376,6 @@ class LiveSession:
         except RelayRefused as err:
             raise LiveError("relay_refused", "the media relay refused the stream") from err
         self._tcp = tcp
-        self._tcp_writer = tcp.writer
         for frame in early:
             self._offer(frame, "tcp")
 
