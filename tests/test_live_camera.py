@@ -4,10 +4,8 @@ devices, through the loopback MPEG-TS feed and HA's own stream component (HLS)."
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any
 
-import av
 from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -23,28 +21,14 @@ from custom_components.botslab.api.live.session import LiveTimers
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
+from .live_feed_io import read_feed, video_packets
+
 DOOR = "camera.front_door"
 DRIVEWAY = "camera.driveway"
 
 
 def _camera(hass: HomeAssistant, entity_id: str) -> Any:
     return hass.data["camera"].get_entity(entity_id)
-
-
-async def _read_ts(url: str, size: int) -> bytes:
-    host, port = url.removeprefix("tcp://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    data = b""
-    try:
-        async with asyncio.timeout(20):
-            while len(data) < size:
-                chunk = await reader.read(65536)
-                assert chunk, "the feed closed"
-                data += chunk
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return data
 
 
 async def test_stream_source_serves_the_decrypted_video(
@@ -58,9 +42,9 @@ async def test_stream_source_serves_the_decrypted_video(
     url = await async_get_stream_source(hass, DOOR)
     assert url is not None and url.startswith("tcp://127.0.0.1:")
     assert hass.states.get(DOOR).state == "streaming"  # type: ignore[union-attr]
-    data = await _read_ts(url, 400_000)
-    container = av.open(io.BytesIO(data[: len(data) // 188 * 188]), format="mpegts")
-    packets = [p for p in container.demux(video=0) if p.size]
+    data = await read_feed(url, 400_000, timeout=20)
+    assert len(data) >= 400_000, "the feed closed"
+    packets = video_packets(data)
     clip = live_clip()
     assert packets[0].is_keyframe and bytes(packets[0]) in clip.aus
     start = clip.aus.index(bytes(packets[0]))
@@ -114,7 +98,7 @@ async def test_idle_teardown(
             await asyncio.sleep(0.1)
     assert _camera(hass, DOOR)._feed.sessions == 1
     # a viewer that comes and goes: a new session, and teardown once it leaves
-    await _read_ts(url, 50_000)
+    assert len(await read_feed(url, 50_000, timeout=20)) >= 50_000, "the feed closed"
     assert _camera(hass, DOOR)._feed.sessions == 2
     async with asyncio.timeout(15):
         while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]

@@ -5,37 +5,15 @@ next connection opens anew, timestamps only go forward, idle teardown)."""
 from __future__ import annotations
 
 import asyncio
-import io
-
-import av
 
 from botslab_emulator import Emulator
 from botslab_emulator.live.clip import live_clip
 from custom_components.botslab.api import BotslabClient
 from custom_components.botslab.api.live import LiveCache, LiveFeed, LiveSession
 
+from ..live_feed_io import read_feed, video_packets
+
 DOOR = "BDX3A1B2C3D4"
-
-
-async def _read(url: str, until_eof: bool = False, size: int = 200_000) -> bytes:
-    host, port = url.removeprefix("tcp://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    data = b""
-    try:
-        async with asyncio.timeout(30):
-            while until_eof or len(data) < size:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                data += chunk
-    finally:
-        writer.close()
-    return data
-
-
-def _packets(data: bytes) -> list[av.Packet]:
-    container = av.open(io.BytesIO(data[: len(data) // 188 * 188]), format="mpegts")
-    return [p for p in container.demux(video=0) if p.size]
 
 
 async def test_lost_stream_reopens_on_the_next_connection(
@@ -48,9 +26,9 @@ async def test_lost_stream_reopens_on_the_next_connection(
     feed = LiveFeed(lambda: LiveSession(client, door, cache=cache), idle_s=30)
     try:
         url = await feed.open()
-        first = _packets(await _read(url, until_eof=True))
+        first = video_packets(await read_feed(url))
         assert feed.last_error is not None and feed.last_error.reason == "stream_lost"
-        second = _packets(await _read(url, size=100_000))
+        second = video_packets(await read_feed(url, 100_000))
         assert feed.sessions == 2
     finally:
         await feed.close()
@@ -78,7 +56,7 @@ async def test_idle_teardown_and_close(client: BotslabClient, emu: Emulator) -> 
             while feed.streaming:
                 await asyncio.sleep(0.05)
         assert changes == [True, False]
-        await _read(url, size=20_000)  # a viewer opens it again
+        await read_feed(url, 20_000)  # a viewer opens it again
         assert feed.sessions == 2
     finally:
         await feed.close()
