@@ -6,12 +6,44 @@ over real sockets on 127.0.0.1 (the plugin still refuses any other host).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import logging
+
 import pytest
 
 
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
     """Allow sockets (loopback only, as the plugin's allow-list keeps it) in every test."""
+
+
+# What Home Assistant logs when an integration uses something deprecated: its frame helper's
+# reports ("Detected that custom integration 'botslab' calls …") and the deprecation helper's
+# warnings. Any of them fails the test that caused it, on every lane.
+DEPRECATION_MARKERS = ("Detected that custom integration", "Detected code that", "deprecated")
+
+
+def deprecation_reports(records: list[logging.LogRecord]) -> list[str]:
+    """The log lines that report a deprecated use (frame helper or deprecation helper)."""
+    found = []
+    for record in records:
+        if record.levelno < logging.WARNING:
+            continue
+        message = record.getMessage()
+        if record.name == "homeassistant.helpers.frame" or any(
+            marker in message for marker in DEPRECATION_MARKERS
+        ):
+            found.append(f"{record.name}: {message}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test fails when Home Assistant reported a deprecated use while it ran."""
+    yield
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    reports = deprecation_reports(records)
+    assert not reports, "Home Assistant reported deprecated use:\n" + "\n".join(reports)
 
 
 # --- Home Assistant fixtures (the tests at the top of tests/) -----------------------------------
@@ -77,3 +109,34 @@ async def entry(ha: HomeAssistant) -> AsyncIterator[ConfigEntry]:
     if config_entry.state is ConfigEntryState.LOADED:
         assert await ha.config_entries.async_unload(config_entry.entry_id)
         await ha.async_block_till_done()
+
+
+async def fix_issue(hass: HomeAssistant, hass_client: Any, issue_id: str) -> dict[str, Any]:
+    """Run an issue's repair flow as the frontend does (Settings → Repairs → Submit), through
+    the HTTP API that every supported Home Assistant version serves."""
+    from homeassistant.components.repairs import DOMAIN as REPAIRS
+
+    assert await async_setup_component(hass, REPAIRS, {})
+    client = await hass_client()  # after the repairs views are registered
+    resp = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    assert resp.status == 200, await resp.text()
+    flow = await resp.json()
+    assert flow["step_id"] == "confirm", flow
+    resp = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert resp.status == 200, await resp.text()
+    result: dict[str, Any] = await resp.json()
+    await hass.async_block_till_done()
+    return result
+
+
+def find_device(hass: HomeAssistant, serial: str) -> Any:
+    """The registry device of a serial, in whichever BOTSLAB entry has it."""
+    from custom_components.botslab.devices import device_for_serial
+
+    for config_entry in hass.config_entries.async_entries(DOMAIN):
+        found = device_for_serial(hass, config_entry.entry_id, serial)
+        if found is not None:
+            return found
+    return None

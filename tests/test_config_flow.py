@@ -153,6 +153,20 @@ async def test_duplicate_account_aborts(ha: HomeAssistant) -> None:
     await ha.config_entries.async_unload(entry.entry_id)
 
 
+def requests_since(emulator: Emulator, before: dict[str, int]) -> dict[str, int]:
+    """Password logins, app logins and device-list reads since `before`."""
+    now = emulator.counters.requests
+
+    def count(match: str) -> int:
+        return sum(n - before.get(path, 0) for path, n in now.items() if match in path)
+
+    return {
+        "quc": count("/request.php"),
+        "app_login": count("/v1/app/login"),
+        "device_list": count("/v1/iot/device/list"),
+    }
+
+
 async def test_reauth(ha: HomeAssistant, emulator: Emulator) -> None:
     entry = await add_entry(ha)
     old_q = entry.data[CONF_Q]
@@ -162,12 +176,15 @@ async def test_reauth(ha: HomeAssistant, emulator: Emulator) -> None:
         result["flow_id"], {CONF_PASSWORD: "wrong"}
     )
     assert result["errors"] == {"base": "invalid_auth"}
+    before = dict(emulator.counters.requests)
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PASSWORD: DEMO_PASSWORD}
     )
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "reauth_successful"
     await ha.async_block_till_done()
     assert entry.data[CONF_Q] != old_q and entry.state is ConfigEntryState.LOADED
+    # one password login in the flow, one reload (one app login, one device list)
+    assert requests_since(emulator, before) == {"quc": 1, "app_login": 1, "device_list": 1}
     assert DEMO_PASSWORD not in repr(entry.as_dict())
     await ha.config_entries.async_unload(entry.entry_id)
 
@@ -184,7 +201,7 @@ async def test_reauth_with_another_account_aborts(ha: HomeAssistant, emulator: E
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "wrong_account"
 
 
-async def test_reconfigure(ha: HomeAssistant) -> None:
+async def test_reconfigure(ha: HomeAssistant, emulator: Emulator) -> None:
     entry = await add_entry(ha)
     result = await reconfigure(ha, entry)
     assert result["step_id"] == "reconfigure"
@@ -198,6 +215,7 @@ async def test_reconfigure(ha: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "wrong_account"
     result = await reconfigure(ha, entry)
+    before = dict(emulator.counters.requests)
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"],
         {
@@ -209,10 +227,11 @@ async def test_reconfigure(ha: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "reconfigure_successful"
     await ha.async_block_till_done()
     assert entry.data[CONF_USERNAME] == "4915123456789" and entry.state is ConfigEntryState.LOADED
+    assert requests_since(emulator, before) == {"quc": 1, "app_login": 1, "device_list": 1}
     await ha.config_entries.async_unload(entry.entry_id)
 
 
-async def test_options(ha: HomeAssistant) -> None:
+async def test_options(ha: HomeAssistant, emulator: Emulator) -> None:
     entry = await add_entry(ha)
     result = await ha.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM and result["step_id"] == "init"
@@ -234,4 +253,10 @@ async def test_options(ha: HomeAssistant) -> None:
         CONF_MAX_EVENT_AGE: 300,
     }
     assert entry.state is ConfigEntryState.LOADED, "reloaded with the new options"
+    assert entry.runtime_data.events.poll_interval == 120
+    # new tokens (or any data change) are saved without a reload
+    before = dict(emulator.counters.requests)
+    ha.config_entries.async_update_entry(entry, data={**entry.data, CONF_Q: "u%3D1%26n%3D2"})
+    await ha.async_block_till_done()
+    assert requests_since(emulator, before)["device_list"] == 0
     await ha.config_entries.async_unload(entry.entry_id)

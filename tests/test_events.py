@@ -14,11 +14,14 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER
 from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
 from custom_components.botslab.push import CONNECTION_POLLING, CONNECTION_PUSH
+
+from .conftest import fix_issue
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
@@ -264,7 +267,7 @@ async def test_malformed_push_frames(
 
 
 async def test_withdrawn_event_upload(
-    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_client: ClientSessionGenerator
 ) -> None:
     bus = Bus(hass)
     acc = emulator.world.find_account(DEMO_USER)
@@ -280,19 +283,7 @@ async def test_withdrawn_event_upload(
     assert issue is not None and issue.translation_placeholders == {"device": "Garden"}
     assert (await emulator.trigger(GARDEN, "person"))["msg_id"] is None
     # the repair grants it again
-    from homeassistant.components.repairs import DOMAIN as REPAIRS
-    from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
-    from homeassistant.setup import async_setup_component
-
-    assert await async_setup_component(hass, REPAIRS, {})
-    await async_process_repairs_platforms(hass)
-    manager = (
-        hass.data[REPAIRS]["flow_manager"]
-        if isinstance(hass.data[REPAIRS], dict)
-        else hass.data[REPAIRS]
-    )
-    result = await manager.async_init(DOMAIN, data={"issue_id": issue_id})
-    result = await manager.async_configure(result["flow_id"], {})
+    result = await fix_issue(hass, hass_client, issue_id)
     assert result["type"] == "create_entry"
     await hass.async_block_till_done()
     assert emulator.world.device_consent(dev, "event_upload")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -14,14 +15,16 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er, 
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER
 from custom_components.botslab import update as update_platform
 from custom_components.botslab.const import DOMAIN
+from custom_components.botslab.devices import device_for_serial
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import add_entry
+from .conftest import add_entry, fix_issue
 
 DOOR, GARDEN, LIVING, DRIVE = "BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2", "BCC5A0B1C2D3"
 
@@ -217,10 +220,13 @@ async def test_devices_appear_and_disappear(
     )
     await refresh(hass, entry)
     assert hass.states.get(entity_id(hass, new.device_name, "privacy_mode")).state == STATE_OFF
-    assert dr.async_get(hass).async_get_device({(DOMAIN, new.device_name)}) is not None
+    assert device_for_serial(hass, entry.entry_id, new.device_name) is not None
+    garden = device_for_serial(hass, entry.entry_id, GARDEN)
+    assert garden is not None
     emulator.world.remove_device(GARDEN)
     await refresh(hass, entry)
-    assert dr.async_get(hass).async_get_device({(DOMAIN, GARDEN)}) is None
+    assert device_for_serial(hass, entry.entry_id, GARDEN) is None
+    assert dr.async_get(hass).async_get(garden.id) is None
     assert (
         er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{GARDEN}_privacy_mode") is None
     )
@@ -284,7 +290,7 @@ async def test_expired_session_during_refresh_starts_reauth(
 
 
 async def test_session_conflict_backs_off_with_a_repair(
-    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_client: ClientSessionGenerator
 ) -> None:
     await emulator_kick(emulator)
     logins = emulator.counters.requests["/api/eu1/v1/app/login"]
@@ -298,21 +304,7 @@ async def test_session_conflict_backs_off_with_a_repair(
     assert emulator.counters.requests["/api/eu1/v1/app/login"] == logins
     assert hass.states.get(entity_id(hass, DOOR, "battery")).state == STATE_UNAVAILABLE
     # the repair flow takes the session back
-    from homeassistant.components.repairs import DOMAIN as REPAIRS
-    from homeassistant.setup import async_setup_component
-
-    assert await async_setup_component(hass, REPAIRS, {})
-    from homeassistant.components.repairs.issue_handler import async_process_repairs_platforms
-
-    await async_process_repairs_platforms(hass)
-    flow_manager = (
-        hass.data[REPAIRS]["flow_manager"]
-        if isinstance(hass.data[REPAIRS], dict)
-        else hass.data[REPAIRS]
-    )
-    result = await flow_manager.async_init(DOMAIN, data={"issue_id": issue_id})
-    assert result["step_id"] == "confirm"
-    result = await flow_manager.async_configure(result["flow_id"], {})
+    result = await fix_issue(hass, hass_client, issue_id)
     assert result["type"] == "create_entry"
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
@@ -359,3 +351,38 @@ async def test_unload_leaves_nothing_running(hass: HomeAssistant, entry: ConfigE
         for s in hass.states.async_all()
         if s.entity_id.startswith("switch.")
     )
+
+
+async def test_setup_and_unload_return_true_or_raise(
+    hass: HomeAssistant, entry: ConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant 2026.11 turns a False from setup or unload into an error, and 2025.4
+    wants a bool: the integration returns True, or raises a translated error."""
+    from custom_components import botslab
+
+    results: list[object] = []
+    for name in ("async_setup_entry", "async_unload_entry"):
+        real = getattr(botslab, name)
+
+        async def recording(*args: object, real: Any = real) -> object:
+            results.append(result := await real(*args))
+            return result
+
+        monkeypatch.setattr(botslab, name, recording)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert results == [True, True] and entry.state is ConfigEntryState.LOADED
+
+    # a platform that does not unload: a translated error, never False
+    real_unload = hass.config_entries.async_unload_platforms
+
+    async def platforms_refuse(*_args: object) -> bool:
+        return False
+
+    monkeypatch.setattr(hass.config_entries, "async_unload_platforms", platforms_refuse)
+    assert not await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.FAILED_UNLOAD
+    assert entry.reason and "could not be unloaded" in entry.reason
+    assert results[-1:] == [True], "no False was returned"
+    assert await real_unload(entry, botslab.PLATFORMS)
+    await entry.runtime_data.coordinator.async_shutdown()  # what a successful unload ends

@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -180,3 +180,57 @@ async def test_offline_device_and_diagnostics(
     await entry.runtime_data.coordinator.async_refresh()
     with pytest.raises(HomeAssistantError, match="Living Room is offline"):
         await async_get_stream_source(hass, "camera.living_room")
+
+
+async def test_webrtc_providers_are_never_asked(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_ws_client: Any
+) -> None:
+    """The camera offers HLS only, whatever WebRTC provider is registered: asking one would
+    call stream_source() (and wake a battery doorbell) at every provider refresh. This
+    rests on a private hook of Home Assistant's Camera; if it is renamed, this test fails."""
+    from homeassistant.components.camera import Camera
+    from homeassistant.components.camera.webrtc import (
+        CameraWebRTCProvider,
+        async_register_webrtc_provider,
+    )
+
+    class RecordingProvider(CameraWebRTCProvider):
+        """A provider (go2rtc's role) that takes every stream and records what it was asked:
+        a camera that offers itself to it hands over its stream source."""
+
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        @property
+        def domain(self) -> str:
+            return "test_webrtc"
+
+        @callback
+        def async_is_supported(self, stream_source: str) -> bool:
+            self.asked.append(stream_source)
+            return True
+
+        async def async_handle_async_webrtc_offer(self, *args: Any) -> None:
+            raise AssertionError("no WebRTC offer may reach a BOTSLAB camera")
+
+        async def async_on_webrtc_candidate(self, *args: Any) -> None:
+            raise AssertionError("no WebRTC candidate may reach a BOTSLAB camera")
+
+    assert callable(getattr(Camera, "_async_get_supported_webrtc_provider", None))
+    provider = RecordingProvider()
+    unregister = async_register_webrtc_provider(hass, provider)
+    try:
+        await hass.async_block_till_done()
+        ws = await hass_ws_client(hass)
+        for n, entity_id in enumerate((DOOR, "camera.garden"), start=1):
+            await _camera(hass, entity_id).async_refresh_providers()
+            await ws.send_json({"id": n, "type": "camera/capabilities", "entity_id": entity_id})
+            reply = await ws.receive_json()
+            assert reply["success"], reply
+            assert reply["result"]["frontend_stream_types"] == ["hls"]
+        assert provider.asked == []
+        assert not emulator.live.stats.xmsgs and not emulator.live.publishers, "nothing woken"
+        assert not entry.runtime_data.live_feeds, "no stream source was asked for"
+    finally:
+        unregister()
+        await hass.async_block_till_done()

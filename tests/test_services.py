@@ -11,20 +11,22 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
 from custom_components.botslab.const import DOMAIN
 
+from .conftest import find_device
+
 DOOR, GARDEN, DRIVE = "BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC5A0B1C2D3"
 
 
 def device_id(hass: HomeAssistant, serial: str) -> str:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, serial)})
-    assert device is not None
-    return device.id
+    found = find_device(hass, serial)
+    assert found is not None
+    return found.id
 
 
 async def call(
@@ -148,7 +150,7 @@ async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Em
     await call(hass, "accept_invitation", {"invitation_id": share.id})
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert dr.async_get(hass).async_get_device({(DOMAIN, other.device_name)}) is not None
+    assert find_device(hass, other.device_name) is not None
     second = emulator.world.share(
         neighbour.qid, other.product_key, other.device_name, mobile="4915123456789"
     )
@@ -327,6 +329,10 @@ async def test_no_phone_or_email_in_logs(
     with pytest.raises(ServiceValidationError):
         await call(hass, "share_device", {"device_id": garden, "phone": "+4917612"})
     for record in caplog.records:
+        if record.name == "homeassistant.core" and record.getMessage().startswith("Bus:"):
+            # Home Assistant's own DEBUG trace of the event bus (2026.x) echoes every action
+            # call's data as the caller typed it; nothing of this integration's making
+            continue
         text = record.getMessage() + repr(record.args)
         for secret in ("4917612345678", "17612345678", "carol@example.org", DEMO_USER):
             assert secret not in text, record.getMessage()

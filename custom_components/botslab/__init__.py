@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 import logging
+from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryNotReady,
+    HomeAssistantError,
+)
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
-import voluptuous as vol
 
 from .api import AuthExpired, BotslabClient, BotslabError
+from .compat import vol
 from .const import CONF_EMULATOR_URL, DOMAIN
 from .coordinator import (
     BotslabConfigEntry,
@@ -24,6 +30,7 @@ from .coordinator import (
     identity_from_entry,
     token_saver,
 )
+from .devices import serials_of
 from .push import STORAGE_VERSION, BotslabEventStream
 from .services import async_setup_services
 from .views import async_register_views
@@ -52,6 +59,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """YAML is for development only: `botslab: {emulator_url: …}` offers the local emulator."""
     hass.data.setdefault(DOMAIN, {})
     async_setup_services(hass)
+    async_register_views(hass)
     if DOMAIN in config and config[DOMAIN].get(CONF_EMULATOR_URL):
         hass.data[DOMAIN][CONF_EMULATOR_URL] = config[DOMAIN][CONF_EMULATOR_URL]
     return True
@@ -79,7 +87,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         raise ConfigEntryAuthFailed(str(err)) from err
     except BotslabError as err:
         raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
-    async_register_views(hass)
     coordinator = BotslabCoordinator(hass, entry, client)
     entry.runtime_data = BotslabData(client=client, coordinator=coordinator)
     await coordinator.async_config_entry_first_refresh()
@@ -96,20 +103,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
         raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
     entry.runtime_data.events = stream
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.async_on_unload(entry.add_update_listener(_reload_on_new_options(entry)))
     return True
 
 
-async def _async_options_updated(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
+def _reload_on_new_options(
+    entry: BotslabConfigEntry,
+) -> Callable[[HomeAssistant, BotslabConfigEntry], Coroutine[Any, Any, None]]:
+    """The update listener: a reload when the options changed, and only then. Reauth and
+    reconfigure reload the entry themselves (once), and new tokens need no reload."""
+    options = dict(entry.options)
+
+    async def listener(hass: HomeAssistant, updated: BotslabConfigEntry) -> None:
+        if dict(updated.options) != options:
+            hass.config_entries.async_schedule_reload(updated.entry_id)
+
+    return listener
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
+    """Returns True or raises: Home Assistant 2026.11 turns a False into an error."""
     if entry.runtime_data.events is not None:
         await entry.runtime_data.events.async_stop()
         entry.runtime_data.events = None
-    unloaded: bool = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    return unloaded
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unload_failed")
+    return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
@@ -123,6 +142,5 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: BotslabConfigEntry, device_entry: dr.DeviceEntry
 ) -> bool:
     """A device may be removed by hand only when the cloud no longer lists it."""
-    serials = {ident[1] for ident in device_entry.identifiers if ident[0] == DOMAIN}
     data = entry.runtime_data.coordinator.data or {}
-    return not serials & data.keys()
+    return not serials_of(device_entry) & data.keys()

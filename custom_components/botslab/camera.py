@@ -10,10 +10,15 @@ the session stops 25 seconds after the last viewer leaves.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 import logging
 import time
 
-from homeassistant.components.camera import Camera, CameraEntityFeature
+from homeassistant.components.camera import (
+    Camera,
+    CameraEntityDescription,
+    CameraEntityFeature,
+)
 from homeassistant.components.stream import Stream
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -38,10 +43,17 @@ LIVE_OPEN_SECONDS = 20.0
 # shorter than the library's: a user is waiting in front of a player
 LIVE_TIMERS = LiveTimers(rewake=8.0, asleep_after=16.0, first_frame=18.0)
 
-DESCRIPTION = BotslabEntityDescription(key="camera", translation_key="camera", name=None)
+
+@dataclass(frozen=True, kw_only=True)
+class BotslabCameraDescription(BotslabEntityDescription, CameraEntityDescription):
+    """The one camera of a device."""
+
+
+DESCRIPTION = BotslabCameraDescription(key="camera", translation_key="camera", name=None)
 
 
 class BotslabCamera(BotslabEntity, Camera):
+    entity_description: BotslabCameraDescription
     _attr_name = None
     _attr_supported_features = CameraEntityFeature.STREAM
 

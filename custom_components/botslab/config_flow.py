@@ -23,7 +23,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .api import (
     REGIONS,
@@ -36,6 +35,7 @@ from .api import (
     QucLogin,
     WrongCaptcha,
 )
+from .compat import vol
 from .const import (
     CONF_CAPTCHA,
     CONF_DOWNLOAD_SNAPSHOTS,

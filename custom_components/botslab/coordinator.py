@@ -15,7 +15,7 @@ import aiohttp
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .api import (
@@ -55,6 +55,7 @@ from .const import (
     ISSUE_PLAN_ENDING,
     ISSUE_SESSION_CONFLICT,
 )
+from .devices import entry_devices, remove_from_entry, serials_of
 
 if TYPE_CHECKING:
     from .push import BotslabEventStream
@@ -355,14 +356,13 @@ class BotslabCoordinator(DataUpdateCoordinator[dict[str, DeviceState]]):
 
     def _sync_registry(self, states: dict[str, DeviceState]) -> None:
         """Devices gone from the cloud leave the registry (platforms add new ones)."""
-        registry = dr.async_get(self.hass)
         entry_id = self.config_entry.entry_id
-        for device_entry in dr.async_entries_for_config_entry(registry, entry_id):
-            serials = {ident[1] for ident in device_entry.identifiers if ident[0] == DOMAIN}
+        for device_entry in entry_devices(self.hass, entry_id):
+            serials = serials_of(device_entry)
             if not serials or any(s.startswith(ACCOUNT_PREFIX) for s in serials):
                 continue
             if not serials & states.keys():
-                registry.async_update_device(device_entry.id, remove_config_entry_id=entry_id)
+                remove_from_entry(self.hass, entry_id, device_entry.id)
 
 
 def token_saver(

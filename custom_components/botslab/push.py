@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
@@ -46,6 +45,7 @@ from .const import (
     EVENT_BOTSLAB,
 )
 from .coordinator import BotslabConfigEntry, BotslabCoordinator
+from .devices import device_for_serial
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -320,8 +320,7 @@ class BotslabEventStream:
         while len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
         self.delivered += 1
-        registry = dr.async_get(self.hass)
-        device = registry.async_get_device({(DOMAIN, event.device_name)})
+        device = device_for_serial(self.hass, self.entry.entry_id, event.device_name)
         state = (self.coordinator.data or {}).get(event.device_name)
         title = (
             state.device.title

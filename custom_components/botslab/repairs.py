@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.core import HomeAssistant
 
 from .api import BotslabError
+from .compat import RepairsFlowResult
 from .const import ISSUE_EVENT_UPLOAD, ISSUE_SESSION_CONFLICT
 from .coordinator import BotslabData
 
@@ -20,14 +20,12 @@ class _ConfirmAndFix(RepairsFlow):
     def __init__(self, entry_id: str) -> None:
         self._entry_id = entry_id
 
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         if user_input is None:
             return self.async_show_form(step_id="confirm")
         entry = self.hass.config_entries.async_get_entry(self._entry_id)

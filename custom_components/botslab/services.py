@@ -25,12 +25,13 @@ from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import phonenumbers
-import voluptuous as vol
 
 from .api import BotslabError, Device, EventKind, ShareLevel
 from .api.models import RAW_EVENT_TYPES
+from .compat import vol
 from .const import DOMAIN
 from .coordinator import BotslabConfigEntry
+from .devices import entry_owns_device, serials_of
 from .entity import translate_error
 
 ATTR_DEVICE_ID = "device_id"
@@ -181,12 +182,11 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> BotslabConfigEntry:
 def _device(hass: HomeAssistant, device_id: str) -> tuple[BotslabConfigEntry, Device]:
     """The BOTSLAB device behind a Home Assistant device id, with its loaded entry."""
     device_entry = dr.async_get(hass).async_get(device_id)
-    serials = {i[1] for i in device_entry.identifiers if i[0] == DOMAIN} if device_entry else set()
+    serials = serials_of(device_entry) if device_entry else set()
     if device_entry is None or not serials:
         raise _invalid("unknown_device")
-    for entry_id in device_entry.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if not entry_owns_device(hass, entry.entry_id, device_id):
             continue
         if entry.state is not ConfigEntryState.LOADED:
             raise _invalid("account_not_loaded")

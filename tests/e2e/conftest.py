@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -53,6 +54,20 @@ class Pair:
     ha_url: str
     emulator_url: str
     config_dir: Path
+    ha_version: str = ""
+
+    @property
+    def serves_brand_images(self) -> bool:
+        """Home Assistant 2026.3 and newer serve an integration's own brand/ images."""
+        found = re.match(r"(\d+)\.(\d+)", self.ha_version)
+        return bool(found) and (int(found[1]), int(found[2])) >= (2026, 3)
+
+    @property
+    def artifacts(self) -> Path:
+        """Screenshots of this run, one folder per Home Assistant version."""
+        path = ARTIFACTS / (self.ha_version or "unknown")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def control(self, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
         data = None if body is None else json.dumps(body).encode()
@@ -92,6 +107,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         "EMULATOR_PORT": str(emulator_port),
         "HA_PORT": str(ha_port),
     }
+    # BOTSLAB_E2E_HA=2026.11.0: that Home Assistant release in its own venv (scripts/develop's
+    # HA_VERSION), for releases the test harness cannot load; by default the lane's own
+    if os.environ.get("BOTSLAB_E2E_HA"):
+        env["HA_VERSION"] = os.environ["BOTSLAB_E2E_HA"]
     log = (config_dir / "develop.out").open("w")
     proc = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "develop")],
@@ -103,10 +122,15 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     )
     pair = Pair(f"http://127.0.0.1:{ha_port}", f"http://127.0.0.1:{emulator_port}", config_dir)
     try:
-        if not _wait_http(pair.ha_url + "/manifest.json", time.monotonic() + 240):
+        # a first run with BOTSLAB_E2E_HA installs that release first (a few minutes)
+        if not _wait_http(pair.ha_url + "/manifest.json", time.monotonic() + 600):
             raise RuntimeError(
                 "Home Assistant did not start: " + (config_dir / "develop.out").read_text()[-2000:]
             )
+        found = re.search(
+            r"^Home Assistant (\S+) with", (config_dir / "develop.out").read_text(), re.M
+        )
+        pair.ha_version = found.group(1) if found else ""
         yield pair
     finally:
         os.killpg(proc.pid, signal.SIGINT)
