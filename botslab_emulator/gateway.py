@@ -189,6 +189,10 @@ def make_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         region = request.match_info["region"]
+        emu.counters.last_headers[route.path] = {
+            k: request.headers.get(k, "")
+            for k in ("Authorization", "Accept", "Content-Type", "Content-Length", "User-Agent")
+        }
         if not _check_sign(emu, dict(request.query)):
             return envelope(codes.BAD_SIGN, route=route)
         auth = _parse_jws(request.headers.get("Authorization", ""))
@@ -200,7 +204,9 @@ def make_handler(
                 or not isinstance(auth.get("T"), str)
             ):
                 raise WorldError(codes.QT_EXPIRED)
-            tok = world.check_tokens(auth["Q"], auth["T"], region)
+            tok = world.check_tokens(
+                auth["Q"], auth["T"], region, decoded_ok=emu.faults.qt_decoded_ok
+            )
             account = world.account(tok.qid)
             session = None
             if route.needs_sid:
@@ -353,14 +359,30 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
             "encrypt": msg.encrypt if msg.encrypt != "none" else "none",
             "duration": emu.clip_duration,
         }
-    return {"id": msg.id, "tname": kind_of(msg.event_type), "tdata": tdata}
+    return message_forms(ctx.emu.faults, msg, tdata)
+
+
+def message_forms(faults: Any, msg: Message, tdata: dict[str, Any]) -> dict[str, Any]:
+    """The message in the field forms the knobs choose: the id under `id`, `msg_id` or
+    `message_id`, as a string or (numeric ids only) a number; the serial in tdata or as
+    `sn`; the type in tdata or at the top as `event_type` or `type` (protocol.md 3.3)."""
+    msg_id: str | int = msg.id
+    if faults.message_ids == "number" and msg.id.isdigit():
+        msg_id = int(msg.id)
+    item: dict[str, Any] = {faults.message_id_key: msg_id, "tname": kind_of(msg.event_type)}
+    if faults.message_serial == "sn":
+        item["sn"] = tdata.pop("device_name")
+    if faults.message_type in ("event_type", "type"):
+        item[faults.message_type] = tdata.pop("event_type")
+    item["tdata"] = tdata
+    return item
 
 
 @endpoint("GET", "/v2/message/list")
 async def message_list(ctx: Ctx) -> Any:
     limit = ctx.num("limit", None, 1, 100) if ctx.get("limit") else ctx.num("page_size", 20, 1, 100)
     page = ctx.num("page", 1, 1)
-    nextid = ctx.num("nextid", 0) or None
+    nextid = ctx.get("nextid") or None
     day = None
     if ctx.get("date"):
         try:
@@ -380,8 +402,8 @@ async def message_list(ctx: Ctx) -> Any:
     )
     return {
         "items": [message_json(ctx, m) for m in items],
-        "nextid": items[-1].id if items and more else 0,
-        "previd": items[0].id if items else 0,
+        "nextid": items[-1].id if items and more else "",
+        "previd": items[0].id if items else "",
         "has_more": int(more),
     }
 

@@ -124,7 +124,7 @@ class PushServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._resender: asyncio.Task[None] | None = None
-        self.last_push_write: dict[int, float] = {}
+        self.last_push_write: dict[str, float] = {}
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -214,7 +214,7 @@ class PushServer:
             self._track(conn, Pending(ack, data, time.monotonic()))
             conn.send(data)
             self.stats.pushes += 1
-            self.last_push_write[int(body.get("msg_id", 0) or 0)] = time.time()
+            self.last_push_write[str(body.get("msg_id", ""))] = time.time()
             if len(self.last_push_write) > 10_000:
                 self.last_push_write.pop(next(iter(self.last_push_write)))
         return len(conns)

@@ -54,11 +54,21 @@ class HttpFaults:
     delay_ms: int = 0
     delay_path: str = ""
     device_list_key: str = "devices"
+    # easy forms (protocol.md leaves them open or says the real cloud does otherwise)
+    qt_decoded_ok: bool = False  # also accept Q/T URL-decoded in the jws header
+    # message ids: "opaque" (neither numeric nor increasing), "numeric" (increasing numbers
+    # as strings), "number" (the same as JSON numbers)
+    message_ids: str = "opaque"
+    message_id_key: str = "id"  # or "msg_id", "message_id"
+    message_serial: str = "tdata"  # tdata.device_name, or "sn" at the top
+    message_type: str = "tdata"  # tdata.event_type, or "event_type" / "type" at the top
 
 
 @dataclass
 class Counters:
     requests: dict[str, int] = field(default_factory=dict)
+    # the wire form of the last request per path: what a client sent, for tests
+    last_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def hit(self, path: str) -> None:
         self.requests[path] = self.requests.get(path, 0) + 1
@@ -104,6 +114,7 @@ class Emulator:
         self.relay = self.live.relay
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
+        self.world.message_id_factory = self._message_id
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> Emulator:
@@ -256,6 +267,13 @@ class Emulator:
             result["pushed_at"] = self.push.last_push_write.get(result["msg_id"])
         return result
 
+    def _message_id(self, seq: int) -> str:
+        """A new message's wire id: opaque by default (a random part first, so that ids are
+        neither numbers nor in order), or the sequence number (the easy form)."""
+        if self.faults.message_ids in ("numeric", "number"):
+            return str(seq)
+        return f"{secrets.token_hex(5)}-{seq:x}"
+
     def choose_secretkey(self) -> str:
         """A clip key whose ciphertext needs no escape bytes (kept the same length as plain)."""
         assert _clip is not None
@@ -351,7 +369,7 @@ class Emulator:
                         dev.title,
                         msg.ctime,
                         EVENT_TITLES.get(kind, kind),
-                        seed=msg.id,
+                        seed=msg.seq,
                     ),
                 )
                 self.world.cache_snapshot(obj, data)

@@ -14,7 +14,8 @@ from pathlib import Path
 import secrets
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 from . import codes
 from .crypto import QucKeyPair, md5_hex, random_alnum
@@ -182,7 +183,7 @@ class Share:
 
 @dataclass
 class Message:
-    id: int
+    id: str  # the wire id: opaque (protocol.md 3.3), unique across accounts
     qid: str
     product_key: str
     device_name: str
@@ -194,6 +195,7 @@ class Message:
     secretkey: str = ""
     encrypt: str = "none"
     extend: str = ""
+    seq: int = 0  # the emulator's own order of messages (the list is newest first by it)
 
 
 @dataclass
@@ -250,7 +252,9 @@ class World:
         self.on_message: list[Callable[[Message, Device], None]] = []
         self.snapshot_cache: OrderedDict[str, bytes] = OrderedDict()
         self.secretkey_factory: Callable[[], str] = lambda: random_alnum(32)
-        self.by_id: dict[int, Message] = {}  # every viewer's copy has an id of its own
+        # the wire id of a new message from its sequence number (the emulator's knob)
+        self.message_id_factory: Callable[[int], str] = str
+        self.by_id: dict[str, Message] = {}  # every viewer's copy has an id of its own
 
     # --- time ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -342,9 +346,16 @@ class World:
         self.tokens[q] = tok
         return tok
 
-    def check_tokens(self, q: str, t: str, region: str) -> Tokens:
-        tok = self.tokens.get(q)
-        if tok is None or not secrets.compare_digest(tok.t, t) or tok.region != region:
+    def check_tokens(self, q: str, t: str, region: str, *, decoded_ok: bool = False) -> Tokens:
+        """The tokens of a jws header. Q and T count in the form the login handed them out,
+        URL-encoded (protocol.md 2); the decoded form only with `decoded_ok` (a knob)."""
+        tok = self.tokens.get(unquote(q))
+        if tok is None or tok.region != region:
+            raise WorldError(codes.QT_EXPIRED)
+        wire_q, wire_t = quote(tok.q, safe=""), quote(tok.t, safe="")
+        as_issued = secrets.compare_digest(wire_q, q) and secrets.compare_digest(wire_t, t)
+        decoded = secrets.compare_digest(tok.q, q) and secrets.compare_digest(tok.t, t)
+        if not (as_issued or (decoded_ok and decoded)):
             raise WorldError(codes.QT_EXPIRED)
         if tok.timed_out:
             raise WorldError(codes.SESSION_TIMEOUT)
@@ -572,12 +583,12 @@ class World:
             for s in self.shares.values()
             if s.device_name == device_name and s.status == 2 and s.target_qid in self.accounts
         ]
-        ids: dict[str, int] = {}
+        ids: dict[str, str] = {}
         encrypted = with_video and dev.clip_encrypt == "chacha2"
         secretkey = self.secretkey_factory() if encrypted else ""
         for qid in viewers:
             self.next_msg_id += 1
-            mid = self.next_msg_id
+            mid = self.message_id_factory(self.next_msg_id)
             extend = json.dumps({"ai": kind} if kind in AI_KINDS else {})
             msg = Message(
                 id=mid,
@@ -592,6 +603,7 @@ class World:
                 secretkey=secretkey if with_video else "",
                 encrypt=dev.clip_encrypt if with_video else "none",
                 extend=extend,
+                seq=self.next_msg_id,
             )
             box = self.messages.setdefault(qid, [])
             box.append(msg)
@@ -610,21 +622,26 @@ class World:
         parts = object_name.split("/")
         if len(parts) < 3:
             return None
-        try:
-            mid = int(parts[2].split(".")[0])
-        except ValueError:
-            return None
+        mid = parts[2].rsplit(".", 1)[0]
         dev = self.devices.get(parts[1])
         msg = self.by_id.get(mid)
         if msg is None or dev is None or msg.device_name != dev.device_name:
             return None
         return msg, dev
 
+    def _zone(self, qid: str) -> Any:
+        """The account's time zone (its ci_tz), UTC when it names none Python knows."""
+        acc = self.accounts.get(qid)
+        try:
+            return ZoneInfo(acc.tz) if acc else UTC
+        except (ValueError, KeyError, OSError):
+            return UTC
+
     def list_messages(
         self,
         qid: str,
         *,
-        nextid: int | None,
+        nextid: str | None,
         day: date | None,
         product_key: str | None,
         device_name: str | None,
@@ -635,10 +652,14 @@ class World:
         visible = {d.device_name for d, _r, _l in self.visible_devices(qid)}
         items: list[Message] = []
         start = 0 if nextid is not None else (page - 1) * limit
+        # `nextid` is an opaque cursor here: the messages after the one it names [modelled]
+        after = nextid is None
+        zone = self._zone(qid)
         for msg in reversed(self.messages.get(qid, [])):
             if len(items) > start + limit:
                 break  # one more than the page: enough to know there is more
-            if nextid is not None and msg.id >= nextid:
+            if not after:
+                after = msg.id == nextid
                 continue
             if msg.device_name not in visible and msg.device_name in self.devices:
                 continue
@@ -648,7 +669,8 @@ class World:
                 continue
             if event_types and msg.event_type not in event_types:
                 continue
-            if day and datetime.fromtimestamp(msg.ctime, UTC).date() != day:
+            # the `date` filter counts in the account's time zone (its ci_tz) [modelled]
+            if day and datetime.fromtimestamp(msg.ctime, zone).date() != day:
                 continue
             items.append(msg)
         chunk = items[start : start + limit]
@@ -768,13 +790,7 @@ class World:
         return not (int(acc.dnd.get("is_open", 0)) and self._in_dnd(acc))
 
     def _in_dnd(self, acc: Account) -> bool:
-        from zoneinfo import ZoneInfo
-
-        try:
-            zone: Any = ZoneInfo(acc.tz)
-        except (ValueError, KeyError, OSError):
-            zone = UTC
-        now = datetime.fromtimestamp(self.now(), zone)
+        now = datetime.fromtimestamp(self.now(), self._zone(acc.qid))
         minutes = now.hour * 60 + now.minute
         start = _hhmm(acc.dnd["start_time"])
         end = _hhmm(acc.dnd["end_time"])
@@ -968,9 +984,11 @@ class World:
         for s in data["shares"]:
             world.shares[s["id"]] = Share(**s)
         for m in data["messages"]:
+            # states saved before opaque ids kept numbers; the number is also their order
+            m = {**m, "id": str(m["id"]), "seq": int(m.get("seq") or m["id"])}
             world.messages.setdefault(m["qid"], []).append(Message(**m))
         for box in world.messages.values():
-            box.sort(key=lambda m: m.id)
+            box.sort(key=lambda m: m.seq)
             for msg in box:
                 world.by_id[msg.id] = msg
         for t in data.get("tokens", []):

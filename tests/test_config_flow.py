@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
@@ -81,7 +83,8 @@ async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulat
     assert acc is not None
     assert entry.unique_id == acc.qid and entry.title == DEMO_USER
     assert entry.data[CONF_REGION] == "eu1" and entry.data[CONF_QID] == acc.qid
-    assert entry.data[CONF_Q] in emulator.world.tokens
+    assert unquote(entry.data[CONF_Q]) in emulator.world.tokens, "kept as the login sent it"
+    assert "%3D" in entry.data[CONF_Q]
     assert set(entry.data[CONF_IDENTITY]) == {"m2", "mid", "androidid"}
     assert entry.data[CONF_EMULATOR_URL] == emulator.base_url
     flat = repr(entry.as_dict())

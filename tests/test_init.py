@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -20,7 +21,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER
 from custom_components.botslab import update as update_platform
-from custom_components.botslab.const import DOMAIN
+from custom_components.botslab.const import CONF_Q, CONF_T, DOMAIN
 from custom_components.botslab.devices import device_for_serial
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
@@ -386,3 +387,27 @@ async def test_setup_and_unload_return_true_or_raise(
     assert results[-1:] == [True], "no False was returned"
     assert await real_unload(entry, botslab.PLATFORMS)
     await entry.runtime_data.coordinator.async_shutdown()  # what a successful unload ends
+
+
+async def test_decoded_tokens_of_an_older_entry_are_migrated(
+    ha: HomeAssistant, emulator: Emulator
+) -> None:
+    """Entries of 0.1 kept Q/T URL-decoded; 1.2 keeps them as the cloud sends them. The
+    migration encodes them again: the entry loads without a new sign-in."""
+    entry = await add_entry(ha)
+    encoded_q, encoded_t = entry.data[CONF_Q], entry.data[CONF_T]
+    assert await ha.config_entries.async_unload(entry.entry_id)
+    ha.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_Q: unquote(encoded_q), CONF_T: unquote(encoded_t)},
+        minor_version=1,
+    )
+    quc_before = sum(n for p, n in emulator.counters.requests.items() if "request.php" in p)
+    assert await ha.config_entries.async_setup(entry.entry_id)
+    await ha.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED and entry.minor_version == 2
+    assert (entry.data[CONF_Q], entry.data[CONF_T]) == (encoded_q, encoded_t)
+    assert not ha.config_entries.flow.async_progress_by_handler(DOMAIN), "no reauth"
+    quc_after = sum(n for p, n in emulator.counters.requests.items() if "request.php" in p)
+    assert quc_after == quc_before, "no password login"
+    assert await ha.config_entries.async_unload(entry.entry_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ import pytest
 from botslab_emulator import Emulator
 from botslab_emulator.server import shared_clip
 from custom_components.botslab.const import DOMAIN
+from custom_components.botslab.media_ref import MediaRef, unseal
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
@@ -32,6 +34,13 @@ async def browse(hass: HomeAssistant, identifier: str = "") -> Any:
     return await media_source.async_browse_media(
         hass, f"media-source://{DOMAIN}{'/' + identifier if identifier else ''}"
     )
+
+
+def media_ref(hass: HomeAssistant, entry: ConfigEntry, content_id: str) -> MediaRef:
+    """What a media identifier carries (unsealed with this Home Assistant's key)."""
+    ref = unseal(hass.data[DOMAIN]["media_key"], entry.entry_id, content_id.rsplit("/", 1)[1])
+    assert ref is not None
+    return ref
 
 
 async def newest_event_item(hass: HomeAssistant, entry: ConfigEntry, serial: str) -> Any:
@@ -115,11 +124,55 @@ async def test_encrypted_clip_is_decrypted_by_the_view(
 ) -> None:
     await emulator.trigger(DOOR, "ring")
     item = await newest_event_item(hass, browser, DOOR)
-    msg_id = int(item.media_content_id.rsplit("/", 1)[1])
-    assert emulator.world.by_id[msg_id].encrypt == "chacha2"
+    ref = media_ref(hass, browser, item.media_content_id)
+    message = emulator.world.by_id[ref.msg_id]
+    assert message.encrypt == "chacha2" and ref.secretkey == message.secretkey
+    # the identifier carries what playback needs, sealed: no key or link in the clear
+    assert message.secretkey not in item.media_content_id
+    assert "aliyun" not in item.media_content_id and "sign" not in item.media_content_id
     segments = await play(hass, await hass_client(), item.media_content_id)
     clip = await shared_clip()
     assert segments == list(clip.segments.values()), "identical to the plain clip's bytes"
+
+
+async def test_clip_plays_from_its_reference_alone(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    """No message-list lookup at play time: even a message gone from the list plays."""
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    for box in emulator.world.messages.values():
+        box.clear()
+    lists = emulator.counters.requests.get("/api/eu1/v2/message/list", 0)
+    segments = await play(hass, await hass_client(), item.media_content_id)
+    assert segments and emulator.counters.requests.get("/api/eu1/v2/message/list", 0) == lists
+
+
+async def test_forged_references_are_refused(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    entry_id, serial, day, token = item.media_content_id.removeprefix(
+        f"media-source://{DOMAIN}/"
+    ).split("/")
+    forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    client = await hass_client()
+    for path in (
+        f"/api/botslab/clip/{entry_id}/{forged}/index.m3u8",
+        f"/api/botslab/snapshot/{entry_id}/{forged}",
+        f"/api/botslab/snapshot/{entry_id}/1",
+        f"/api/botslab/snapshot/{entry_id}/{'x' * 5000}",
+    ):
+        assert (await client.get(path)).status == 404, path
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(
+            hass, f"media-source://{DOMAIN}/{entry_id}/{serial}/{day}/{forged}", None
+        )
+    # another account's entry id does not open it either
+    other = f"media-source://{DOMAIN}/01NOTANENTRY/{serial}/{day}/{token}"
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(hass, other, None)
 
 
 async def test_expired_link_is_resolved_again(
@@ -203,3 +256,20 @@ async def test_cloud_plan_sensors_and_repair(
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None and issue.translation_placeholders["days"] == "5"
     assert hass.states.get(days).state in ("4", "5")
+
+
+async def test_expired_snapshot_link_is_found_again_in_the_list(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    person = await emulator.trigger(GARDEN, "person")
+    item = await newest_event_item(hass, browser, GARDEN)
+    images = browser.runtime_data.events.images
+    async with asyncio.timeout(10):
+        while GARDEN not in images or images[GARDEN][0].id != person["msg_id"]:
+            await asyncio.sleep(0.05)
+    images.clear()  # not the copy downloaded at delivery
+    emulator.world.clock_offset += 7200  # the reference's signed link has expired
+    lists = emulator.counters.requests.get("/api/eu1/v2/message/list", 0)
+    status, data, ctype = await get(await hass_client(), item.thumbnail)
+    assert status == 200 and ctype == "image/jpeg" and data[:2] == b"\xff\xd8"
+    assert emulator.counters.requests["/api/eu1/v2/message/list"] > lists, "the list, once"

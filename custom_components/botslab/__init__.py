@@ -10,17 +10,17 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
+    ConfigEntryError,
     ConfigEntryNotReady,
     HomeAssistantError,
 )
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 
-from .api import AuthExpired, BotslabClient, BotslabError
+from .api import AuthExpired, BotslabClient, BotslabError, encode_token
 from .compat import vol
-from .const import CONF_EMULATOR_URL, DOMAIN
+from .const import CONF_EMULATOR_URL, CONF_Q, CONF_T, DOMAIN
 from .coordinator import (
     BotslabConfigEntry,
     BotslabCoordinator,
@@ -31,7 +31,8 @@ from .coordinator import (
     token_saver,
 )
 from .devices import serials_of
-from .push import STORAGE_VERSION, BotslabEventStream
+from .media_ref import DATA_KEY as MEDIA_KEY, async_load_key
+from .push import BotslabEventStream, CursorStore
 from .services import async_setup_services
 from .views import async_register_views
 
@@ -58,10 +59,26 @@ CONFIG_SCHEMA = vol.Schema(
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """YAML is for development only: `botslab: {emulator_url: …}` offers the local emulator."""
     hass.data.setdefault(DOMAIN, {})
+    hass.data[DOMAIN][MEDIA_KEY] = await async_load_key(hass)
     async_setup_services(hass)
     async_register_views(hass)
     if DOMAIN in config and config[DOMAIN].get(CONF_EMULATOR_URL):
         hass.data[DOMAIN][CONF_EMULATOR_URL] = config[DOMAIN][CONF_EMULATOR_URL]
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
+    """1.1 → 1.2: Q/T were stored URL-decoded; the cloud hands them out encoded and the
+    client sends them as received, so they are encoded again (the same bytes the login gave:
+    no new sign-in). Returns True or raises (Home Assistant 2026.11's rule)."""
+    if entry.version > 1:
+        raise ConfigEntryError(translation_domain=DOMAIN, translation_key="downgrade_unsupported")
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        for key in (CONF_Q, CONF_T):
+            data[key] = encode_token(str(data.get(key, "")))
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        _LOGGER.debug("BOTSLAB entry migrated to version 1.2 (Q/T as the cloud sends them)")
     return True
 
 
@@ -133,9 +150,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
     """Forget the stored message cursor of a removed entry."""
-    await Store[dict[str, object]](
-        hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.events"
-    ).async_remove()
+    await CursorStore(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

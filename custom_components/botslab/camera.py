@@ -62,7 +62,7 @@ class BotslabCamera(BotslabEntity, Camera):
         Camera.__init__(self)
         self._image: bytes | None = None
         self._image_at = 0.0
-        self._image_event: int | None = None
+        self._image_event: str | None = None
         self._feed: LiveFeed | None = None
         self.content_type = "image/jpeg"
 
@@ -71,7 +71,7 @@ class BotslabCamera(BotslabEntity, Camera):
         return bool(props and props.on_battery) or state.device.kind is DeviceKind.DOORBELL
 
     @property
-    def extra_state_attributes(self) -> dict[str, int | None]:
+    def extra_state_attributes(self) -> dict[str, str | None]:
         return {"event_id": self._image_event}
 
     def set_event_image(self, event: Event, image: bytes) -> None:

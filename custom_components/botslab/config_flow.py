@@ -71,6 +71,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
     """Sign in to the BOTSLAB cloud. The password is used for the login and then forgotten."""
 
     VERSION = 1
+    MINOR_VERSION = 2  # 1.2: Q/T kept URL-encoded, as the cloud sends them (migration)
 
     def __init__(self) -> None:
         self._region = "eu1"

@@ -58,7 +58,7 @@ class BotslabEvent(BotslabEntity, EventEntity):
         self, coordinator: BotslabCoordinator, serial: str, description: BotslabEventDescription
     ) -> None:
         super().__init__(coordinator, serial, description)
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()

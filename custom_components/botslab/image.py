@@ -27,10 +27,10 @@ class BotslabEventImage(BotslabEntity, ImageEntity):
     def __init__(self, coordinator: BotslabCoordinator, serial: str) -> None:
         BotslabEntity.__init__(self, coordinator, serial, DESCRIPTION)
         ImageEntity.__init__(self, coordinator.hass)
-        self._event_id: int | None = None
+        self._event_id: str | None = None
 
     @property
-    def extra_state_attributes(self) -> dict[str, int | None]:
+    def extra_state_attributes(self) -> dict[str, str | None]:
         return {"message_id": self._event_id}
 
     async def async_added_to_hass(self) -> None:

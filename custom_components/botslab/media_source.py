@@ -6,7 +6,7 @@ the cloud encrypted them); events without a clip show their snapshot.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from homeassistant.components.media_player.const import MediaClass, MediaType
 from homeassistant.components.media_source import (
@@ -23,10 +23,12 @@ from homeassistant.util import dt as dt_util
 from .api import BotslabError, DeviceKind, Event
 from .const import DOMAIN
 from .coordinator import BotslabConfigEntry
-from .views import clip_url, find_event, snapshot_url
+from .media_ref import MediaRef, seal, unseal
+from .views import clip_url, media_key, snapshot_url
 
 MAX_SCAN = 500  # newest messages read to find a device's days
 MAX_DAY = 200  # events listed for one day
+PAGE = 50
 KIND_NAMES = {
     "ring": "Ring",
     "motion": "Motion",
@@ -58,19 +60,16 @@ class BotslabMediaSource(MediaSource):
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
         parts = item.identifier.split("/")
-        if len(parts) != 4 or not parts[3].isdigit():
+        if len(parts) != 4:
             raise Unresolvable("not a BOTSLAB event")
         entry = self._entry(parts[0])
-        try:
-            event = await find_event(entry.runtime_data.client, int(parts[3]))
-        except BotslabError as err:
-            raise Unresolvable(f"BOTSLAB cloud: {type(err).__name__}") from err
-        if event is None:
-            raise Unresolvable("event not found")
-        if event.video is not None:
-            return PlayMedia(clip_url(entry.entry_id, event.id), "application/x-mpegURL")
-        if event.image is not None:
-            return PlayMedia(snapshot_url(entry.entry_id, event.id), "image/jpeg")
+        ref = unseal(media_key(self.hass), entry.entry_id, parts[3])
+        if ref is None or ref.serial != parts[1]:
+            raise Unresolvable("not a BOTSLAB event")
+        if ref.has_clip:
+            return PlayMedia(clip_url(entry.entry_id, parts[3]), "application/x-mpegURL")
+        if ref.has_image:
+            return PlayMedia(snapshot_url(entry.entry_id, parts[3]), "image/jpeg")
         raise Unresolvable("the event has neither clip nor snapshot")
 
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
@@ -136,27 +135,22 @@ class BotslabMediaSource(MediaSource):
         state = (entry.runtime_data.coordinator.data or {}).get(serial)
         if state is None:
             raise Unresolvable("unknown device")
-        days: dict[date, int] = {}
-        nextid: int | None = None
-        seen = 0
-        while seen < MAX_SCAN:
+        days: dict[date, set[str]] = {}
+        for number in range(1, MAX_SCAN // PAGE + 1):
             page = await entry.runtime_data.client.messages(
-                device=state.device, page_size=50, nextid=nextid
+                device=state.device, page=number, page_size=PAGE
             )
             for event in page.events:
-                day = dt_util.as_local(event.time).date()
-                days[day] = days.get(day, 0) + 1
-            seen += len(page.events)
-            if not page.nextid or not page.events:
+                days.setdefault(dt_util.as_local(event.time).date(), set()).add(event.id)
+            if len(page.events) < PAGE:
                 break
-            nextid = page.nextid
         children = [
             self._node(
                 f"{entry.entry_id}/{serial}/{day.isoformat()}",
-                f"{day.strftime('%a %d %b %Y')} ({count})",
+                f"{day.strftime('%a %d %b %Y')} ({len(ids)})",
                 [],
             )
-            for day, count in sorted(days.items(), reverse=True)
+            for day, ids in sorted(days.items(), reverse=True)
         ]
         return self._node(f"{entry.entry_id}/{serial}", state.device.title, children)
 
@@ -170,24 +164,24 @@ class BotslabMediaSource(MediaSource):
             raise Unresolvable("bad day") from err
         if state is None:
             raise Unresolvable("unknown device")
-        events: list[Event] = []
-        nextid: int | None = None
+        # the list's `date` filter (SDK-named; its time zone is not seen): the local day and
+        # the UTC days it covers, each read by page number; then the local day is kept
         start = dt_util.start_of_local_day(datetime(day.year, day.month, day.day))
-        while len(events) < MAX_DAY:
-            page = await entry.runtime_data.client.messages(
-                device=state.device, page_size=50, nextid=nextid
-            )
-            older = False
-            for event in page.events:
-                local = dt_util.as_local(event.time).date()
-                if local == day:
-                    events.append(event)
-                elif event.time < start:
-                    older = True
-            if older or not page.nextid or not page.events:
-                break
-            nextid = page.nextid
-        children = [self._event(entry, serial, day_text, e) for e in events[:MAX_DAY]]
+        end = start + timedelta(days=1) - timedelta(seconds=1)
+        wanted = {day, dt_util.as_utc(start).date(), dt_util.as_utc(end).date()}
+        events: dict[str, Event] = {}
+        for when in sorted(wanted):
+            for number in range(1, MAX_DAY // PAGE + 1):
+                page = await entry.runtime_data.client.messages(
+                    device=state.device, page=number, page_size=PAGE, date=when.isoformat()
+                )
+                for event in page.events:
+                    if dt_util.as_local(event.time).date() == day:
+                        events.setdefault(event.id, event)
+                if len(page.events) < PAGE:
+                    break
+        newest_first = sorted(events.values(), key=lambda e: e.ctime, reverse=True)
+        children = [self._event(entry, serial, day_text, e) for e in newest_first[:MAX_DAY]]
         return self._node(
             f"{entry.entry_id}/{serial}/{day_text}",
             f"{state.device.title}, {day_text}",
@@ -203,13 +197,14 @@ class BotslabMediaSource(MediaSource):
         if event.title:
             title += f": {event.title}"
         clip = event.video is not None
+        token = seal(media_key(self.hass), entry.entry_id, MediaRef.of(event))
         return BrowseMediaSource(
             domain=DOMAIN,
-            identifier=f"{entry.entry_id}/{serial}/{day}/{event.id}",
+            identifier=f"{entry.entry_id}/{serial}/{day}/{token}",
             media_class=MediaClass.VIDEO if clip else MediaClass.IMAGE,
             media_content_type="application/x-mpegURL" if clip else "image/jpeg",
             title=title,
             can_play=True,
             can_expand=False,
-            thumbnail=snapshot_url(entry.entry_id, event.id) if event.image else None,
+            thumbnail=snapshot_url(entry.entry_id, token) if event.image else None,
         )

@@ -49,10 +49,12 @@ from .devices import device_for_serial
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
+STORAGE_VERSION = 2
 RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
 SAVE_DELAY = 0.5
+STORED_IDS = 200  # delivered ids kept across restarts
+FIRST_START_PAGE = 20
 SNAPSHOT_DOWNLOADS = 4
 SAME_DEVICE_GAP = 0.0015  # seconds between two events of one device
 
@@ -64,6 +66,32 @@ SIGNAL_CONNECTION = "botslab_connection_{}"
 CONNECTION_PUSH = "push"
 CONNECTION_POLLING = "polling"
 CONNECTION_OFFLINE = "offline"
+
+
+class CursorStore(Store[dict[str, Any]]):
+    """The message cursor of one entry in Home Assistant's storage. Version 1 kept numeric
+    ids (`last_id`, `recent`); version 2 keeps opaque ids (`seen`) and the newest `ctime`
+    delivered (`floor`), as protocol.md 3.3 asks."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        super().__init__(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.events")
+
+    async def _async_migrate_func(
+        self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        if old_major_version >= 2:
+            return old_data
+        recent = [str(i) for i in old_data.get("recent", []) if isinstance(i, int)]
+        last = old_data.get("last_id")
+        if isinstance(last, int) and str(last) not in recent:
+            recent.append(str(last))
+        latest = old_data.get("latest_ctime")
+        latest = latest if isinstance(latest, dict) else {}
+        # no ctime stored: nothing older than now is replayed if the old ids are not found
+        floor = max(
+            (int(v) for v in latest.values() if isinstance(v, int)), default=int(time.time())
+        )
+        return {"floor": floor, "seen": recent, "latest_ctime": latest}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +118,10 @@ class BotslabEventStream:
         self.entry = entry
         self.client = client
         self.coordinator = coordinator
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.events"
-        )
-        self._last_id: int | None = None
-        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._store = CursorStore(hass, entry.entry_id)
+        # the cursor: ids delivered lately (opaque strings) and the newest ctime delivered
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._floor: int | None = None
         self._push = PushClient(
             async_get_clientsession(hass),
             client.endpoints,
@@ -143,17 +170,20 @@ class BotslabEventStream:
 
     async def async_start(self) -> None:
         stored = await self._store.async_load()
-        if stored and isinstance(stored.get("last_id"), int):
-            self._last_id = stored["last_id"]
-            for msg_id in stored.get("recent", [])[-RECENT_IDS:]:
-                self._recent[int(msg_id)] = None
+        if stored and isinstance(stored.get("seen"), list):
+            for msg_id in stored["seen"][-RECENT_IDS:]:
+                self._seen[str(msg_id)] = None
+            floor = stored.get("floor")
+            self._floor = int(floor) if isinstance(floor, int) else 0
             latest = stored.get("latest_ctime")
             if isinstance(latest, dict):
                 self._latest_ctime = {str(k): int(v) for k, v in latest.items()}
         else:
             # first start: history is not replayed as events; everything after this point is
-            page = await self.client.messages(page_size=1)
-            self._last_id = page.events[0].id if page.events else 0
+            page = await self.client.messages(page_size=FIRST_START_PAGE)
+            for event in reversed(page.events):
+                self._seen[event.id] = None
+            self._floor = max((e.ctime for e in page.events), default=0)
             self._save()
         self._unsubs.append(self._push.subscribe(self._on_push))
         self._unsubs.append(self._push.subscribe_state(self._on_push_state))
@@ -284,13 +314,13 @@ class BotslabEventStream:
 
     async def _fetch_once(self) -> None:
         self.fetches += 1
-        # as many messages as pushes came since the last fetch, and a few more
-        first_page = min(50, max(10, self._pushes + 5))
+        # pages of as many messages as pushes came since the last fetch, and a few more
+        page_size = min(50, max(10, self._pushes + 5))
         self._pushes = 0
         fresh = [
             e
             async for e in self.client.events_since(
-                self._last_id, page_size=50, max_events=MAX_CATCH_UP, first_page=first_page
+                self._seen, self._floor, page_size=page_size, max_events=MAX_CATCH_UP
             )
         ]
         if len(fresh) >= MAX_CATCH_UP:
@@ -299,9 +329,7 @@ class BotslabEventStream:
             )
         delivered = False
         for event in fresh:
-            if event.id in self._recent or (
-                self._last_id is not None and event.id <= self._last_id
-            ):
+            if event.id in self._seen:
                 continue
             # An event entity's state is its time in milliseconds: two events of one device
             # in the same millisecond would read as one to state triggers and the bridges.
@@ -315,10 +343,10 @@ class BotslabEventStream:
             self._save()
 
     def _deliver(self, event: Event) -> None:
-        self._last_id = max(self._last_id or 0, event.id)
-        self._recent[event.id] = None
-        while len(self._recent) > RECENT_IDS:
-            self._recent.popitem(last=False)
+        self._floor = max(self._floor or 0, event.ctime)
+        self._seen[event.id] = None
+        while len(self._seen) > RECENT_IDS:
+            self._seen.popitem(last=False)
         self.delivered += 1
         device = device_for_serial(self.hass, self.entry.entry_id, event.device_name)
         state = (self.coordinator.data or {}).get(event.device_name)
@@ -396,8 +424,8 @@ class BotslabEventStream:
     # --- storage ------------------------------------------------------------------------------
     def _data(self) -> dict[str, Any]:
         return {
-            "last_id": self._last_id,
-            "recent": list(self._recent)[-200:],
+            "floor": self._floor,
+            "seen": list(self._seen)[-STORED_IDS:],
             "latest_ctime": dict(self._latest_ctime),
         }
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+import logging
 import re
 import time
 from typing import Any
@@ -21,36 +22,59 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 
-from .api import BotslabClient, BotslabError, Event, SnapshotExpired, decrypt_clip_segment
+from .api import ApiError, BotslabError, Event, SnapshotExpired, decrypt_clip_segment
 from .const import DOMAIN
 from .coordinator import BotslabConfigEntry
+from .media_ref import DATA_KEY, MediaRef, unseal
 
-CLIP_PATH = "/api/botslab/clip/{entry_id}/{msg_id}/{name}"
-SNAPSHOT_PATH = "/api/botslab/snapshot/{entry_id}/{msg_id}"
+_LOGGER = logging.getLogger(__name__)
+
+CLIP_PATH = "/api/botslab/clip/{entry_id}/{token}/{name}"
+SNAPSHOT_PATH = "/api/botslab/snapshot/{entry_id}/{token}"
 SEGMENT_LINK_LIFETIME = timedelta(hours=1)
 CHUNK = 64 * 1024
+FIND_PAGES = 10  # pages of the message list read to find a message again
 _SEGMENT = re.compile(r"^(\d{1,4})\.ts$")
 
 
-def clip_url(entry_id: str, msg_id: int) -> str:
-    return CLIP_PATH.format(entry_id=entry_id, msg_id=msg_id, name="index.m3u8")
+def clip_url(entry_id: str, token: str) -> str:
+    return CLIP_PATH.format(entry_id=entry_id, token=token, name="index.m3u8")
 
 
-def snapshot_url(entry_id: str, msg_id: int) -> str:
-    return SNAPSHOT_PATH.format(entry_id=entry_id, msg_id=msg_id)
+def snapshot_url(entry_id: str, token: str) -> str:
+    return SNAPSHOT_PATH.format(entry_id=entry_id, token=token)
 
 
-async def find_event(client: BotslabClient, msg_id: int) -> Event | None:
-    """One message by id: the page that starts right below id + 1."""
-    page = await client.messages(page_size=1, nextid=msg_id + 1)
-    if page.events and page.events[0].id == msg_id:
-        return page.events[0]
+def media_key(hass: HomeAssistant) -> bytes:
+    key: bytes = hass.data[DOMAIN][DATA_KEY]
+    return key
+
+
+async def find_event(entry: BotslabConfigEntry, ref: MediaRef) -> Event | None:
+    """The message again, from the list (the fallback when a link in the reference expired):
+    the device's messages of the day of its ctime, by page number, never by id arithmetic."""
+    client = entry.runtime_data.client
+    state = (entry.runtime_data.coordinator.data or {}).get(ref.serial)
+    day = datetime.fromtimestamp(ref.ctime, UTC).date()
+    for when in (day, day - timedelta(days=1), day + timedelta(days=1)):
+        for number in range(1, FIND_PAGES + 1):
+            page = await client.messages(
+                page=number,
+                page_size=50,
+                date=when.isoformat(),
+                device=state.device if state else None,
+            )
+            for event in page.events:
+                if event.id == ref.msg_id:
+                    return event
+            if len(page.events) < 50:
+                break
     return None
 
 
 @dataclass
 class ResolvedClip:
-    event: Event
+    ref: MediaRef
     playlist: list[str]  # the playlist's lines; segment lines replaced by their index
     segments: list[str] = field(default_factory=list)  # absolute (signed) cloud URLs
     resolved_at: float = field(default_factory=time.monotonic)
@@ -60,22 +84,43 @@ class ClipResolver:
     """Play URLs and playlists of recent clips, resolved again when the cloud's link expired."""
 
     def __init__(self) -> None:
-        self._clips: OrderedDict[tuple[str, int], ResolvedClip] = OrderedDict()
+        self._clips: OrderedDict[tuple[str, str], ResolvedClip] = OrderedDict()
+        self._unknown_encrypt: set[str] = set()
+
+    def check_encrypt(self, ref: MediaRef) -> None:
+        """`chacha2` is the one encrypted form seen (protocol.md 3.3); any other is reported
+        once and refused, never guessed."""
+        if ref.encrypted and ref.encrypt != "chacha2":
+            if ref.encrypt not in self._unknown_encrypt:
+                self._unknown_encrypt.add(ref.encrypt)
+                _LOGGER.warning(
+                    "A BOTSLAB clip is encrypted as %r, which this integration does not know; "
+                    "such clips are not played",
+                    ref.encrypt[:32],
+                )
+            raise web.HTTPUnsupportedMediaType(text="unknown clip encryption")
 
     async def get(
-        self, entry: BotslabConfigEntry, msg_id: int, *, fresh: bool = False
+        self, entry: BotslabConfigEntry, ref: MediaRef, *, fresh: bool = False
     ) -> ResolvedClip | None:
-        key = (entry.entry_id, msg_id)
+        key = (entry.entry_id, ref.msg_id)
         if not fresh and key in self._clips:
             self._clips.move_to_end(key)
             return self._clips[key]
-        client = entry.runtime_data.client
-        event = self._clips[key].event if key in self._clips else await find_event(client, msg_id)
-        if event is None or event.video is None:
+        if not ref.has_clip:
             return None
-        play = await client.play_url(event.video.url)
+        self.check_encrypt(ref)
+        client = entry.runtime_data.client
+        try:
+            play = await client.play_url(ref.video_url)
+        except ApiError:
+            found = await find_event(entry, ref)  # the list's own copy, once
+            if found is None or found.video is None or found.video.url == ref.video_url:
+                raise
+            ref = MediaRef.of(found)
+            play = await client.play_url(ref.video_url)
         text = (await client.download(play.url, max_bytes=1024 * 1024)).decode("utf-8", "replace")
-        clip = ResolvedClip(event, [])
+        clip = ResolvedClip(ref, [])
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 clip.playlist.append(f"\x00{len(clip.segments)}")
@@ -87,22 +132,21 @@ class ClipResolver:
             self._clips.popitem(last=False)
         return clip
 
-    async def segment(self, entry: BotslabConfigEntry, msg_id: int, index: int) -> bytes | None:
+    async def segment(self, entry: BotslabConfigEntry, ref: MediaRef, index: int) -> bytes | None:
         """The segment's plain MPEG-TS bytes (decrypted when the clip is encrypted)."""
-        clip = await self.get(entry, msg_id)
+        clip = await self.get(entry, ref)
         if clip is None or not 0 <= index < len(clip.segments):
             return None
         client = entry.runtime_data.client
         try:
             data = await client.download(clip.segments[index])
         except SnapshotExpired:
-            clip = await self.get(entry, msg_id, fresh=True)  # the link expired: once more
+            clip = await self.get(entry, ref, fresh=True)  # the link expired: once more
             if clip is None or not 0 <= index < len(clip.segments):
                 return None
             data = await client.download(clip.segments[index])
-        video = clip.event.video
-        if video is not None and video.encrypted:
-            data = decrypt_clip_segment(data, video.secretkey)
+        if clip.ref.encrypted:
+            data = decrypt_clip_segment(data, clip.ref.secretkey)
         return data
 
 
@@ -111,6 +155,16 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> BotslabConfigEntry | No
     if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
         return None
     return entry
+
+
+def _entry_and_ref(
+    hass: HomeAssistant, entry_id: str, token: str
+) -> tuple[BotslabConfigEntry, MediaRef]:
+    entry = _loaded_entry(hass, entry_id)
+    ref = unseal(media_key(hass), entry_id, token) if entry is not None else None
+    if entry is None or ref is None:
+        raise web.HTTPNotFound
+    return entry, ref
 
 
 class BotslabClipView(HomeAssistantView):
@@ -124,19 +178,17 @@ class BotslabClipView(HomeAssistantView):
         self.resolver = resolver
 
     async def get(
-        self, request: web.Request, entry_id: str, msg_id: str, name: str
+        self, request: web.Request, entry_id: str, token: str, name: str
     ) -> web.StreamResponse:
         hass = request.app[KEY_HASS]
-        entry = _loaded_entry(hass, entry_id)
-        if entry is None or not msg_id.isdigit():
-            raise web.HTTPNotFound
+        entry, ref = _entry_and_ref(hass, entry_id, token)
         try:
             if name == "index.m3u8":
-                return await self._playlist(hass, entry, int(msg_id))
+                return await self._playlist(hass, entry, ref, token)
             match = _SEGMENT.match(name)
             if match is None:
                 raise web.HTTPNotFound
-            data = await self.resolver.segment(entry, int(msg_id), int(match.group(1)))
+            data = await self.resolver.segment(entry, ref, int(match.group(1)))
         except BotslabError as err:
             raise web.HTTPBadGateway(text=f"BOTSLAB cloud: {type(err).__name__}") from err
         if data is None:
@@ -152,17 +204,15 @@ class BotslabClipView(HomeAssistantView):
         return response
 
     async def _playlist(
-        self, hass: HomeAssistant, entry: BotslabConfigEntry, msg_id: int
+        self, hass: HomeAssistant, entry: BotslabConfigEntry, ref: MediaRef, token: str
     ) -> web.Response:
-        clip = await self.resolver.get(entry, msg_id, fresh=True)
+        clip = await self.resolver.get(entry, ref, fresh=True)
         if clip is None:
             raise web.HTTPNotFound
         lines = []
         for line in clip.playlist:
             if line.startswith("\x00"):
-                path = CLIP_PATH.format(
-                    entry_id=entry.entry_id, msg_id=msg_id, name=f"{line[1:]}.ts"
-                )
+                path = CLIP_PATH.format(entry_id=entry.entry_id, token=token, name=f"{line[1:]}.ts")
                 lines.append(async_sign_path(hass, path, SEGMENT_LINK_LIFETIME))
             else:
                 lines.append(line)
@@ -181,17 +231,17 @@ class BotslabSnapshotView(HomeAssistantView):
     requires_auth = True
 
     def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 
-    async def get(self, request: web.Request, entry_id: str, msg_id: str) -> web.Response:
+    async def get(self, request: web.Request, entry_id: str, token: str) -> web.Response:
         hass = request.app[KEY_HASS]
-        entry = _loaded_entry(hass, entry_id)
-        if entry is None or not msg_id.isdigit():
+        entry, ref = _entry_and_ref(hass, entry_id, token)
+        if not ref.has_image:
             raise web.HTTPNotFound
-        key = (entry_id, int(msg_id))
+        key = (entry_id, ref.msg_id)
         data = self._cache.get(key)
         if data is None:
-            data = await self._fetch(entry, int(msg_id))
+            data = await self._fetch(entry, ref)
             self._cache[key] = data
             while len(self._cache) > 64:
                 self._cache.popitem(last=False)
@@ -199,17 +249,21 @@ class BotslabSnapshotView(HomeAssistantView):
             body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
         )
 
-    async def _fetch(self, entry: BotslabConfigEntry, msg_id: int) -> bytes:
+    async def _fetch(self, entry: BotslabConfigEntry, ref: MediaRef) -> bytes:
         stream = entry.runtime_data.events
         if stream is not None:
             for event, image in stream.images.values():
-                if event.id == msg_id:
+                if event.id == ref.msg_id:
                     return image
+        client = entry.runtime_data.client
         try:
-            found = await find_event(entry.runtime_data.client, msg_id)
-            if found is None or found.image is None:
-                raise web.HTTPNotFound
-            return await entry.runtime_data.client.download_snapshot(found)
+            try:
+                return await client.download(ref.image_url)
+            except SnapshotExpired:
+                found = await find_event(entry, ref)  # a fresh link from the list
+                if found is None or found.image is None:
+                    raise web.HTTPNotFound from None
+                return await client.download_snapshot(found)
         except BotslabError as err:
             raise web.HTTPBadGateway(text=f"BOTSLAB cloud: {type(err).__name__}") from err
 

@@ -103,20 +103,22 @@ async def test_properties_and_commands(client: BotslabClient, emu: Emulator) -> 
 async def test_messages_events_and_catalogue(client: BotslabClient, emu: Emulator) -> None:
     page = await client.messages(page_size=5)
     assert len(page.events) == 5 and page.nextid == page.events[-1].id
-    assert [e.id for e in page.events] == sorted((e.id for e in page.events), reverse=True)
-    older = await client.messages(page_size=5, nextid=page.nextid)
-    assert older.events[0].id < page.events[-1].id
-    newest = page.events[0].id
+    ctimes = [e.ctime for e in page.events]
+    assert ctimes == sorted(ctimes, reverse=True), "newest first"
+    older = await client.messages(page=2, page_size=5)
+    assert not {e.id for e in older.events} & {e.id for e in page.events}
+    seen = {e.id for e in page.events}
+    floor = max(ctimes)
     ring = await emu.trigger(DOOR, "ring")
     odd = await emu.trigger(GARDEN, "dsl.event.post.Teleport")
-    fresh = [e async for e in client.events_since(newest)]
+    fresh = [e async for e in client.events_since(seen, floor)]
     assert [e.id for e in fresh] == [ring["msg_id"], odd["msg_id"]], "oldest first, nothing older"
     first = fresh[0]
     assert first.kind is EventKind.RING and first.device_name == DOOR and first.title
     assert first.image is not None and first.video is not None and first.video.encrypted
     assert first.video.url not in repr(first) and first.image.url not in repr(first)
     assert fresh[1].kind is EventKind.OTHER and fresh[1].event_type == "dsl.event.post.Teleport"
-    every = [e async for e in client.events_since(0, page_size=7)]
+    every = [e async for e in client.events_since(set(), 0, page_size=7)]
     assert len(every) == 26 and every[-1].id == odd["msg_id"]
     door = await device(client, DOOR)
     only_door = await client.messages(device=door, page_size=100)

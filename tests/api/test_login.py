@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+from urllib.parse import quote, unquote
+
 import aiohttp
 import pytest
 
@@ -9,6 +14,8 @@ from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER, TRAVELLER_USER
 from custom_components.botslab.api import (
     AccountNotFound,
+    AuthExpired,
+    BotslabClient,
     CaptchaRequired,
     Endpoints,
     Identity,
@@ -18,6 +25,8 @@ from custom_components.botslab.api import (
     WrongCaptcha,
 )
 
+from .conftest import make_client
+
 
 async def test_login_returns_tokens_not_the_password(
     http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
@@ -26,7 +35,10 @@ async def test_login_returns_tokens_not_the_password(
     acc = emu.world.find_account(DEMO_USER)
     assert acc is not None
     assert creds.qid == acc.qid and creds.region == "eu1"
-    assert creds.q in emu.world.tokens and creds.t == emu.world.tokens[creds.q].t
+    # Q/T kept exactly as the login handed them out: URL-encoded (protocol.md 2)
+    issued = emu.world.tokens[unquote(creds.q)]
+    assert creds.q == quote(issued.q, safe="") and creds.t == quote(issued.t, safe="")
+    assert "%3D" in creds.q and "=" not in creds.q
     text = repr(creds)
     assert DEMO_PASSWORD not in text and creds.q not in text and creds.t not in text
 
@@ -119,3 +131,35 @@ def test_production_endpoints() -> None:
     assert prod.rsa_public_key.startswith("MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC9oNZH")
     with pytest.raises(ValueError, match="region"):
         Endpoints.production("mars")
+
+
+async def test_the_wire_bytes_of_the_working_client(
+    http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
+) -> None:
+    """jws JSON with a space after "," and ":", Q/T as received, Accept: application/json,
+    and the app login's empty body as application/octet-stream (protocol.md 3)."""
+    client = await make_client(http, endpoints)
+    await client.devices()
+    login = emu.counters.last_headers["/v1/app/login"]
+    assert login["Content-Type"] == "application/octet-stream" and login["Content-Length"] == "0"
+    listed = emu.counters.last_headers["/v1/iot/device/list"]
+    assert listed["Accept"] == "application/json"
+    text = base64.b64decode(listed["Authorization"].removeprefix("jws ")).decode()
+    assert text == json.dumps(
+        {"Q": client.credentials.q, "T": client.credentials.t, "sid": client.session.sid}
+    )
+    assert text.startswith('{"Q": "') and '", "T": "' in text
+
+
+async def test_decoded_tokens_are_refused_unless_the_knob_allows_them(
+    http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
+) -> None:
+    client = await make_client(http, endpoints)
+    decoded = dataclasses.replace(
+        client.credentials, q=unquote(client.credentials.q), t=unquote(client.credentials.t)
+    )
+    stale = BotslabClient(http, endpoints, client.identity, decoded)
+    with pytest.raises(AuthExpired):
+        await stale.login()
+    emu.faults.qt_decoded_ok = True
+    assert (await stale.login()).sid

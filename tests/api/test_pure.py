@@ -137,11 +137,42 @@ def test_event_kinds_and_unknown_types() -> None:
     event = Event.from_api(
         {"id": "12", "tdata": '{"event_type": "x.y", "ctime": "1700000000", "extend": "not json"}'}
     )
-    assert event.id == 12 and event.kind is EventKind.OTHER and event.extend == {"raw": "not json"}
+    assert (
+        event.id == "12" and event.kind is EventKind.OTHER and event.extend == {"raw": "not json"}
+    )
     with pytest.raises(ProtocolError):
         Event.from_api({"tdata": {}})
     with pytest.raises(ProtocolError):
         Event.from_api({"id": 1, "tdata": "{bad"})
+    with pytest.raises(ProtocolError):
+        Event.from_api({"id": {"x": 1}, "tdata": {}})
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"id": 501, "tdata": {"device_name": "SN1", "event_type": "dsl.event.post.Pet"}}, "501"),
+        (
+            {"msg_id": "a1-ff", "sn": "SN1", "event_type": "dsl.event.post.Pet", "tdata": {}},
+            "a1-ff",
+        ),
+        ({"message_id": 7.0, "tdata": {"sn": "SN1"}, "type": "dsl.event.post.Pet"}, "7"),
+        (
+            {
+                "id": "",
+                "msg_id": " x9 ",
+                "tdata": {"device_name": "SN1"},
+                "type": "dsl.event.post.Pet",
+            },
+            "x9",
+        ),
+    ],
+)
+def test_message_field_variants(item: dict[str, object], expected: str) -> None:
+    """The id under `id`, `msg_id` or `message_id`, string or number, kept opaque; the serial
+    in tdata or as `sn`; the type in tdata, or as `event_type` or `type` (protocol.md 3.3)."""
+    event = Event.from_api(item)
+    assert event.id == expected and event.device_name == "SN1" and event.kind is EventKind.PET
 
 
 def test_models_tolerate_odd_shapes() -> None:

@@ -84,7 +84,7 @@ async def onboard(page: Any, pair: Pair) -> None:
                 break
     # the default dashboard: /lovelace/0 on 2025.4, /home/overview on 2026.x
     await page.wait_for_url(lambda url: "onboarding" not in url and urlsplit(url).path != "/")
-    await page.get_by_role("link", name=re.compile("Settings")).first.wait_for()
+    await page.locator("ha-sidebar").wait_for(state="attached")
 
 
 async def choose(page: Any, label: str, option: str) -> None:

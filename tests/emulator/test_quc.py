@@ -47,7 +47,7 @@ async def test_login_accepts_every_variant(
     user = inner["user"]
     assert str(user["qid"]) == emu.world.find_account(USER).qid  # type: ignore[union-attr]
     q, t = tokens(inner)
-    assert q.startswith("u=360H") and "&" in q and t
+    assert q.startswith("u%3D360H") and "%26" in q and t, "URL-encoded, as the cloud sends them"
     assert "%" in user["q"], "Q travels URL-encoded"
     assert PASSWORD not in str(inner) and md5_hex(PASSWORD) not in str(inner)
 

@@ -163,7 +163,7 @@ class QucCaller:
 
 def tokens(inner: dict[str, Any]) -> tuple[str, str]:
     user = inner["user"]
-    return unquote(user["q"]), unquote(user["t"])
+    return str(user["q"]), str(user["t"])  # as received: URL-encoded (protocol.md 2)
 
 
 class ApiCaller:

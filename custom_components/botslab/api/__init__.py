@@ -55,7 +55,7 @@ from .models import (
     mask,
 )
 from .push import ConnectionState, FrameParser, PushClient, PushMessage
-from .quc import QucLogin
+from .quc import QucLogin, encode_token
 from .redact import redact, redact_text
 
 __all__ = [
@@ -111,6 +111,7 @@ __all__ = [
     "UpgradeState",
     "WrongCaptcha",
     "decrypt_clip_segment",
+    "encode_token",
     "event_kind",
     "mask",
     "redact",

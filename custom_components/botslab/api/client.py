@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 import json
 import logging
 import time
@@ -53,6 +53,7 @@ from .models import (
     Session,
     Share,
     ShareLevel,
+    message_id,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -154,8 +155,13 @@ class BotslabClient:
         auth: dict[str, str] = {"Q": self._credentials.q, "T": self._credentials.t}
         if with_sid and self._session is not None:
             auth["sid"] = self._session.sid
-        token = base64.b64encode(json.dumps(auth, separators=(",", ":")).encode()).decode()
-        return {"Authorization": f"jws {token}", "User-Agent": USER_AGENT}
+        # the bytes the working public client sends: json.dumps' default ", " and ": "
+        token = base64.b64encode(json.dumps(auth).encode()).decode()
+        return {
+            "Authorization": f"jws {token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
 
     async def _raw(
         self,
@@ -168,8 +174,13 @@ class BotslabClient:
         query = self._query()
         if method == "GET" and params:
             query.update({k: str(v) for k, v in params.items() if v is not None})
-        data = None
-        if form is not None:
+        data: dict[str, str] | bytes | None = None
+        headers = self._headers(with_sid)
+        if method == "POST" and form is None:
+            # an empty body, as the public client's app login sends it (protocol.md 3)
+            data = b""
+            headers["Content-Type"] = "application/octet-stream"
+        elif form is not None:
             data = {
                 k: v
                 if isinstance(v, str)
@@ -187,7 +198,7 @@ class BotslabClient:
                 self._endpoints.api_url + path,
                 params=query,
                 data=data,
-                headers=self._headers(with_sid),
+                headers=headers,
                 timeout=self._timeout,
             ) as resp,
         ):
@@ -241,7 +252,7 @@ class BotslabClient:
             return await self._app_login_locked()
 
     async def _app_login_locked(self) -> Session:
-        data = await self._call("POST", ep.APP_LOGIN, form={}, with_sid=False)
+        data = await self._call("POST", ep.APP_LOGIN, with_sid=False)
         if not isinstance(data, Mapping):
             raise ProtocolError("app login without data")
         sid = str(data.get("sid") or data.get("home_sid") or "")
@@ -328,15 +339,15 @@ class BotslabClient:
         *,
         page: int = 1,
         page_size: int = 20,
-        nextid: int | None = None,
         date: str | None = None,
         device: Device | None = None,
         event_type: str | None = None,
     ) -> MessagePage:
+        """One page of the message list, newest first (protocol.md 3.3). Pages are asked for
+        by number (`page`, `page_size`): `nextid` is never computed or relied on."""
         params: dict[str, Any] = {
             "page": page,
             "page_size": page_size,
-            "nextid": nextid,
             "date": date,
             "event_type": event_type,
         }
@@ -351,40 +362,55 @@ class BotslabClient:
                 events.append(Event.from_api(item))
             except ProtocolError:
                 _LOGGER.debug("skipping a malformed message")
-        return MessagePage(tuple(events), _as_int(data.get("nextid")), _as_int(data.get("previd")))
+        return MessagePage(
+            tuple(events), message_id(data.get("nextid")), message_id(data.get("previd"))
+        )
 
     async def events_since(
         self,
-        last_id: int | None,
+        seen: Container[str],
+        floor: int | None,
         *,
         page_size: int = 50,
         max_events: int = 1000,
-        first_page: int = FIRST_PAGE,
+        max_pages: int = 50,
     ) -> AsyncIterator[Event]:
-        """Every event newer than `last_id`, oldest first (None: only the newest page).
+        """The events not delivered yet, in the order they happened.
 
-        The first page is small (`first_page`: the usual case is one or two new events; a
-        caller that knows how many pushes came can ask for that many); while whole pages
-        are new it pages back by `nextid` with `page_size`, until it reaches `last_id`, at
-        most `max_events`.
+        `seen` holds the ids already delivered, `floor` the newest `ctime` delivered (None on
+        a first start: then only the newest page is read). Ids are opaque (protocol.md 3.3),
+        so the catch-up rests on them and on `ctime`: pages are read newest first until one
+        holds an id already seen (the rest is older), or, when the remembered ids ran out,
+        until a page holds only events older than `floor`. Events with one `ctime` keep the
+        list's order. One page size for the whole walk: pages are asked for by number.
         """
-        collected: list[Event] = []
-        nextid: int | None = None
-        size = max(1, min(page_size, first_page))
-        while len(collected) < max_events:
-            page = await self.messages(page_size=size, nextid=nextid)
-            fresh = [e for e in page.events if last_id is None or e.id > last_id]
-            collected.extend(fresh)
+        collected: list[Event] = []  # unseen events above the first seen one, newest first
+        reached = False
+        for number in range(1, max_pages + 1):
+            page = await self.messages(page=number, page_size=page_size)
+            for event in page.events:
+                if event.id in seen:
+                    reached = True
+                    break
+                collected.append(event)
             if (
-                last_id is None
-                or len(fresh) < len(page.events)
-                or not page.nextid
-                or not page.events
+                floor is None
+                or reached
+                or all(e.ctime < floor for e in page.events)
+                or len(page.events) < page_size
+                or len(collected) >= max_events
             ):
                 break
-            nextid = page.nextid
-            size = page_size
-        for event in sorted(collected[:max_events], key=lambda e: e.id):
+        if not reached and floor is not None:
+            # no remembered id on the way (a long outage, or an old cursor): ctime decides
+            collected = [e for e in collected if e.ctime >= floor]
+        unique: dict[str, Event] = {}
+        for event in collected:  # a page walk over a growing list may repeat an event
+            unique.setdefault(event.id, event)
+        # oldest first: by ctime, and for one ctime the list's own order (newest first) reversed
+        ordered = list(reversed(unique.values()))
+        ordered.sort(key=lambda e: e.ctime)
+        for event in ordered[-max_events:]:
             yield event
 
     async def event_types(self, product_key: str | None = None) -> list[EventTypeInfo]:

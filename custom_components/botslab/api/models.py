@@ -358,11 +358,21 @@ class VideoRef:
         return self.encrypt not in ("", "none")
 
 
+def message_id(value: Any) -> str:
+    """A message id as an opaque string: the cloud sends a string or a number (protocol.md
+    3.3), and nothing may assume it is numeric or increasing. '' when it is missing."""
+    if value is None or isinstance(value, bool | Mapping | list):
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else ""
+    return str(value).strip()
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One message of the message list (protocol.md 3.3)."""
+    """One message of the message list (protocol.md 3.3). `id` is opaque."""
 
-    id: int
+    id: str
     device_name: str
     product_key: str
     kind: EventKind
@@ -387,10 +397,14 @@ class Event:
             except ValueError as err:
                 raise ProtocolError("tdata is not JSON") from err
         tdata = _obj(tdata, "tdata")
-        msg_id = _int(item.get("id"), -1)
-        if msg_id < 0:
+        # the field variants the working public client takes (protocol.md 3.3)
+        msg_id = next(
+            (i for k in ("id", "msg_id", "message_id") if (i := message_id(item.get(k)))), ""
+        )
+        if not msg_id:
             raise ProtocolError("message without id")
-        event_type = _str(tdata.get("event_type"))
+        event_type = _str(tdata.get("event_type") or item.get("event_type") or item.get("type"))
+        serial = _str(tdata.get("device_name") or tdata.get("sn") or item.get("sn"))
         image = video = None
         img = tdata.get("image")
         if isinstance(img, Mapping) and img.get("url"):
@@ -413,12 +427,12 @@ class Event:
                 extend = {"raw": extend}
         return cls(
             id=msg_id,
-            device_name=_str(tdata.get("device_name")),
-            product_key=_str(tdata.get("product_key")),
+            device_name=serial,
+            product_key=_str(tdata.get("product_key") or item.get("product_key")),
             kind=event_kind(event_type),
             event_type=event_type,
             title=_str(tdata.get("title")),
-            ctime=_int(tdata.get("ctime")),
+            ctime=_int(tdata.get("ctime") or item.get("ctime")),
             image=image,
             video=video,
             extend=extend if isinstance(extend, Mapping) else {"raw": extend},
@@ -427,9 +441,12 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class MessagePage:
+    """One page of the message list, newest first. `nextid`/`previd` are kept as the cloud
+    sent them (opaque: their meaning is not seen, protocol.md 3.3); nothing here uses them."""
+
     events: tuple[Event, ...]
-    nextid: int
-    previd: int
+    nextid: str = ""
+    previd: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import aiohttp
 from .endpoints import PUSH_APP_ID, PUSH_VERSION, Endpoints
 from .exceptions import BotslabConnectionError, BotslabError, ProtocolError
 from .http import DEFAULT_TIMEOUT, check_status, parse_json, translated_errors
-from .models import Identity
+from .models import Identity, message_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -168,12 +168,9 @@ class PushMessage:
     received: float = field(default_factory=time.monotonic)
 
     @property
-    def msg_id(self) -> int | None:
-        value = (self.payload or {}).get("msg_id", self.props.get("mid"))
-        try:
-            return int(value) if value not in (None, "") else None
-        except (TypeError, ValueError):
-            return None
+    def msg_id(self) -> str | None:
+        """The message id the body names, as an opaque string (the body is [modelled])."""
+        return message_id((self.payload or {}).get("msg_id", self.props.get("mid"))) or None
 
     @property
     def device_name(self) -> str | None:

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import aiohttp
 
@@ -199,13 +199,15 @@ class QucLogin:
         user = answer.get("user")
         if not isinstance(user, Mapping):
             raise ProtocolError("QUC success without user")
-        q = unquote(str(user.get("q") or user.get("Q") or ""))
-        t = unquote(str(user.get("t") or user.get("T") or ""))
+        # Q and T arrive URL-encoded and go into the jws header exactly as received, as the
+        # public client that works against the live cloud sends them (protocol.md 2)
+        q = str(user.get("q") or user.get("Q") or "")
+        t = str(user.get("t") or user.get("T") or "")
         if not q or not t:
             raise ProtocolError("QUC success without Q/T")
         qid = str(user.get("qid") or "")
         if not qid.isdigit():
-            match = _QID_IN_Q.search(q)
+            match = _QID_IN_Q.search(unquote(q))  # a decoded copy, only to read a field
             if not match:
                 raise ProtocolError("QUC success without an account id")
             qid = match.group(1)
@@ -236,6 +238,15 @@ class QucLogin:
                 detail = {}
             raise BotslabAuthError(f"captcha refused: {detail.get('errno', '?')}")
         return body, challenge, resp.headers.get("Content-Type", "image/png").split(";")[0]
+
+
+def encode_token(value: str) -> str:
+    """Q or T in the form the cloud hands them out: URL-encoded (`u%3D…%26n%3D…`). A value
+    stored decoded (`u=…&n=…`, as versions before 0.2 kept them) is encoded again the way
+    the login encodes it; an encoded one is returned as it is."""
+    if "=" in value or "&" in value:
+        return quote(value, safe="")
+    return value
 
 
 class _WrongRegion(Exception):
