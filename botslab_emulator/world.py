@@ -983,9 +983,9 @@ class World:
             world.devices[d["device_name"]] = Device(**d)
         for s in data["shares"]:
             world.shares[s["id"]] = Share(**s)
-        for m in data["messages"]:
+        for saved in data["messages"]:
             # states saved before opaque ids kept numbers; the number is also their order
-            m = {**m, "id": str(m["id"]), "seq": int(m.get("seq") or m["id"])}
+            m = {**saved, "id": str(saved["id"]), "seq": int(saved.get("seq") or saved["id"])}
             world.messages.setdefault(m["qid"], []).append(Message(**m))
         for box in world.messages.values():
             box.sort(key=lambda m: m.seq)
