@@ -65,8 +65,8 @@ async def test_events_benchmark(
             await asyncio.sleep(0.01)
         assert len(devices) == 50
 
-        changed: dict[int, float] = {}
-        bus_count: dict[int, int] = {}
+        changed: dict[str, float] = {}
+        bus_count: dict[str, int] = {}
 
         @callback
         def on_state(event: Event) -> None:
@@ -74,18 +74,18 @@ async def test_events_benchmark(
             if new is None or not new.entity_id.startswith("event."):
                 return
             msg_id = new.attributes.get("message_id")
-            if isinstance(msg_id, int) and msg_id not in changed:
+            if isinstance(msg_id, str) and msg_id not in changed:
                 changed[msg_id] = time.time()
 
         @callback
         def on_bus(event: Event) -> None:
-            msg_id = int(event.data["message_id"])
+            msg_id = str(event.data["message_id"])
             bus_count[msg_id] = bus_count.get(msg_id, 0) + 1
 
         hass.bus.async_listen("state_changed", on_state)
         hass.bus.async_listen("botslab_event", on_bus)
         rnd = random.Random(7)
-        pushed_at: dict[int, float] = {}
+        pushed_at: dict[str, float] = {}
 
         def one() -> dict[str, str]:
             name = rnd.choice(devices)
@@ -93,23 +93,23 @@ async def test_events_benchmark(
             kind = "ring" if name.startswith("BD") and rnd.random() < 0.5 else rnd.choice(kinds)
             return {"device_name": name, "event_type": kind}
 
-        def record(result: dict[str, Any]) -> int:
-            msg_id = int(result["msg_id"])
+        def record(result: dict[str, Any]) -> str:
+            msg_id = str(result["msg_id"])
             pushed_at[msg_id] = float(result["pushed_at"])
             return msg_id
 
-        async def settle(ids: list[int], wait: float = 10.0) -> None:
+        async def settle(ids: list[str], wait: float = 10.0) -> None:
             end = time.monotonic() + wait
             while not all(i in changed for i in ids) and time.monotonic() < end:
                 await asyncio.sleep(0.002)
 
-        single_ids: list[int] = []
+        single_ids: list[str] = []
         for _ in range(SINGLES):
             msg_id = record(await control("trigger", one()))
             single_ids.append(msg_id)
             await settle([msg_id], 5.0)
             await asyncio.sleep(0.005)
-        burst_ids: list[int] = []
+        burst_ids: list[str] = []
         burst_fetches = 0
         spans: list[float] = []
         tails: list[float] = []
@@ -130,7 +130,7 @@ async def test_events_benchmark(
             )
         await asyncio.sleep(0.5)
 
-        def latencies(ids: list[int]) -> list[float]:
+        def latencies(ids: list[str]) -> list[float]:
             return sorted((changed[i] - pushed_at[i]) * 1000 for i in ids if i in changed)
 
         def pct(values: list[float], p: float) -> float:

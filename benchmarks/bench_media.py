@@ -22,11 +22,20 @@ from homeassistant.setup import async_setup_component
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 
 
+def unseal_id(hass: HomeAssistant, entry_id: str, item: Any) -> str | None:
+    """The message id an event item's sealed reference carries."""
+    from custom_components.botslab.media_ref import unseal
+
+    ref = unseal(
+        hass.data["botslab"]["media_key"], entry_id, item.media_content_id.rsplit("/", 1)[1]
+    )
+    return ref.msg_id if ref else None
+
+
 async def test_media_benchmark(
     hass: HomeAssistant, enable_custom_integrations: None, emulator_url: str, hass_client: Any
 ) -> None:
     from custom_components.botslab.const import DOMAIN
-    from custom_components.botslab.views import clip_url
     from tests.conftest import add_entry
 
     asyncio.get_running_loop().set_debug(False)
@@ -42,15 +51,19 @@ async def test_media_benchmark(
         ) as resp,
     ):
         msg_id = (await resp.json())["msg_id"]
+    # the event's item in the media browser (its identifier carries the sealed reference)
+    root = await media_source.async_browse_media(
+        hass, f"media-source://{DOMAIN}/{entry.entry_id}/BDX3A1B2C3D4"
+    )
+    day = await media_source.async_browse_media(hass, root.children[0].media_content_id)
+    item = next(c for c in day.children if unseal_id(hass, entry.entry_id, c) == msg_id)
     client = await hass_client()
     ttfbs: list[float] = []
     total_bytes = 0
     total_time = 0.0
     for _ in range(ROUNDS):
-        resolved = await media_source.async_resolve_media(
-            hass, f"media-source://{DOMAIN}/{entry.entry_id}/BDX3A1B2C3D4/today/{msg_id}", None
-        )
-        assert resolved.url == clip_url(entry.entry_id, msg_id)
+        resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+        assert resolved.url.startswith(f"/api/botslab/clip/{entry.entry_id}/")
         started = time.perf_counter()
         resp = await client.get(resolved.url)
         playlist = await resp.text()

@@ -190,15 +190,31 @@ def nal_escape(rbsp: bytes) -> bytes:
 
 
 def encrypt_slice_nal(nal: bytes, key32: bytes) -> bytes:
-    """Canonical slice encryption: unescape, ChaCha over RBSP[0x100:], standard re-escape.
-
-    `nal` starts at the NAL header byte. Slices of 0x100 bytes or less stay clear.
-    """
+    """Canonical slice encryption (protocol.md 3.3, liveview.md 8.4's v0.2 rule): the clear
+    part is the first 0x100 bytes in raw positions, so the boundary b is the first RBSP byte
+    whose raw position is >= 0x100; ChaCha over RBSP[b:] (IV = RBSP[b-12:b]), then the
+    standard escape. `nal` starts at the NAL header byte; slices of 0x100 bytes or less stay
+    clear."""
     rbsp = nal_unescape(nal)
-    if len(rbsp) <= H264_BOUNDARY:
+    if len(nal) <= H264_BOUNDARY:
         return nal
-    iv = rbsp[H264_BOUNDARY - 12 : H264_BOUNDARY]
-    return nal_escape(rbsp[:H264_BOUNDARY] + chacha_xor(key32, iv, rbsp[H264_BOUNDARY:]))
+    # the RBSP index of the first byte at raw position >= 0x100
+    zeros = 0
+    boundary = len(rbsp)
+    index = 0
+    for raw_pos, byte in enumerate(nal):
+        if zeros >= 2 and byte == 3:
+            zeros = 0
+            continue
+        if raw_pos >= H264_BOUNDARY:
+            boundary = index
+            break
+        index += 1
+        zeros = zeros + 1 if byte == 0 else 0
+    if boundary < 12 or boundary >= len(rbsp):
+        return nal
+    cipher = chacha_xor(key32, rbsp[boundary - 12 : boundary], rbsp[boundary:])
+    return nal_escape(rbsp[:boundary] + cipher)
 
 
 def iter_annexb_nals(es: bytes) -> Iterable[tuple[int, int]]:

@@ -356,7 +356,10 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
         tdata["video"] = {
             "url": emu.aliyun_url(msg.video_object),
             "secretkey": msg.secretkey,
-            "encrypt": msg.encrypt if msg.encrypt != "none" else "none",
+            # an unknown `encrypt` value in place of chacha2: the clip_encrypt knob
+            "encrypt": emu.faults.clip_encrypt
+            if emu.faults.clip_encrypt and msg.encrypt == "chacha2"
+            else msg.encrypt,
             "duration": emu.clip_duration,
         }
     return message_forms(ctx.emu.faults, msg, tdata)

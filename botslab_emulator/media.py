@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .mpegts import slice_nals
+from .mpegts import realistic_segments, slice_nals
 
 SNAPSHOT_SIZE = (640, 360)
 CLIP_SIZE = (320, 240)
@@ -79,7 +79,7 @@ class Clip:
     duration: int
 
 
-def _make_clip_once(seed: int, workdir: Path) -> Clip:
+def _make_clip_once(seed: int, workdir: Path, scene: str = "textured") -> Clip:
     import av
     import numpy as np
 
@@ -106,15 +106,28 @@ def _make_clip_once(seed: int, workdir: Path) -> Clip:
     }
     audio: Any = out.add_stream("aac", rate=16000)
     audio.layout = "mono"
-    # a textured background keeps the coded slices random-looking: no escape bytes
-    background = rnd.integers(0, 40, (CLIP_SIZE[1], CLIP_SIZE[0], 3), dtype=np.uint8)
+    if scene == "textured":
+        # a textured background keeps the coded slices random-looking: no escape bytes
+        background = rnd.integers(0, 40, (CLIP_SIZE[1], CLIP_SIZE[0], 3), dtype=np.uint8)
+    else:
+        # what a camera sees: a sky gradient over a plain wall; the flat parts give x264's
+        # slices the zero runs, and so the escape bytes, that real clips have
+        yy, xx = np.mgrid[0 : CLIP_SIZE[1], 0 : CLIP_SIZE[0]]
+        background = np.zeros((CLIP_SIZE[1], CLIP_SIZE[0], 3), np.uint8)
+        background[..., 0] = xx * 255 // CLIP_SIZE[0]
+        background[..., 1] = yy * 255 // CLIP_SIZE[1]
+        background[..., 2] = 128
+        half = CLIP_SIZE[1] // 2
+        background[half:] = 90
+        background[:half] += rnd.integers(0, 3, (half, CLIP_SIZE[0], 3), dtype=np.uint8)
     frames = CLIP_FPS * CLIP_SECONDS
     for i in range(frames):
         img = background.copy()
         x = int((CLIP_SIZE[0] - 60) * (0.5 + 0.5 * math.sin(i / 7)))
         y = int((CLIP_SIZE[1] - 60) * (0.5 + 0.5 * math.cos(i / 9)))
         img[y : y + 60, x : x + 60] = (200, 180 - i, 40 + i)
-        img[:: 8 + i % 3, :, 2] += 9
+        if scene == "textured":
+            img[:: 8 + i % 3, :, 2] += 9
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts = i
         for packet in video.encode(frame):
@@ -144,7 +157,8 @@ def _has_escape(nal: bytes) -> bool:
 
 
 def make_clip(seed: int = 1) -> Clip:
-    """A short synthetic HLS clip whose slices hold no emulation-prevention bytes.
+    """A short synthetic HLS clip whose slices hold no emulation-prevention bytes (the easy
+    "canonical" form).
 
     liveview.md 8.4: a clip with no escape byte in any slice decrypts identically under every
     reading of the sources, so clips with one are thrown away and made again.
@@ -155,3 +169,30 @@ def make_clip(seed: int = 1) -> Clip:
         if not any(_has_escape(n) for seg in clip.segments.values() for n in slice_nals(seg)):
             return clip
     raise RuntimeError("could not make a clip without escape bytes")
+
+
+def _escape_places(clip: Clip) -> tuple[int, int]:
+    """(slices with an escape byte in their first 0x100 raw bytes, slices with one beyond)."""
+    early = late = 0
+    for seg in clip.segments.values():
+        for nal in slice_nals(seg):
+            at = nal.find(b"\x00\x00\x03")
+            if at >= 0 and at + 2 < 0x100:
+                early += 1
+            if nal.find(b"\x00\x00\x03", 0x100) >= 0:
+                late += 1
+    return early, late
+
+
+def make_real_clip(seed: int = 1) -> Clip:
+    """A clip as real cameras and the cloud make them (protocol.md 3.3): escape bytes in
+    slices, early (inside the clear 0x100 bytes) and late (in the encrypted part); ADTS
+    frames that span PES packets; the PAT/PMT in the first segment only; a last segment
+    that ends in part of a packet (mpegts.realistic_segments)."""
+    for attempt in range(20):
+        with tempfile.TemporaryDirectory(prefix="botslab-clip-") as tmp:
+            clip = _make_clip_once(seed + attempt * 7919, Path(tmp), scene="camera")
+        early, late = _escape_places(clip)
+        if early and late:
+            return Clip(clip.playlist, realistic_segments(clip.segments), clip.duration)
+    raise RuntimeError("could not make a clip with escape bytes where real ones have them")

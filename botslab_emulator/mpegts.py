@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import re
 
-from .crypto import AAC_DATA_OFFSET, AAC_IV_OFFSET, H264_BOUNDARY, chacha_xor, iter_annexb_nals
+from .crypto import (
+    AAC_DATA_OFFSET,
+    AAC_IV_OFFSET,
+    H264_BOUNDARY,
+    chacha_xor,
+    encrypt_slice_nal,
+    iter_annexb_nals,
+)
 
 TS_PACKET = 188
 _NEEDS_ESCAPE = re.compile(b"\x00\x00[\x00-\x03]")
@@ -191,3 +198,308 @@ def slice_nals(ts: bytes) -> list[bytes]:
         es = data[_es_offset(data) :]
         nals.extend(es[s:e] for s, e in iter_annexb_nals(es) if e > s and es[s] & 0x1F in (1, 5))
     return nals
+
+
+# --- real-media clips (protocol.md 3.3): what real encoders and the cloud produce ------------
+
+
+@dataclass
+class _Unit:
+    """A run of packets in a segment: one PES of one PID, or one other packet (PSI, …)."""
+
+    pid: int
+    packets: list[bytes]
+    pes: bool
+
+
+def _units(ts: bytes, es_pids: set[int]) -> list[_Unit]:
+    units: list[_Unit] = []
+    open_pes: dict[int, _Unit] = {}
+    for off in range(0, len(ts) - TS_PACKET + 1, TS_PACKET):
+        packet = ts[off : off + TS_PACKET]
+        _start, _length, pusi, pid = _payload_span(ts, off)
+        if pid not in es_pids:
+            units.append(_Unit(pid, [packet], False))
+            continue
+        if pusi or pid not in open_pes:
+            open_pes[pid] = _Unit(pid, [], True)
+            units.append(open_pes[pid])
+        open_pes[pid].packets.append(packet)
+    return units
+
+
+def _pes_bytes(unit: _Unit) -> bytes:
+    data = bytearray()
+    for packet in unit.packets:
+        start, length, _pusi, _pid = _payload_span(packet, 0)
+        data += packet[start : start + length]
+    return bytes(data)
+
+
+def _packetize(pid: int, pes: bytes, adaptation: bytes, cc: int) -> tuple[list[bytes], int]:
+    """TS packets of one PES: the first carries `adaptation` (its PCR, if any) and the unit
+    start flag; the last is padded with adaptation stuffing. Returns (packets, next cc)."""
+    packets: list[bytes] = []
+    pos = 0
+    while pos < len(pes) or not packets:
+        first = not packets
+        field = bytearray(adaptation if first else b"")
+        room = TS_PACKET - 4 - len(field)
+        chunk = pes[pos : pos + room]
+        pos += len(chunk)
+        short = room - len(chunk)
+        if short:
+            if field:
+                field[0] += short
+                field += b"\xff" * short
+            elif short == 1:
+                field = bytearray(b"\x00")
+            else:
+                field = bytearray([short - 1, 0x00]) + b"\xff" * (short - 2)
+        head = bytes([0x47, (0x40 if first else 0) | (pid >> 8), pid & 0xFF])
+        control = (0x30 if field else 0x10) | (cc & 0x0F)
+        packets.append(head + bytes([control]) + bytes(field) + chunk)
+        cc += 1
+    return packets, cc
+
+
+def _adaptation(packet: bytes) -> bytes:
+    afc = (packet[3] >> 4) & 3
+    if afc not in (2, 3):
+        return b""
+    length = packet[4]
+    body = packet[5 : 5 + length]
+    # keep the flags and a PCR, drop any stuffing
+    keep = 1 + (6 if body and body[0] & 0x10 else 0)
+    return bytes([keep]) + body[:keep]
+
+
+def _pts(pes: bytes) -> int | None:
+    if len(pes) < 14 or not pes[7] & 0x80:
+        return None
+    p = pes[9:14]
+    return ((p[0] >> 1) & 7) << 30 | p[1] << 22 | (p[2] >> 1) << 15 | p[3] << 7 | p[4] >> 1
+
+
+def _pes_header(stream_id: int, pts: int | None) -> bytes:
+    if pts is None:
+        return bytes([0, 0, 1, stream_id, 0, 0, 0x80, 0x00, 0x00])
+    field = bytes(
+        [
+            0x21 | ((pts >> 29) & 0x0E),
+            (pts >> 22) & 0xFF,
+            0x01 | ((pts >> 14) & 0xFE),
+            (pts >> 7) & 0xFF,
+            0x01 | ((pts << 1) & 0xFE),
+        ]
+    )
+    return bytes([0, 0, 1, stream_id, 0, 0, 0x80, 0x80, 0x05]) + field
+
+
+_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+
+
+def _adts_frames(es: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each ADTS frame of a clean audio stream."""
+    frames = []
+    pos = 0
+    while pos + 7 <= len(es):
+        if es[pos] != 0xFF or es[pos + 1] & 0xF0 != 0xF0:
+            raise TsError("bad ADTS sync")
+        length = ((es[pos + 3] & 0x03) << 11) | (es[pos + 4] << 3) | (es[pos + 5] >> 5)
+        if length < 7:
+            raise TsError("bad ADTS length")
+        frames.append((pos, length))
+        pos += length
+    return frames
+
+
+def realistic_segments(segments: dict[str, bytes], audio_chunk: int = 500) -> dict[str, bytes]:
+    """The plain clip as real cloud clips come (protocol.md 3.3): audio PES packets of a fixed
+    size whatever the ADTS frames (frames span PES packets), PAT/PMT in the first segment
+    only, and a last segment that ends in part of a packet."""
+    names = sorted(segments)
+    out: dict[str, bytes] = {}
+    for index, name in enumerate(names):
+        ts = segments[name]
+        streams = _stream_pids(ts)
+        audio = {pid for pid, st in streams.items() if st == STREAM_AAC}
+        pmt_pids = _pmt_pids(ts)
+        units = _units(ts, set(streams))
+        result = bytearray()
+        counters: dict[int, int] = {}
+        audio_done: set[int] = set()
+        for unit in units:
+            if not unit.pes:
+                if index > 0 and (unit.pid == 0 or unit.pid in pmt_pids):
+                    continue  # only the first segment carries the tables
+                result += unit.packets[0]
+                continue
+            if unit.pid in audio:
+                if unit.pid not in audio_done:  # all of the segment's audio, re-cut
+                    audio_done.add(unit.pid)
+                    result += _recut_audio(units, unit.pid, audio_chunk, counters)
+                continue
+            for packet in unit.packets:
+                cc = counters.get(unit.pid, packet[3] & 0x0F)
+                result += packet[:3] + bytes([(packet[3] & 0xF0) | cc]) + packet[4:]
+                counters[unit.pid] = (cc + 1) & 0x0F
+        if index == len(names) - 1:
+            result += b"\x47\x1f\xff\x10" + b"\xff" * 96  # a null packet cut short
+        out[name] = bytes(result)
+    return out
+
+
+def _pmt_pids(ts: bytes) -> set[int]:
+    for off in range(0, len(ts) - TS_PACKET + 1, TS_PACKET):
+        start, length, pusi, pid = _payload_span(ts, off)
+        if pid == 0 and pusi and length:
+            section = ts[start + 1 + ts[start] : start + length]
+            return {((section[10] & 0x1F) << 8) | section[11]}
+    return set()
+
+
+def _recut_audio(units: list[_Unit], pid: int, chunk: int, counters: dict[int, int]) -> bytes:
+    pes_list = [_pes_bytes(u) for u in units if u.pes and u.pid == pid]
+    es = bytearray()
+    starts: list[tuple[int, int]] = []  # (offset in es, pts) of each frame
+    stream_id = pes_list[0][3]
+    rate = 16000
+    for pes in pes_list:
+        body = pes[_es_offset(pes) :]
+        pts = _pts(pes)
+        frames = _adts_frames(body)
+        if frames:
+            rate = _ADTS_RATES[(body[2] >> 2) & 0x0F]
+        for n, (offset, _length) in enumerate(frames):
+            if pts is not None:
+                starts.append((len(es) + offset, pts + n * 1024 * 90000 // rate))
+        es += body
+    out = bytearray()
+    first_adaptation = _adaptation(units[[u.pid for u in units].index(pid)].packets[0])
+    cc = counters.get(pid, 0)
+    for pos in range(0, len(es), chunk):
+        pts = next((p for o, p in starts if pos <= o < pos + chunk), None)
+        pes = _pes_header(stream_id, pts) + bytes(es[pos : pos + chunk])
+        length = len(pes) - 6
+        pes = pes[:4] + bytes([length >> 8, length & 0xFF]) + pes[6:]
+        packets, cc = _packetize(pid, pes, first_adaptation if pos == 0 else b"", cc)
+        for packet in packets:
+            out += packet
+    counters[pid] = cc & 0x0F
+    return bytes(out)
+
+
+def encrypt_real_segment(ts: bytes, key32: bytes) -> bytes | None:
+    """A real-media segment encrypted as the cloud does (protocol.md 3.3): slices by the raw
+    0x100 rule with standard escaping (lengths may change: the video PES are packetized
+    anew), ADTS frames over the segment's joined audio. None when a slice's ciphertext would
+    end in 00 (no H.264 stream can carry that unambiguously: choose another key)."""
+    whole = len(ts) - len(ts) % TS_PACKET
+    tail = ts[whole:]
+    ts = ts[:whole]
+    streams = _stream_pids_or_guess(ts)
+    video = {pid for pid, st in streams.items() if st == STREAM_H264}
+    audio = {pid for pid, st in streams.items() if st == STREAM_AAC}
+    units = _units(ts, video | audio)
+    audio_plain: dict[int, list[tuple[_Unit, bytes]]] = {}
+    for unit in units:
+        if unit.pes and unit.pid in audio:
+            audio_plain.setdefault(unit.pid, []).append((unit, _pes_bytes(unit)))
+    audio_out = _encrypt_audio_units(audio_plain, key32)
+    result = bytearray()
+    counters: dict[int, int] = {}
+    for unit in units:
+        if not unit.pes:
+            result += unit.packets[0]
+            continue
+        if unit.pid in audio:
+            for packet in audio_out[id(unit)]:
+                result += packet
+            continue
+        pes = _pes_bytes(unit)
+        es_off = _es_offset(pes)
+        es = pes[es_off:]
+        new_es = bytearray()
+        pos = 0
+        for start, end in iter_annexb_nals(es):
+            if end > start and es[start] & 0x1F in (1, 5):
+                encrypted = encrypt_slice_nal(es[start:end], key32)
+                if encrypted.endswith(b"\x00\x03") and not encrypted.endswith(b"\x00\x00\x03"):
+                    return None
+                new_es += es[pos:start] + encrypted
+                pos = end
+        new_es += es[pos:]
+        new = bytearray(pes[:es_off] + bytes(new_es))
+        if pes[4] or pes[5]:
+            length = len(new) - 6
+            new[4:6] = bytes([(length >> 8) & 0xFF, length & 0xFF])
+        cc = counters.get(unit.pid, unit.packets[0][3] & 0x0F)
+        packets, cc = _packetize(unit.pid, bytes(new), _adaptation(unit.packets[0]), cc)
+        counters[unit.pid] = cc & 0x0F
+        for packet in packets:
+            result += packet
+    return bytes(result) + tail
+
+
+def _stream_pids_or_guess(ts: bytes) -> dict[int, int]:
+    """PID → stream type from PAT/PMT, or from the PES stream ids where the tables are not
+    in this segment."""
+    try:
+        return _stream_pids(ts)
+    except TsError:
+        pass
+    found: dict[int, int] = {}
+    for off in range(0, len(ts) - TS_PACKET + 1, TS_PACKET):
+        start, length, pusi, pid = _payload_span(ts, off)
+        if pusi and length > 3 and ts[start : start + 3] == b"\x00\x00\x01":
+            sid = ts[start + 3]
+            if 0xE0 <= sid <= 0xEF:
+                found[pid] = STREAM_H264
+            elif 0xC0 <= sid <= 0xDF:
+                found[pid] = STREAM_AAC
+    return found
+
+
+def _encrypt_audio_units(
+    audio: dict[int, list[tuple[_Unit, bytes]]], key32: bytes
+) -> dict[int, list[bytes]]:
+    """Each PID's audio joined over its PES packets, the ADTS frames encrypted, put back
+    packet by packet (lengths stay)."""
+    out: dict[int, list[bytes]] = {}
+    for pes_list in audio.values():
+        joined = bytearray()
+        cuts = []
+        for _unit, pes in pes_list:
+            es_off = _es_offset(pes)
+            cuts.append((len(joined), es_off))
+            joined += pes[es_off:]
+        encrypted = bytearray(joined)
+        pos = 0
+        while pos + 7 <= len(joined):
+            if joined[pos] != 0xFF or joined[pos + 1] & 0xF0 != 0xF0:
+                pos += 1  # the segment may begin inside a frame
+                continue
+            header = 7 if joined[pos + 1] & 0x01 else 9
+            high, mid, low = joined[pos + 3] & 0x03, joined[pos + 4], joined[pos + 5] >> 5
+            length = (high << 11) | (mid << 3) | low
+            end = min(pos + length, len(joined))
+            payload = pos + header
+            if length >= header and end - payload > AAC_DATA_OFFSET:
+                iv = bytes(joined[payload + AAC_IV_OFFSET : payload + AAC_DATA_OFFSET])
+                encrypted[payload + AAC_DATA_OFFSET : end] = chacha_xor(
+                    key32, iv, bytes(joined[payload + AAC_DATA_OFFSET : end])
+                )
+            pos += max(length, 7)
+        for n, (unit, pes) in enumerate(pes_list):
+            start, es_off = cuts[n]
+            body = encrypted[start : start + len(pes) - es_off]
+            new = pes[:es_off] + bytes(body)
+            packets = []
+            pos = 0
+            for packet in unit.packets:
+                s, length, _pusi, _pid = _payload_span(packet, 0)
+                packets.append(packet[:s] + new[pos : pos + length])
+                pos += length
+            out[id(unit)] = packets
+    return out

@@ -58,7 +58,7 @@ def parse_props(block: bytes) -> dict[str, str]:
 def frame(opcode: int, props: dict[str, str] | None = None, body: bytes | None = None) -> bytes:
     head = struct.pack(">HH", VERSION, opcode)
     if opcode == OP_HEARTBEAT:
-        return head
+        return head  # opcode 1 has a property block here; its bare form is written apart
     block = encode_props(props or {})
     out = head + struct.pack(">H", len(block)) + block
     if opcode == OP_PUSH:
@@ -82,15 +82,40 @@ class Conn:
     timeout: float = 180.0
     pending: dict[str, Pending] = field(default_factory=dict)
 
+    split: bool = False
+    replies: int = 0
+    _held: bytearray | None = None  # bytes that wait for the next turn of the loop, in order
+
     def send(self, data: bytes) -> None:
-        if not self.writer.is_closing():
+        if self.writer.is_closing():
+            return
+        if self._held is not None:  # after a cut frame's rest, in order
+            self._held += data
+            return
+        if not self.split or data[2:4] != b"\x00\x03":  # only pushes are cut
             self.writer.write(data)
+            return
+        # the rest on the next turn of the loop: the client reads the frame in two pieces
+        cut = 6 + (len(data) - 6) // 2
+        self.writer.write(data[:cut])
+        self._held = bytearray(data[cut:])
+        asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held and not self.writer.is_closing():
+            self.writer.write(bytes(held))
 
 
 @dataclass
 class PushFaults:
     refuse: bool = False
-    heartbeat_reply: bool = False
+    # the server's heartbeat reply, opcode 1: "mixed" alternates the two forms protocol.md 4
+    # leaves open, a bare 4-byte frame and one with a property block; "bare", "props"; "none"
+    heartbeat_reply: str = "mixed"
+    alias_echo: bool = False  # echo opcode 17 after an accepted alias (the server "may")
+    # write each frame in two pieces (the property block cut in two), as TCP may deliver it
+    split_frames: bool = True
     resend_after: float = 5.0
     max_tries: int = 5
     bind_reject: bool = False
@@ -180,6 +205,7 @@ class PushServer:
             "truncated": (frame(OP_PUSH, {"ack": "trunc"}, b'{"msg_id":1}')[:9], True),
             "unknown_opcode": (frame(9, {"x": "1"}), False),
             "heartbeat_reply": (struct.pack(">HH", VERSION, OP_HEARTBEAT_REPLY), False),
+            "heartbeat_reply_props": (frame(OP_HEARTBEAT_REPLY, {"t": "1700000000000"}), False),
             "empty_body": (frame(OP_PUSH, {"ack": "empty-" + secrets.token_hex(3)}, b""), False),
             "opaque_body": (
                 frame(OP_PUSH, {"ack": "opaque-" + secrets.token_hex(3)}, os.urandom(24)),
@@ -314,14 +340,21 @@ class PushServer:
         except ValueError as err:
             raise FrameError("bad t") from err
         conn.m2 = m2
+        conn.split = self.faults.split_frames
         self.stats.binds += 1
         conn.send(frame(OP_BIND_REPLY, {"r": "0"}))
         while True:
             opcode, props = await self._read_frame(reader, conn.timeout)
             if opcode == OP_HEARTBEAT:
                 self.stats.heartbeats += 1
-                if self.faults.heartbeat_reply:
+                form = self.faults.heartbeat_reply
+                if form == "mixed":
+                    form = ("bare", "props")[conn.replies % 2]
+                conn.replies += 1
+                if form == "bare":
                     conn.send(struct.pack(">HH", VERSION, OP_HEARTBEAT_REPLY))
+                elif form == "props":
+                    conn.send(frame(OP_HEARTBEAT_REPLY, {"t": str(int(time.time() * 1000))}))
             elif opcode == OP_ALIAS:
                 alias = props.get("sa", "")
                 if not self._known_alias(alias):
@@ -333,7 +366,8 @@ class PushServer:
                 conn.alias = alias
                 self.by_alias.setdefault(alias, set()).add(conn)
                 self.stats.aliases += 1
-                conn.send(frame(OP_ALIAS, {"sa": alias, "r": "0"}))
+                if self.faults.alias_echo:
+                    conn.send(frame(OP_ALIAS, {"sa": alias, "r": "0"}))
                 self._deliver_stash(conn)
             elif opcode == OP_ACK:
                 ack = props.get("ack", "")

@@ -19,29 +19,32 @@ from urllib.parse import parse_qs, quote, urlsplit
 from aiohttp import web
 
 from . import codes, gateway, quc
-from .media import Clip, make_clip, snapshot_jpeg
-from .mpegts import TsLayout
+from .media import Clip, make_clip, make_real_clip, snapshot_jpeg
+from .mpegts import TsLayout, encrypt_real_segment
 from .pushserver import PushServer
 from .world import EVENT_TITLES, Device, Message, World, kind_of
 
 _LOGGER = logging.getLogger(__name__)
 BUCKET_HOST = "oss-{region}.aliyuncs.com"
 
-_clip: Clip | None = None
-_layouts: dict[str, TsLayout] = {}
+_clips: dict[str, Clip] = {}
+_layouts: dict[str, TsLayout] = {}  # of the canonical clip's segments
 
 
-async def shared_clip() -> Clip:
-    """The synthetic clip, made once per process (PyAV encoding runs in a thread)."""
-    global _clip  # noqa: PLW0603
-    if _clip is None:
+async def shared_clip(media: str = "canonical") -> Clip:
+    """A synthetic clip, made once per process (PyAV encoding runs in a thread): "real" has
+    what real clips have (escape bytes, ADTS frames across PES packets, tables in the first
+    segment only, a cut last packet), "canonical" avoids all of it."""
+    if media not in _clips:
+        maker = make_real_clip if media == "real" else make_clip
         # a thread of its own, ended before returning: nothing lingers in the caller's loop
         with ThreadPoolExecutor(1, thread_name_prefix="botslab-clip") as pool:
-            clip = await asyncio.get_running_loop().run_in_executor(pool, make_clip)
-        if _clip is None:
-            _clip = clip
-            _layouts.update({name: TsLayout(seg) for name, seg in clip.segments.items()})
-    return _clip
+            clip = await asyncio.get_running_loop().run_in_executor(pool, maker)
+        if media not in _clips:
+            _clips[media] = clip
+            if media == "canonical":
+                _layouts.update({name: TsLayout(seg) for name, seg in clip.segments.items()})
+    return _clips[media]
 
 
 @dataclass
@@ -54,6 +57,11 @@ class HttpFaults:
     delay_ms: int = 0
     delay_path: str = ""
     device_list_key: str = "devices"
+    # clips: "real" (escape bytes in slices, ADTS frames across PES packets, tables in the
+    # first segment only, a last segment cut mid-packet) or "canonical" (none of it)
+    clip_media: str = "real"
+    clip_encrypt: str = ""  # an `encrypt` value to report instead of chacha2 (unknown ones)
+    dispatcher_omit_port: bool = False  # the push dispatcher names no port (`p`)
     # easy forms (protocol.md leaves them open or says the real cloud does otherwise)
     qt_decoded_ok: bool = False  # also accept Q/T URL-decoded in the jws header
     # message ids: "opaque" (neither numeric nor increasing), "numeric" (increasing numbers
@@ -114,6 +122,7 @@ class Emulator:
         self.relay = self.live.relay
         self.world.on_message.append(self._on_message)
         self.world.secretkey_factory = self.choose_secretkey
+        self.world.clip_media_factory = lambda: self.faults.clip_media
         self.world.message_id_factory = self._message_id
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -261,7 +270,7 @@ class Emulator:
         """Make an event as a device would: a message per viewer, a snapshot, a push."""
         dev = self.world.devices.get(device_name)
         if dev is not None and dev.clip_encrypt == "chacha2":
-            await shared_clip()
+            await shared_clip(self.faults.clip_media)
         result = self.world.trigger(device_name, event_type, **kw)
         if result["msg_id"] is not None:
             result["pushed_at"] = self.push.last_push_write.get(result["msg_id"])
@@ -274,14 +283,23 @@ class Emulator:
             return str(seq)
         return f"{secrets.token_hex(5)}-{seq:x}"
 
-    def choose_secretkey(self) -> str:
-        """A clip key whose ciphertext needs no escape bytes (kept the same length as plain)."""
-        assert _clip is not None
+    def choose_secretkey(self, media: str = "canonical") -> str:
+        """A clip key whose ciphertext a player can carry: for the canonical clip one that
+        needs no escape bytes (the segments keep their length), for the real clip one whose
+        slices do not end in 00 (protocol.md 3.3; liveview.md 8.4). The encrypted segments
+        are kept for the key."""
+        clip = _clips.get(media)
+        assert clip is not None, "shared_clip(media) first"
         for _ in range(50):
             key = secrets.token_hex(16)
-            encrypted = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
-            if all(v is not None for v in encrypted.values()):
-                self._keys[key] = {n: v for n, v in encrypted.items() if v is not None}
+            if media == "real":
+                found = {
+                    n: encrypt_real_segment(seg, key.encode()) for n, seg in clip.segments.items()
+                }
+            else:
+                found = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
+            if all(v is not None for v in found.values()):
+                self._keys[key] = {n: v for n, v in found.items() if v is not None}
                 while len(self._keys) > 64:
                     self._keys.pop(next(iter(self._keys)))
                 return key
@@ -339,7 +357,10 @@ class Emulator:
             return web.json_response({"code": 1, "msg": "unknown appId", "data": []})
         if not request.query.get("device_id"):
             return web.json_response({"code": 1, "msg": "device_id required", "data": []})
-        return web.json_response({"code": 0, "data": [{"ip": self.push.host, "p": self.push.port}]})
+        server: dict[str, Any] = {"ip": self.push.host, "p": self.push.port}
+        if self.faults.dispatcher_omit_port:
+            del server["p"]  # the client must then take port 80 (here: the config's push_port)
+        return web.json_response({"code": 0, "data": [server]})
 
     async def _oss(self, request: web.Request) -> web.StreamResponse:
         bucket, obj = request.match_info["bucket"], request.match_info["obj"]
@@ -392,7 +413,7 @@ class Emulator:
         if found is None or not found[0].video_object:
             return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
         msg = found[0]
-        clip = await shared_clip()
+        clip = await shared_clip(msg.clip_media)
         base = msg.video_object[: -len(".m3u8")]
         if segment is None:
             lines = []
@@ -410,6 +431,8 @@ class Emulator:
         if msg.encrypt != "chacha2":
             return web.Response(body=plain, content_type="video/mp2t")
         cached = self._keys.get(msg.secretkey, {}).get(segment)
+        if cached is None and msg.clip_media == "real":
+            cached = encrypt_real_segment(plain, msg.secretkey.encode())
         data = cached or _layouts[segment].encrypt(msg.secretkey.encode())
         if data is None:
             return _oss_error(500, "InternalError", "clip key unusable")

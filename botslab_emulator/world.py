@@ -196,6 +196,7 @@ class Message:
     encrypt: str = "none"
     extend: str = ""
     seq: int = 0  # the emulator's own order of messages (the list is newest first by it)
+    clip_media: str = "canonical"  # which synthetic clip it shows: "real" or "canonical"
 
 
 @dataclass
@@ -251,7 +252,8 @@ class World:
         self.upgrade_fail = False
         self.on_message: list[Callable[[Message, Device], None]] = []
         self.snapshot_cache: OrderedDict[str, bytes] = OrderedDict()
-        self.secretkey_factory: Callable[[], str] = lambda: random_alnum(32)
+        self.secretkey_factory: Callable[[str], str] = lambda _media: random_alnum(32)
+        self.clip_media_factory: Callable[[], str] = lambda: "canonical"
         # the wire id of a new message from its sequence number (the emulator's knob)
         self.message_id_factory: Callable[[int], str] = str
         self.by_id: dict[str, Message] = {}  # every viewer's copy has an id of its own
@@ -585,7 +587,8 @@ class World:
         ]
         ids: dict[str, str] = {}
         encrypted = with_video and dev.clip_encrypt == "chacha2"
-        secretkey = self.secretkey_factory() if encrypted else ""
+        clip_media = self.clip_media_factory()
+        secretkey = self.secretkey_factory(clip_media) if encrypted else ""
         for qid in viewers:
             self.next_msg_id += 1
             mid = self.message_id_factory(self.next_msg_id)
@@ -604,6 +607,7 @@ class World:
                 encrypt=dev.clip_encrypt if with_video else "none",
                 extend=extend,
                 seq=self.next_msg_id,
+                clip_media=clip_media,
             )
             box = self.messages.setdefault(qid, [])
             box.append(msg)

@@ -139,7 +139,7 @@ async def test_everything_without_a_deprecation_report(
     # live view
     url = await async_get_stream_source(hass, "camera.front_door")
     assert url is not None
-    packets = video_packets(await read_feed(url, 200_000, timeout=20))
+    packets = video_packets(await read_feed(url, 30_000, timeout=20))
     assert packets and packets[0].is_keyframe
 
     # diagnostics

@@ -309,3 +309,42 @@ async def test_logbook_describes_events(hass: HomeAssistant) -> None:
         describe({"device": "Garden", "kind": "other", "event_type": "x.y"})["message"]
         == "reported x.y"
     )
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        {"message_ids": "opaque"},
+        {"message_ids": "numeric"},
+        {"message_ids": "number"},
+        {"message_id_key": "msg_id"},
+        {"message_id_key": "message_id", "message_ids": "number"},
+        {"message_serial": "sn"},
+        {"message_type": "event_type"},
+        {"message_type": "type", "message_serial": "sn", "message_id_key": "msg_id"},
+    ],
+    ids=lambda f: "+".join(f"{k}={v}" for k, v in f.items()),
+)
+async def test_every_message_form_is_delivered_exactly_once(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, forms: dict[str, str]
+) -> None:
+    """protocol.md 3.3's field variants, each its own knob: the events arrive once each, in
+    order, with the serial and kind right, through a push outage too (catch-up)."""
+    for name, value in forms.items():
+        setattr(emulator.faults, name, value)
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    made = [await emulator.trigger(GARDEN, kind) for kind in ("person", "pet", "motion")]
+    await until(hass, lambda: len(bus.events) == 3)
+    emulator.push.faults.refuse = True
+    emulator.push.drop_all()
+    await until(hass, lambda: stream(entry).connection != CONNECTION_PUSH)
+    made.append(await emulator.trigger(DOOR, "ring"))
+    made.append(await emulator.trigger(GARDEN, "vehicle"))
+    emulator.push.faults.refuse = False
+    await until(hass, lambda: len(bus.events) == 5, timeout=60)
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [str(m["msg_id"]) for m in made], "each once, in order"
+    assert [e["serial"] for e in bus.events] == [GARDEN, GARDEN, GARDEN, DOOR, GARDEN]
+    assert [e["kind"] for e in bus.events] == ["person", "pet", "motion", "ring", "vehicle"]

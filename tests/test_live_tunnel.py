@@ -89,3 +89,9 @@ def test_client_parsers_raise_only_protocol_errors(data: bytes) -> None:
         client.unwrap(data)
     with contextlib.suppress(ProtocolError):
         client.read_xmsg(data)
+
+
+def test_device_xmsg_with_braces_high_in_its_id() -> None:
+    """An id with 0x7B in a high byte (hypothesis found one that an id + 1 loop took ages on)."""
+    data = server.device_xmsg(7, bytes(40), bytes(40), 0x7B7B_0000_0000_007B, '{"type":"x"}')
+    assert 0x7B not in data[0x18:0x94] and client.read_xmsg(data)["type"] == "x"

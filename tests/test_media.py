@@ -113,15 +113,20 @@ async def test_plain_clip_plays(
     await emulator.trigger(GARDEN, "person")
     item = await newest_event_item(hass, browser, GARDEN)
     segments = await play(hass, await hass_client(), item.media_content_id)
-    clip = await shared_clip()
-    assert segments == list(clip.segments.values())
+    clip = await shared_clip("real")
+    assert segments == list(clip.segments.values()), "plain clips pass through unchanged"
     with av.open(io.BytesIO(segments[0])) as container:
         assert sum(1 for _ in container.decode(video=0)) > 10
 
 
+@pytest.mark.parametrize("media", ["real", "canonical"])
 async def test_encrypted_clip_is_decrypted_by_the_view(
-    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any, media: str
 ) -> None:
+    """Frame-exact against the plain source: real clips (escape bytes early and late in
+    slices, ADTS frames across PES packets, tables in the first segment only, a cut last
+    packet) and the canonical easy form."""
+    emulator.faults.clip_media = media
     await emulator.trigger(DOOR, "ring")
     item = await newest_event_item(hass, browser, DOOR)
     ref = media_ref(hass, browser, item.media_content_id)
@@ -131,8 +136,35 @@ async def test_encrypted_clip_is_decrypted_by_the_view(
     assert message.secretkey not in item.media_content_id
     assert "aliyun" not in item.media_content_id and "sign" not in item.media_content_id
     segments = await play(hass, await hass_client(), item.media_content_id)
-    clip = await shared_clip()
-    assert segments == list(clip.segments.values()), "identical to the plain clip's bytes"
+    clip = await shared_clip(media)
+    assert frames(segments) == frames(list(clip.segments.values())), "frame-exact"
+    if media == "canonical":
+        assert segments == list(clip.segments.values()), "even byte-identical"
+
+
+async def test_unknown_clip_encryption_is_reported_once_not_guessed(
+    hass: HomeAssistant,
+    browser: ConfigEntry,
+    emulator: Emulator,
+    hass_client: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.faults.clip_encrypt = "AES256"
+    client = await hass_client()
+    for _ in range(2):
+        await emulator.trigger(DOOR, "ring")
+        item = await newest_event_item(hass, browser, DOOR)
+        resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+        status, _body, _ = await get(client, resolved.url)
+        assert status == 415
+    assert caplog.text.count("encrypted as 'AES256'") == 1
+
+
+def frames(segments: list[bytes]) -> list[tuple[str, bytes]]:
+    """The audio and video packets of consecutive segments (whole TS packets) as one stream."""
+    data = b"".join(seg[: len(seg) - len(seg) % 188] for seg in segments)
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        return [(p.stream.type, bytes(p)) for p in container.demux() if p.size]
 
 
 async def test_clip_plays_from_its_reference_alone(
@@ -189,7 +221,8 @@ async def test_expired_link_is_resolved_again(
     plays = emulator.counters.requests.get("/api/eu1/v1/oss/get_play_url", 0)
     emulator.world.clock_offset += 7200  # the cloud's links have expired
     status, data, _ = await get(client, first_segment)
-    assert status == 200 and data == (await shared_clip()).segments["seg0.ts"]
+    plain = (await shared_clip("real")).segments["seg0.ts"]
+    assert status == 200 and frames([data]) == frames([plain])
     assert emulator.counters.requests["/api/eu1/v1/oss/get_play_url"] == plays + 1, (
         "resolved once more"
     )

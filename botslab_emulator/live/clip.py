@@ -25,7 +25,7 @@ class LiveClip:
     fps: int = LIVE_FPS
 
 
-def _encode(seed: int) -> LiveClip:
+def _encode(seed: int, scene: str = "textured") -> LiveClip:
     import av
     import numpy as np
 
@@ -41,8 +41,20 @@ def _encode(seed: int) -> LiveClip:
         "slices=2:repeat-headers=1",
     }
     rnd = np.random.default_rng(seed)
-    # a textured background keeps slices long (> 0x100 bytes, so they are encrypted)
-    background = rnd.integers(0, 48, (LIVE_SIZE[1], LIVE_SIZE[0], 3), dtype=np.uint8)
+    if scene == "textured":
+        # a textured background keeps slices long (> 0x100 bytes, so they are encrypted)
+        background = rnd.integers(0, 48, (LIVE_SIZE[1], LIVE_SIZE[0], 3), dtype=np.uint8)
+    else:
+        # a camera's view: a sky gradient over a plain wall, whose flat parts give the
+        # slices the escape bytes real encoders write
+        yy, xx = np.mgrid[0 : LIVE_SIZE[1], 0 : LIVE_SIZE[0]]
+        background = np.zeros((LIVE_SIZE[1], LIVE_SIZE[0], 3), np.uint8)
+        background[..., 0] = xx * 255 // LIVE_SIZE[0]
+        background[..., 1] = yy * 255 // LIVE_SIZE[1]
+        background[..., 2] = 128
+        half = LIVE_SIZE[1] // 2
+        background[half:] = 90
+        background[:half] += rnd.integers(0, 3, (half, LIVE_SIZE[0], 3), dtype=np.uint8)
     aus: list[bytes] = []
     keys: list[bool] = []
     for i in range(LIVE_FRAMES):
@@ -61,20 +73,28 @@ def _encode(seed: int) -> LiveClip:
     return LiveClip(tuple(aus), tuple(keys))
 
 
-def _slices_escape_free(clip: LiveClip) -> bool:
+def _escapes(clip: LiveClip) -> tuple[int, int]:
+    """(slices with an escape byte in their first 0x100 raw bytes, slices with one beyond)."""
+    early = late = 0
     for au in clip.aus:
         for start, end in iter_annexb_nals(au):
-            if end > start and au[start] & 0x1F in (1, 5) and b"\x00\x00\x03" in au[start:end]:
-                return False
-    return True
+            if end > start and au[start] & 0x1F in (1, 5):
+                nal = au[start:end]
+                at = nal.find(b"\x00\x00\x03")
+                early += 0 <= at < 0x100 - 2
+                late += nal.find(b"\x00\x00\x03", 0x100) >= 0
+    return early, late
 
 
 @functools.cache
-def live_clip(seed: int = 3) -> LiveClip:
-    """liveview.md 8.4: a clip whose slices hold no escape byte decrypts identically under
-    every reading of the sources; one with an escape byte is thrown away and made again."""
+def live_clip(seed: int = 3, *, real: bool = False) -> LiveClip:
+    """The looped clip. Canonical (liveview.md 8.4): no escape byte in any slice, so every
+    reading of the sources decrypts it alike; a clip with one is made again. Real: escape
+    bytes in slices early (inside the clear 0x100 bytes) and late, as real encoders write."""
     for attempt in range(30):
-        clip = _encode(seed + attempt * 7919)
-        if _slices_escape_free(clip) and clip.keyframes[0]:
+        clip = _encode(seed + attempt * 7919, "camera" if real else "textured")
+        early, late = _escapes(clip)
+        wanted = bool(early and late) if real else not (early or late)
+        if wanted and clip.keyframes[0]:
             return clip
-    raise RuntimeError("could not make a live clip without escape bytes")
+    raise RuntimeError("could not make the live clip")

@@ -43,6 +43,15 @@ class LiveFaults:
     drop_after_frames: int = 0  # the relay drops a viewer after this many video frames
     video_transport: str = "qtp"  # "qtp": video over QTP, audio over TCP; "tcp": both TCP
     tcp_framing: str = "raw"  # "qtp": the TCP relay speaks only QTP-wrapped frames
+    # liveview.md 10.1: the real TCP relay was never seen answering LOGIN (0x69) when video
+    # comes over QTP; it stays silent then. False: it answers (the easy form)
+    tcp_silent: bool = True
+    # the first req_relay replies often carry flag 0: this many before flag 1 (10.1)
+    flag0_replies: int = 3
+    synack_flags: int = 0x0C00  # the flags of the relay's SYN-ACK (accepted by length, 10.1)
+    # "real": slices with escape bytes early and late, as real encoders write (8.4);
+    # "canonical": none, so that every reading of the sources decrypts alike
+    media: str = "real"
     heartbeat_timeout_s: float = 10.0  # publishing stops without req_heartbeat
 
 
@@ -87,7 +96,8 @@ class Publisher:
         return self._key_cache
 
     async def run(self) -> None:
-        clip = await asyncio.to_thread(live_clip)
+        real = self.hub.faults.media == "real"
+        clip = await asyncio.to_thread(functools.partial(live_clip, real=real))
         loop = asyncio.get_running_loop()
         start = loop.time()
         base_ts = int(time.time() * 1000) & 0x7FFFFFFF
@@ -98,7 +108,7 @@ class Publisher:
             if self.video:
                 keys = self._keys()
                 first = sorted(keys)[frame_no % len(keys)]
-                key_index, encrypted = encrypt_frame(clip.aus[index], keys, first)
+                key_index, encrypted = encrypt_frame(clip.aus[index], keys, first, real=real)
                 if self.hub.faults.unknown_key_index:
                     key_index = UNKNOWN_INDEX
                 ts_ms = (base_ts + int((loop.time() - start) * 1000)) & 0xFFFFFFFF
@@ -197,6 +207,13 @@ class TunnelServer(asyncio.DatagramProtocol):
             flag = self.hub.video_flag(dev, str(inner.get("requester_ctx", "")))
             if inner.get("token"):
                 flag = 0  # a non-empty token (a uSign) gave audio only (liveview.md 5.4)
+            viewer = str(inner.get("requester_ctx", ""))  # machineId[cts=…]: one session
+            asked = self.hub.flag_zero_sent.get(viewer, 0)
+            if flag == 1 and asked < self.hub.faults.flag0_replies:
+                self.hub.flag_zero_sent[viewer] = asked + 1
+                flag = 0  # a real device says "audio only" a few times before video (10.1)
+                while len(self.hub.flag_zero_sent) > 256:
+                    self.hub.flag_zero_sent.pop(next(iter(self.hub.flag_zero_sent)))
             lra = base64.b64encode(json.dumps({"flag": flag, "la": LAN_HUB}).encode()).decode()
             reply({"type": "req_relay_res", "lra": lra, "ea": 1, "ec": 1}, signed=True)
             publish_sn = str(inner.get("publish_sn") or f"{dev.device_name}_01_01")
@@ -225,6 +242,7 @@ class LiveHub:
         self.qtp = QtpServer(self, host)
         self.publishers: dict[str, Publisher] = {}
         self.timers: list[asyncio.TimerHandle] = []
+        self.flag_zero_sent: dict[str, int] = {}  # flag-0 replies given, by session
 
     async def start(self) -> None:
         await self.tunnel.start()

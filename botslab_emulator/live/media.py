@@ -1,14 +1,12 @@
-"""The virtual device's media frames (liveview.md 8): canonical slice encryption, a per-frame
-key index whose ciphertext needs no escape byte, and the 0x38-byte device header."""
+"""The virtual device's media frames (liveview.md 8): slice encryption by the raw 0x100 rule
+(8.4), a per-frame key index whose ciphertext a stream can carry, and the 0x38-byte device
+header."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-import re
 
-from ..crypto import chacha_xor, iter_annexb_nals, nal_escape, nal_unescape
-
-_ESCAPE_NEEDED = re.compile(b"\x00\x00[\x00-\x03]")
+from ..crypto import encrypt_slice_nal, iter_annexb_nals
 
 
 def media_body(seq: int, ts_ms: int, key_index: int, au: bytes) -> bytes:
@@ -21,37 +19,42 @@ def media_body(seq: int, ts_ms: int, key_index: int, au: bytes) -> bytes:
     return bytes(head) + au
 
 
-def _encrypt_slice(nal: bytes, key: bytes) -> tuple[bytes, bool]:
-    """(encrypted NAL, clean): clean = the ciphertext needs no escape byte, does not end in 00."""
-    rbsp = nal_unescape(nal)
-    if len(rbsp) <= 0x100:
-        return nal, True
-    cipher = chacha_xor(key, rbsp[0xF4:0x100], rbsp[0x100:])
-    clean = not _ESCAPE_NEEDED.search(rbsp[0xFE:0x100] + cipher) and not cipher.endswith(b"\x00")
-    return nal_escape(rbsp[:0x100] + cipher), clean
+def _encrypt_slice(nal: bytes, key: bytes, real: bool) -> tuple[bytes, bool]:
+    """(encrypted NAL, usable). Canonical: usable when the ciphertext needs no escape byte
+    and does not end in 00 (every reading of liveview.md 8.4 then agrees). Real: escape bytes
+    are what real devices send; only a ciphertext ending in a lone 00 is refused, as no
+    H.264 stream can carry it unambiguously."""
+    encrypted = encrypt_slice_nal(nal, key)
+    lone_zero = encrypted.endswith(b"\x00\x03") and not encrypted.endswith(b"\x00\x00\x03")
+    if real:
+        return encrypted, not lone_zero
+    # the canonical clip's slices hold no escape byte: the same length means none was needed
+    return encrypted, len(encrypted) == len(nal) and not lone_zero
 
 
-def encrypt_au(au: bytes, key: bytes) -> tuple[bytes, bool]:
+def encrypt_au(au: bytes, key: bytes, real: bool = False) -> tuple[bytes, bool]:
     out = bytearray()
     pos = 0
     clean = True
     for start, end in iter_annexb_nals(au):
         if end > start and au[start] & 0x1F in (1, 5):
-            enc, ok = _encrypt_slice(au[start:end], key)
+            enc, ok = _encrypt_slice(au[start:end], key, real)
             out += au[pos:start] + enc
             pos = end
             clean = clean and ok
     return bytes(out + au[pos:]), clean
 
 
-def encrypt_frame(au: bytes, keys: Mapping[int, bytes], first: int) -> tuple[int, bytes]:
-    """Choose, from `first` on, a key index whose ciphertext needs no escape byte (so that every
-    reading of liveview.md 8.4 decrypts it); (index, encrypted AU)."""
+def encrypt_frame(
+    au: bytes, keys: Mapping[int, bytes], first: int, *, real: bool = False
+) -> tuple[int, bytes]:
+    """Choose, from `first` on, a key index whose ciphertext is usable (see _encrypt_slice);
+    (index, encrypted AU)."""
     order = sorted(keys)
     start = order.index(first) if first in order else 0
     for index in order[start:] + order[:start]:
-        encrypted, clean = encrypt_au(au, keys[index])
+        encrypted, clean = encrypt_au(au, keys[index], real)
         if clean:
             return index, encrypted
     index = order[start]
-    return index, encrypt_au(au, keys[index])[0]
+    return index, encrypt_au(au, keys[index], real)[0]

@@ -116,8 +116,9 @@ class QtpServer(asyncio.DatagramProtocol):
 
     def _syn_ack(self, peer: QtpPeer, own_id: int) -> bytes:
         out = bytearray(0x30)
-        struct.pack_into(">5H", out, 0, peer.conv, 0, CMD_SYN_ACK, FLAGS_CONTROL, 0)
-        struct.pack_into(">H", out, 8, checksum(peer.conv, 0, CMD_SYN_ACK, FLAGS_CONTROL))
+        flags = self.hub.faults.synack_flags  # 0x0C00, or other flags (the knob)
+        struct.pack_into(">5H", out, 0, peer.conv, 0, CMD_SYN_ACK, flags, 0)
+        struct.pack_into(">H", out, 8, checksum(peer.conv, 0, CMD_SYN_ACK, flags))
         host = bytes(int(p) for p in self.host.split("."))
         port = self.transport.get_extra_info("sockname")[1] if self.transport else 0
         out[0x0A:0x1A] = struct.pack("<H", 2) + struct.pack(">H", port) + host + bytes(8)

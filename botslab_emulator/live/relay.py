@@ -109,6 +109,11 @@ class RelayServer:
                 if cls == 0x01 and (conv is not None or self.hub.faults.tcp_framing != "qtp"):
                     break  # a LOGIN in a framing this relay speaks
             code, stream_id, video = self.hub.check_login(body)
+            faults = self.hub.faults
+            if code == 0 and faults.tcp_silent and faults.video_transport == "qtp":
+                # the real relay: no answer to LOGIN on TCP (liveview.md 10.1)
+                while True:
+                    await self._read(reader, None)
             viewer = TcpViewer(writer, stream_id, video, conv=conv)
             viewer.write(login_result(code))
             await writer.drain()

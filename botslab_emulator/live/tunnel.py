@@ -60,7 +60,8 @@ def device_xmsg(conv: int, uuid40: bytes, route40: bytes, msg_id: int, content: 
         # a reader searches for "{" from 0x18 on; the client's own uuid/route are echoed as is
         if 0x7B not in head[0x18 + 80 :]:
             return head + body
-        if 0x7B in msg_id.to_bytes(8, "big"):
-            msg_id += 1
+        raw_id = msg_id.to_bytes(8, "big")
+        if 0x7B in raw_id:  # the device picks its ids: one without the byte
+            msg_id = int.from_bytes(raw_id.replace(b"\x7b", b"\x7c"), "big")
         else:
             content += " "  # the length word held 0x7B: one byte more moves it

@@ -41,7 +41,7 @@ LIVE_IDLE_SECONDS = 25.0
 # how long opening the stream waits for the first frame (or the reason there is none)
 LIVE_OPEN_SECONDS = 20.0
 # shorter than the library's: a user is waiting in front of a player
-LIVE_TIMERS = LiveTimers(rewake=8.0, asleep_after=16.0, first_frame=18.0)
+LIVE_TIMERS = LiveTimers(rewake=8.0, asleep_after=16.0, first_frame=18.0, audio_only_after=10.0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,6 +41,14 @@ class Recorder:
                 await self.event.wait()
 
 
+async def aliased(emu: Emulator, pusher: PushClient) -> None:
+    """Until the emulator took the client's latest alias: the client is connected once the
+    alias is sent (protocol.md 4: no echo to wait for), the server reads it a moment later."""
+    async with asyncio.timeout(5):
+        while emu.push.stats.aliases < pusher.connects:
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def push(
     http: aiohttp.ClientSession, endpoints: Endpoints, client: BotslabClient
@@ -77,11 +85,13 @@ async def test_dropped_connection_reconnects_without_duplicates(
     push: tuple[PushClient, Recorder], emu: Emulator
 ) -> None:
     pusher, rec = push
+    await aliased(emu, push[0])
     await emu.trigger(DOOR, "ring")
     await rec.wait_for(lambda: len(rec.messages) == 1)
     emu.push.drop_all()
     await rec.wait_for(lambda: rec.states.count(ConnectionState.CONNECTED) == 2)
     assert ConnectionState.DISCONNECTED in rec.states and ConnectionState.BACKOFF in rec.states
+    await aliased(emu, push[0])
     await emu.trigger(DOOR, "motion")
     await rec.wait_for(lambda: len(rec.messages) == 2)
     await asyncio.sleep(0.3)
@@ -101,6 +111,7 @@ async def test_refused_reconnect_backs_off_then_recovers(
     assert pusher.state in (ConnectionState.BACKOFF, ConnectionState.CONNECTING)
     emu.push.faults.refuse = False
     await rec.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+    await aliased(emu, push[0])
     await emu.trigger(DOOR, "ring")
     await rec.wait_for(lambda: len(rec.messages) == 1)
 
@@ -114,9 +125,10 @@ async def test_odd_frames_are_tolerated(
 ) -> None:
     pusher, rec = push
     emu.push.malformed(kind)
+    await aliased(emu, push[0])
     await emu.trigger(DOOR, "ring")
     await rec.wait_for(lambda: any(m.msg_id for m in rec.messages))
-    assert pusher.connects == 1, "no reconnect for a frame that parses"
+    assert pusher.connects == 1, f"no reconnect for a frame that parses: {pusher.last_error}"
     if kind == "header_body":
         assert rec.messages[0].payload == {"msg_id": 0}
     if kind in ("empty_body", "opaque_body"):
@@ -130,6 +142,7 @@ async def test_broken_streams_reconnect(
     pusher, rec = push
     emu.push.malformed(kind)
     await rec.wait_for(lambda: pusher.connects == 2 and pusher.state is ConnectionState.CONNECTED)
+    await aliased(emu, push[0])
     await emu.trigger(DOOR, "ring")
     await rec.wait_for(lambda: any(m.msg_id for m in rec.messages))
 
@@ -158,3 +171,72 @@ def test_backoff_is_jittered_and_capped() -> None:
     assert all(0.5 <= d <= 60 for d in delays)
     assert max(pusher.backoff_delay(30) for _ in range(50)) <= 60
     assert len({round(pusher.backoff_delay(5), 6) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"heartbeat_reply": "bare"},
+        {"heartbeat_reply": "props"},
+        {"heartbeat_reply": "mixed", "split_frames": True},
+        {"heartbeat_reply": "none", "split_frames": False},
+        {"alias_echo": True},
+        {"alias_echo": False},
+    ],
+    ids=["op1-bare", "op1-props", "op1-mixed-split", "no-op1-whole", "echo", "no-echo"],
+)
+async def test_push_forms_of_the_real_server(
+    http: aiohttp.ClientSession,
+    endpoints: Endpoints,
+    client: BotslabClient,
+    emu: Emulator,
+    knobs: dict[str, object],
+) -> None:
+    """protocol.md 4: opcode 1 bare or with a property block, frames in pieces, an alias
+    echo or none: the client keeps its place in the stream and its one connection."""
+    for name, value in knobs.items():
+        setattr(emu.push.faults, name, value)
+
+    async def alias() -> str:
+        return (client.session or await client.login()).push_alias
+
+    rec = Recorder()
+    pusher = PushClient(http, endpoints, client.identity, alias, heartbeat=0.1)
+    pusher.subscribe(rec.on_push)
+    pusher.subscribe_state(rec.on_state)
+    pusher.start()
+    try:
+        await rec.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+        await aliased(emu, pusher)
+        ids = []
+        for kind in ("ring", "motion", "person"):
+            ids.append((await emu.trigger(DOOR, kind))["msg_id"])
+            await asyncio.sleep(0.15)  # a heartbeat and its reply between pushes
+        await rec.wait_for(lambda: len(rec.messages) == 3)
+        assert [m.msg_id for m in rec.messages] == ids
+        assert pusher.connects == 1 and emu.push.stats.heartbeats >= 2
+    finally:
+        await pusher.stop()
+
+
+async def test_dispatcher_without_a_port(
+    http: aiohttp.ClientSession, endpoints: Endpoints, client: BotslabClient, emu: Emulator
+) -> None:
+    """No `p` in the dispatcher's answer: the client takes the default port (protocol.md 4:
+    80; the endpoints' push_default_port, which the emulator's config sets to its own)."""
+    emu.faults.dispatcher_omit_port = True
+    assert endpoints.push_default_port == emu.push.port
+    assert Endpoints.production().push_default_port == 80
+
+    async def alias() -> str:
+        return (client.session or await client.login()).push_alias
+
+    rec = Recorder()
+    pusher = PushClient(http, endpoints, client.identity, alias)
+    pusher.subscribe_state(rec.on_state)
+    pusher.start()
+    try:
+        await rec.wait_for(lambda: pusher.state is ConnectionState.CONNECTED)
+        assert pusher.failures == 0
+    finally:
+        await pusher.stop()

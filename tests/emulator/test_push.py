@@ -40,6 +40,7 @@ async def connect(
     app_id: str = "venqoyon9hcc",
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     m2 = "0123456789abcdef0123456789abcdef"
+    before = len(emu.push.by_alias.get(alias, ()))
     host, port = await dispatch(emu, http, m2)
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
@@ -58,8 +59,13 @@ async def connect(
     op, props, _ = await read_push_frame(reader)
     assert (op, props.get("r")) == (6, "0")
     writer.write(push_frame(17, {"sa": alias}))
-    op, props, _ = await read_push_frame(reader)
-    assert (op, props.get("sa"), props.get("r")) == (17, alias, "0")
+    if emu.push.faults.alias_echo:
+        op, props, _ = await read_push_frame(reader)
+        assert (op, props.get("sa"), props.get("r")) == (17, alias, "0")
+    else:  # no echo to wait for: wait until the server took the alias
+        async with asyncio.timeout(5):
+            while len(emu.push.by_alias.get(alias, ())) <= before:
+                await asyncio.sleep(0.01)
     return reader, writer
 
 
@@ -150,20 +156,47 @@ async def test_heartbeat_timeout_drops_silent_clients(
     reader, writer = await connect(world.emu, http, alias_of(world), t=1)
     try:
         writer.write(push_frame(0))
+        # the heartbeat's reply (a bare opcode 1 first), then nothing: closed after t
+        assert await asyncio.wait_for(reader.read(), 4) == struct.pack(">HH", 5, 1)
         assert await asyncio.wait_for(reader.read(), 4) == b""
         assert world.emu.push.stats.timeouts == 1
     finally:
         await close(writer)
 
 
-async def test_heartbeat_reply_knob(world: World, http: aiohttp.ClientSession) -> None:
-    await http.post(f"{world.emu.base_url}/_emulator/faults", json={"push_heartbeat_reply": True})
+@pytest.mark.parametrize("form", ["bare", "props", "mixed", "none"])
+async def test_heartbeat_reply_knob(world: World, http: aiohttp.ClientSession, form: str) -> None:
+    await http.post(f"{world.emu.base_url}/_emulator/faults", json={"push_heartbeat_reply": form})
     reader, writer = await connect(world.emu, http, alias_of(world))
+    bare = struct.pack(">HH", 5, 1)
     try:
-        writer.write(push_frame(0))
-        assert await asyncio.wait_for(reader.readexactly(4), 2) == struct.pack(">HH", 5, 1)
+        for n in range(2):
+            writer.write(push_frame(0))
+            if form == "none":
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(reader.readexactly(4), 0.5)
+                continue
+            head = await asyncio.wait_for(reader.readexactly(4), 2)
+            assert head == bare
+            if form == "props" or (form == "mixed" and n == 1):
+                (length,) = struct.unpack(">H", await reader.readexactly(2))
+                assert (await reader.readexactly(length)).startswith(b"t:")
     finally:
         await close(writer)
+
+
+async def test_alias_echo_knob(world: World, http: aiohttp.ClientSession) -> None:
+    """By default an accepted alias gets no echo (the server "may" send one)."""
+    reader, writer = await connect(world.emu, http, alias_of(world))
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.readexactly(4), 0.5)
+    finally:
+        await close(writer)
+    assert world.emu.push.stats.aliases == 1, "the alias was taken all the same"
+    await http.post(f"{world.emu.base_url}/_emulator/faults", json={"push_alias_echo": True})
+    _reader, writer = await connect(world.emu, http, alias_of(world))  # reads the echo
+    await close(writer)
 
 
 async def test_bind_rejections(world: World, http: aiohttp.ClientSession) -> None:

@@ -64,7 +64,7 @@ SID_EXPIRED = 1015
 QT_EXPIRED = 100003
 SESSION_STOLEN = 102003
 SESSION_TIMEOUT = 102008
-NOT_OWNER = 202101
+NOT_OWNER = 202101  # [modelled] (protocol.md 6)
 DEVICE_PAGE = 50
 MAX_PAGES = 200
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
@@ -296,6 +296,7 @@ class BotslabClient:
         return Properties.from_api(data)
 
     async def set_properties(self, device: Device, items: Mapping[str, Any]) -> None:
+        # the form (`items` as a JSON object) is [modelled]; the path is in public code
         await self._call("POST", ep.SET_PROPERTY, form={**_dev(device), "items": dict(items)})
 
     async def invoke_service(
@@ -328,10 +329,10 @@ class BotslabClient:
         return await self.invoke_service(device, "WakeUp")
 
     async def reboot(self, device: Device) -> ServiceResult:
-        return await self.invoke_service(device, "Reboot")
+        return await self.invoke_service(device, "Reboot")  # [modelled] service
 
     async def take_snapshot(self, device: Device) -> ServiceResult:
-        return await self.invoke_service(device, "TakeSnapshot")
+        return await self.invoke_service(device, "TakeSnapshot")  # [modelled]: result `url`
 
     # --- 3.3 events -----------------------------------------------------------------------
     async def messages(

@@ -154,12 +154,28 @@ def escape(rbsp: bytes) -> bytes:
 
 
 def decrypt_slice(nal: bytes, key: bytes) -> bytes:
-    """One H.264 slice NAL (from its header byte): unescape, decrypt RBSP[0x100:], re-escape."""
-    rbsp = unescape(nal)
-    if len(rbsp) <= H264_BOUNDARY:
-        return nal
-    iv = rbsp[H264_BOUNDARY - 12 : H264_BOUNDARY]
-    return escape(rbsp[:H264_BOUNDARY] + chacha20(key, iv, rbsp[H264_BOUNDARY:]))
+    """One H.264 slice NAL (from its header byte): drop the escape bytes, decrypt the RBSP
+    from the first byte whose *raw* position is >= 0x100 (IV = the 12 RBSP bytes before it),
+    escape again. The clear 0x100 bytes count in raw positions, for clips as for live video
+    (protocol.md 3.3, liveview.md 8.4): a slice with escape bytes early on is decrypted from
+    the right place."""
+    rbsp = bytearray()
+    boundary = None
+    zeros = 0
+    for raw_pos, byte in enumerate(nal):
+        if zeros >= 2 and byte == 3:
+            zeros = 0
+            continue
+        if boundary is None and raw_pos >= H264_BOUNDARY:
+            boundary = len(rbsp)
+        rbsp.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    if boundary is None or boundary < 12:
+        return nal  # 0x100 bytes or less: clear
+    plain = bytes(rbsp[:boundary]) + chacha20(
+        key, bytes(rbsp[boundary - 12 : boundary]), bytes(rbsp[boundary:])
+    )
+    return escape(plain)
 
 
 def nal_spans(es: bytes) -> Iterator[tuple[int, int]]:
@@ -189,23 +205,39 @@ def decrypt_access_unit(
     return bytes(out)
 
 
+def _adts_frame(es: bytes | bytearray, pos: int) -> tuple[int, int] | None:
+    """(header size, frame length) of an ADTS frame starting at `pos`, or None."""
+    if pos + 7 > len(es) or es[pos] != 0xFF or es[pos + 1] & 0xF6 != 0xF0:
+        return None
+    header = 7 if es[pos + 1] & 1 else 9
+    length = ((es[pos + 3] & 3) << 11) | (es[pos + 4] << 3) | (es[pos + 5] >> 5)
+    return (header, length) if length >= header else None
+
+
 def decrypt_adts(es: bytes, key: bytes) -> bytes:
-    """Decrypt each ADTS frame's payload from 0x20 (IV at 0x14)."""
+    """Decrypt each ADTS frame's payload from 0x20 (IV at 0x14), over an audio stream joined
+    from its PES packets (a frame may span them, protocol.md 3.3). Bytes before the first
+    frame, or between frames that do not follow each other, pass through as they are; a
+    frame cut off at the end is decrypted as far as it goes."""
     out = bytearray(es)
     pos = 0
+    synced = False
     while pos + 7 <= len(es):
-        if es[pos] != 0xFF or es[pos + 1] & 0xF0 != 0xF0:
-            raise ProtocolError("bad ADTS sync")
-        header = 7 if es[pos + 1] & 1 else 9
-        length = ((es[pos + 3] & 3) << 11) | (es[pos + 4] << 3) | (es[pos + 5] >> 5)
-        if length < header or pos + length > len(es):
-            raise ProtocolError("bad ADTS frame length")
+        frame = _adts_frame(es, pos)
+        if frame is not None and not synced:
+            # searching: a header counts when the next one follows it (or the data ends)
+            after = pos + frame[1]
+            synced = after + 7 > len(es) or _adts_frame(es, after) is not None
+        if frame is None or not synced:
+            synced = False
+            pos += 1  # resync on the next frame header
+            continue
+        header, length = frame
         payload = pos + header
-        if length - header > AAC_DATA:
+        end = min(pos + length, len(es))
+        if end - payload > AAC_DATA:
             iv = es[payload + AAC_IV : payload + AAC_DATA]
-            out[payload + AAC_DATA : pos + length] = chacha20(
-                key, iv, es[payload + AAC_DATA : pos + length]
-            )
+            out[payload + AAC_DATA : end] = chacha20(key, iv, es[payload + AAC_DATA : end])
         pos += length
     return bytes(out)
 
@@ -225,10 +257,21 @@ def _payload(ts: bytes, off: int) -> tuple[int, int, bool, int, int]:
 
 
 def _elementary_pids(ts: bytes) -> dict[int, int]:
+    """PID → stream type, from the segment's PAT/PMT; a segment without them (real clips
+    carry them in the first segment only) by its PES stream ids: video 0xE0-0xEF is taken
+    for H.264, audio 0xC0-0xDF for AAC in ADTS, the two types clips are seen with."""
     pmt = None
+    guessed: dict[int, int] = {}
     for off in range(0, len(ts), TS):
         start, end, pusi, pid, _afc = _payload(ts, off)
         if not pusi or start >= end:
+            continue
+        if ts[start : start + 3] == b"\x00\x00\x01" and end - start > 3 and pid not in guessed:
+            stream_id = ts[start + 3]
+            if 0xE0 <= stream_id <= 0xEF:
+                guessed[pid] = 0x1B
+            elif 0xC0 <= stream_id <= 0xDF:
+                guessed[pid] = 0x0F
             continue
         sec = ts[start + 1 + ts[start] : end]
         if pid == 0 and pmt is None and len(sec) >= 12:
@@ -241,7 +284,9 @@ def _elementary_pids(ts: bytes) -> dict[int, int]:
                 found[((sec[pos + 1] & 0x1F) << 8) | sec[pos + 2]] = sec[pos]
                 pos += 5 + (((sec[pos + 3] & 0x0F) << 8) | sec[pos + 4])
             return found
-    raise ProtocolError("no PAT/PMT in segment")
+    if not guessed:
+        raise ProtocolError("no PAT/PMT and no audio or video in segment")
+    return guessed
 
 
 def _packetize(pid: int, data: bytes, first_header: bytes) -> list[bytes]:
@@ -276,39 +321,44 @@ def _packetize(pid: int, data: bytes, first_header: bytes) -> list[bytes]:
 def decrypt_clip_segment(ts: bytes, secretkey: str) -> bytes:
     """Decrypt a `chacha2` clip segment (protocol.md 3.3): MPEG-TS bytes in, MPEG-TS bytes out.
 
-    TS and PES headers stay as they are; H.264 slices and AAC frames are decrypted. Where a
-    slice changes length (escape bytes), its PES is packetized anew and continuity counters
-    are renumbered.
+    TS and PES headers stay as they are. H.264 slices are decrypted per PES (the clear 0x100
+    bytes counted in raw positions); where a slice changes length (escape bytes), its PES is
+    packetized anew and continuity counters are renumbered. AAC frames are decrypted over
+    the segment's audio joined from all its PES packets, as a frame may span them. A segment
+    without its own PAT/PMT, or ending in part of a packet (real last segments), is taken:
+    the partial packet passes through.
     """
-    if len(ts) % TS:
-        raise ProtocolError("segment length is not a multiple of 188")
+    whole = len(ts) - len(ts) % TS
+    tail = ts[whole:]
+    ts = ts[:whole]
     key = clip_key(secretkey)
     streams = _elementary_pids(ts)
-    handlers: dict[int, Callable[[bytes, bytes], bytes]] = {
-        pid: decrypt_access_unit for pid, st in streams.items() if st == 0x1B
-    }
-    handlers.update({pid: decrypt_adts for pid, st in streams.items() if st == 0x0F})
-    # group packets of each PES
+    video = {pid for pid, st in streams.items() if st == 0x1B}
+    audio = {pid for pid, st in streams.items() if st == 0x0F}
+    # the packets of each PES, in order
     groups: dict[int, list[int]] = {}
     pes_list: list[tuple[int, list[int]]] = []
     for off in range(0, len(ts), TS):
         start, end, pusi, pid, _afc = _payload(ts, off)
-        if pid not in handlers or start >= end:
+        if pid not in video | audio or start >= end:
             continue
         if pusi or pid not in groups:
             groups[pid] = []
             pes_list.append((pid, groups[pid]))
         groups[pid].append(off)
     out = bytearray(ts)
+    _decrypt_audio(ts, out, [(p, o) for p, o in pes_list if p in audio], key)
     replaced: dict[int, list[bytes]] = {}
     skip: set[int] = set()
     for pid, offs in pes_list:
+        if pid not in video:
+            continue
         spans = [_payload(ts, o)[:2] for o in offs]
         data = b"".join(ts[s:e] for s, e in spans)
         if len(data) < 9 or data[:3] != b"\x00\x00\x01":
             continue
         es_off = 9 + data[8]
-        new = data[:es_off] + handlers[pid](data[es_off:], key)
+        new = data[:es_off] + decrypt_access_unit(data[es_off:], key)
         if len(new) == len(data):
             pos = 0
             for s, e in spans:
@@ -321,7 +371,7 @@ def decrypt_clip_segment(ts: bytes, secretkey: str) -> bytes:
         replaced[offs[0]] = _packetize(pid, new, ts[offs[0] : offs[0] + TS])
         skip.update(offs[1:])
     if not replaced:
-        return bytes(out)
+        return bytes(out) + tail
     result = bytearray()
     counters: dict[int, int] = {}
     for off in range(0, len(ts), TS):
@@ -329,10 +379,34 @@ def decrypt_clip_segment(ts: bytes, secretkey: str) -> bytes:
             continue
         for packet in replaced.get(off, [bytes(out[off : off + TS])]):
             pid = ((packet[1] & 0x1F) << 8) | packet[2]
-            if pid in handlers and packet[3] & 0x10:
+            if pid in video and packet[3] & 0x10:
                 cc = (counters.get(pid, (packet[3] & 0x0F) - 1) + 1) & 0x0F
                 counters[pid] = cc
                 result += packet[:3] + bytes([(packet[3] & 0xF0) | cc]) + packet[4:]
             else:
                 result += packet
-    return bytes(result)
+    return bytes(result) + tail
+
+
+def _decrypt_audio(
+    ts: bytes, out: bytearray, pes_list: list[tuple[int, list[int]]], key: bytes
+) -> None:
+    """Each audio PID's elementary stream joined over the segment, its ADTS frames
+    decrypted, the bytes written back where they came from (lengths do not change)."""
+    places: dict[int, list[tuple[int, int]]] = {}  # pid -> (ts offset, length) of ES bytes
+    for pid, offs in pes_list:
+        spans = [_payload(ts, o)[:2] for o in offs]
+        data = b"".join(ts[s:e] for s, e in spans)
+        skip = 9 + data[8] if len(data) >= 9 and data[:3] == b"\x00\x00\x01" else len(data)
+        for s, e in spans:  # drop the PES header from the first spans
+            cut = min(skip, e - s)
+            skip -= cut
+            if e - s - cut > 0:
+                places.setdefault(pid, []).append((s + cut, e - s - cut))
+    for spans in places.values():
+        es = b"".join(ts[s : s + n] for s, n in spans)
+        plain = decrypt_adts(es, key)
+        pos = 0
+        for s, n in spans:
+            out[s : s + n] = plain[pos : pos + n]
+            pos += n

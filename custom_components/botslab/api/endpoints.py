@@ -78,6 +78,9 @@ class Endpoints:
     rsa_public_key: str = QUC_PUBLIC_KEY
     push_host: str | None = None
     push_port: int | None = None
+    # the push server's port when the dispatcher names none (protocol.md 4: 80); the
+    # emulator's own on loopback
+    push_default_port: int = 80
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -135,4 +138,5 @@ class Endpoints:
             regions=regions,
             dispatcher_url=str(config["dispatcher_url"]),
             rsa_public_key=str(config["rsa_public_key"]),
+            push_default_port=int(config.get("push_port") or 80),
         )

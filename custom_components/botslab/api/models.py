@@ -308,34 +308,34 @@ class Properties:
 
     @property
     def wifi_rssi(self) -> int | None:
-        return self._int("WifiRssi")
+        return self._int("WifiRssi")  # [modelled] camera identifier
 
     @property
     def night_vision_mode(self) -> int | None:
-        return self._int("NightVisionMode")
+        return self._int("NightVisionMode")  # [modelled] camera identifier
 
     @property
     def motion_detection(self) -> bool | None:
-        value = self._int("MotionDetectSwitch")
+        value = self._int("MotionDetectSwitch")  # [modelled] camera identifier
         return None if value is None else bool(value)
 
     @property
     def motion_sensitivity(self) -> int | None:
-        return self._int("MotionSensitivity")
+        return self._int("MotionSensitivity")  # [modelled] camera identifier
 
     @property
     def privacy_mode(self) -> bool | None:
-        value = self._int("PrivacyMode")
+        value = self._int("PrivacyMode")  # [modelled] camera identifier
         return None if value is None else bool(value)
 
     @property
     def status_light(self) -> bool | None:
-        value = self._int("StatusLight")
+        value = self._int("StatusLight")  # [modelled] camera identifier
         return None if value is None else bool(value)
 
     @property
     def firmware_version(self) -> str | None:
-        value = self.get("FirmwareVersion")
+        value = self.get("FirmwareVersion")  # [modelled] camera identifier
         return None if value is None else str(value)
 
 
@@ -482,7 +482,7 @@ class ServiceResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Share:
+class Share:  # fields [sdk], paths [modelled] (protocol.md 6)
     id: int
     level: ShareLevel
     pending: bool
@@ -510,7 +510,7 @@ class Share:
 
 
 @dataclass(frozen=True, slots=True)
-class Invitation:
+class Invitation:  # fields [sdk], paths [modelled] (protocol.md 6)
     id: int
     product_key: str
     device_name: str
@@ -532,7 +532,7 @@ class Invitation:
 
 
 @dataclass(frozen=True, slots=True)
-class Consent:
+class Consent:  # [modelled] (protocol.md 8)
     scope: str
     granted: bool
     product_key: str = ""
@@ -552,7 +552,7 @@ class Consent:
 
 
 @dataclass(frozen=True, slots=True)
-class DoNotDisturb:
+class DoNotDisturb:  # fields [sdk], path [modelled] (protocol.md 7)
     enabled: bool
     start: str
     end: str
@@ -568,7 +568,7 @@ class DoNotDisturb:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceNotifications:
+class DeviceNotifications:  # fields [sdk], path [modelled] (protocol.md 7)
     enabled: bool
     events: Mapping[str, bool]
 
@@ -609,7 +609,7 @@ class FirmwareInfo:
         )
 
 
-class UpgradeState(StrEnum):
+class UpgradeState(StrEnum):  # progress codes [sdk], OTA paths [modelled] (protocol.md 8)
     DONE = "done"  # 0
     WAITING = "waiting"  # 1, waiting for the device
     PULLED = "pulled"  # 2
@@ -639,7 +639,7 @@ class FirmwareProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class NetworkTest:
+class NetworkTest:  # [modelled] (protocol.md 8)
     network_type: str
     isp: str
     ip: str = field(repr=False)
@@ -672,7 +672,7 @@ class NetworkTest:
 
 
 @dataclass(frozen=True, slots=True)
-class CloudPlan:
+class CloudPlan:  # fields [sdk], path [modelled] (protocol.md 3.3)
     name: str
     start: int
     end: int
@@ -698,7 +698,7 @@ class CloudPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class ErasureRequest:
+class ErasureRequest:  # [modelled] (protocol.md 8)
     request_id: str
     due_date: str
 

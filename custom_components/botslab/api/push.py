@@ -85,14 +85,18 @@ def parse_props(block: bytes) -> dict[str, str]:
 class FrameParser:
     """Incremental QPush frame parser. `feed()` bytes as they arrive, get whole frames back.
 
-    Opcodes 0 and 1 are bare 4-byte frames; every other opcode has a property block; opcode 3
-    a body. Absurd lengths raise ProtocolError before anything is buffered for them.
+    Opcode 0 is a bare 4-byte frame; every other opcode has a property block; opcode 3 a
+    body. Opcode 1 (the server's heartbeat reply) comes either way (protocol.md 4): it is
+    passed on at once, and the bytes after it tell whether a property block follows (not
+    the header of a next frame: version 5 and an opcode below 256) to be skipped. Absurd
+    lengths raise ProtocolError before anything is buffered for them.
     """
 
     def __init__(self, *, max_props: int = MAX_PROPS, max_body: int = MAX_BODY) -> None:
         self._buf = bytearray()
         self._max_props = max_props
         self._max_body = max_body
+        self._after_op1 = False
         self.frames_parsed = 0
 
     @property
@@ -109,13 +113,40 @@ class FrameParser:
             frames.append(frame)
             self.frames_parsed += 1
 
+    def _skip_op1_props(self) -> bool:
+        """After an opcode 1: drop its property block if one follows; False while the bytes
+        there cannot tell yet."""
+        buf = self._buf
+        if len(buf) < 2:
+            return False
+        if buf[0:2] == b"\x00\x05":  # a next frame's version, or a block of 5 bytes
+            if len(buf) < 3:
+                return False
+            if buf[2] == 0:  # the high byte of an opcode: a next frame
+                self._after_op1 = False
+                return True
+        (plen,) = struct.unpack_from(">H", buf)
+        if plen > self._max_props:
+            raise ProtocolError("push property block too large")
+        if len(buf) < 2 + plen:
+            return False
+        del buf[: 2 + plen]
+        self._after_op1 = False
+        return True
+
     def _next(self) -> Frame | None:
         buf = self._buf
+        if self._after_op1 and not self._skip_op1_props():
+            return None
         if len(buf) < 4:
             return None
         version, opcode = struct.unpack_from(">HH", buf)
         if version != VERSION:
             raise ProtocolError(f"push frame version {version}")
+        if opcode == OP_HEARTBEAT_REPLY:
+            del buf[:4]
+            self._after_op1 = True
+            return Frame(opcode)
         if opcode in BARE_OPCODES:
             del buf[:4]
             return Frame(opcode)
@@ -144,7 +175,8 @@ class FrameParser:
 
 
 def parse_body(body: bytes) -> Mapping[str, Any] | None:
-    """The push body as JSON, with or without a 16-byte message header; None if opaque."""
+    """The push body as JSON, with or without a 16-byte message header; None if opaque.
+    The JSON form is [modelled] (protocol.md 4): nothing depends on it."""
     for start in (0, MESSAGE_HEADER):
         chunk = body[start:].strip()
         if chunk[:1] == b"{":
@@ -174,7 +206,7 @@ class PushMessage:
 
     @property
     def device_name(self) -> str | None:
-        value = (self.payload or {}).get("device_name")
+        value = (self.payload or {}).get("device_name")  # [modelled] body
         return str(value) if value else None
 
 
@@ -299,10 +331,21 @@ class PushClient:
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], Mapping):
             raise BotslabConnectionError("push dispatcher offered no server")
         first = servers[0]
-        try:
-            return str(first["ip"]), int(first["p"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise ProtocolError("push dispatcher answer without ip/port") from err
+        host, port = first.get("ip"), first.get("p")
+        if port is None or port == "":
+            port = self._endpoints.push_default_port  # no port: 80 (protocol.md 4)
+        if isinstance(port, str) and port.isascii() and port.isdigit():
+            port = int(port)
+        if (
+            not isinstance(host, str)
+            or not host
+            or not isinstance(port, int)
+            or isinstance(port, bool)
+        ):
+            raise ProtocolError("push dispatcher answer without ip/port")
+        if not 0 < port < 65536:
+            raise ProtocolError("push dispatcher answer with a port out of range")
+        return host, port
 
     async def _connect_and_serve(self) -> None:
         host, port = await self._dispatch()
@@ -334,10 +377,8 @@ class PushClient:
                 raise BotslabConnectionError("push bind rejected")
             writer.write(encode_frame(OP_ALIAS, {"sa": alias}))
             await writer.drain()
-            later.clear()  # nothing but the bind reply is expected before the alias
-            reply = await self._expect(reader, parser, OP_ALIAS, later)
-            if reply.props.get("r", "0") != "0":
-                raise BotslabConnectionError("push alias rejected")
+            # the server may echo opcode 17; the working client only logs the echo, and its
+            # absence is no error (protocol.md 4): connected as soon as the alias is sent
             self.connects += 1
             self.failures = 0
             self._set_state(ConnectionState.CONNECTED)
@@ -389,6 +430,8 @@ class PushClient:
             await writer.drain()
 
     def _handle(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
+        if frame.opcode == OP_ALIAS and frame.props.get("r", "0") != "0":
+            raise BotslabConnectionError("push alias rejected")
         if frame.opcode != OP_PUSH:
             return  # heartbeat replies, alias echoes and unknown opcodes are ignored
         ack = frame.props.get("ack", "")

@@ -1,5 +1,6 @@
 """Live media frames (liveview.md 8): the device frame body, per-frame keys, slice decryption
-(unescape, decrypt from the first RBSP byte at raw offset >= 0x100, re-escape), keyframes."""
+(the clips' slice decryption: unescape, decrypt from the first RBSP byte at raw offset >=
+0x100, re-escape), keyframes."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 import struct
 
-from ..crypto import chacha20, decrypt_access_unit, escape, nal_spans
+from ..crypto import decrypt_access_unit, decrypt_slice, nal_spans
 from ..exceptions import ProtocolError
 
 BODY_HEAD = b"\x00\x00\x00\x00\x00\x03"
 AU_OFFSET = 0x38
-BOUNDARY = 0x100
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,28 +44,6 @@ def frame_key(secret_keys: Mapping[int, str], index: int, fallback: int | None =
     if key is None:
         raise ProtocolError(f"unknown key index {index}")
     return key.encode("ascii", "replace")[:32].ljust(32, b"\x00")
-
-
-def decrypt_slice(nal: bytes, key: bytes) -> bytes:
-    """One slice NAL: drop escape bytes, decrypt the RBSP from the first byte whose raw
-    position is >= 0x100 (IV = the 12 bytes before it), escape again."""
-    rbsp = bytearray()
-    boundary = None
-    zeros = 0
-    for raw_pos, byte in enumerate(nal):
-        if zeros >= 2 and byte == 3:
-            zeros = 0
-            continue
-        if boundary is None and raw_pos >= BOUNDARY:
-            boundary = len(rbsp)
-        rbsp.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    if boundary is None or boundary < 12:
-        return nal  # 0x100 bytes or less: clear
-    plain = bytes(rbsp[:boundary]) + chacha20(
-        key, bytes(rbsp[boundary - 12 : boundary]), bytes(rbsp[boundary:])
-    )
-    return escape(plain)
 
 
 def decrypt_au(au: bytes, key: bytes) -> bytes:

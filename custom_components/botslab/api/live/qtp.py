@@ -185,10 +185,14 @@ class QtpLeg(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.datagrams += 1
-        if len(data) >= 0x26 and struct.unpack_from(">H", data, 6)[0] == FLAGS_CONTROL:
-            if self._handshake is not None and not self._handshake.done():
-                self._handshake.set_result(data)
+        handshaking = self._handshake is not None and not self._handshake.done()
+        if handshaking and not self.connected and len(data) >= 0x26:
+            # the SYN-ACK is taken by its length, whatever its flags (liveview.md 10.1)
+            assert self._handshake is not None
+            self._handshake.set_result(data)
             return
+        if len(data) >= 0x26 and struct.unpack_from(">H", data, 6)[0] == FLAGS_CONTROL:
+            return  # a repeated SYN-ACK
         if not self.connected or len(data) < 10:
             return
         conv, sn, una, flags, cksum = struct.unpack_from(">5H", data)

@@ -89,7 +89,9 @@ class LiveTimers:
     setup_tries: int = 4
     setup_gap: float = 0.8
     asleep_after: float = 45.0  # no answer to req_relay (two wake calls): the device sleeps
-    audio_only_after: int = 5  # replies with flag 0 before giving up on video
+    # replies with flag 0 for this long (and at least 3 of them) before "audio only": the
+    # first replies often carry flag 0 before video is authorised (liveview.md 10.1)
+    audio_only_after: float = 15.0
     first_frame: float = 30.0  # publishing but no video
     stall: float = 10.0  # no media for this long once flowing
 
@@ -172,6 +174,7 @@ class LiveSession:
         self._publishing = False
         self._flag = -1
         self._flag_zero = 0
+        self._flag_zero_since = 0.0
         self._base_capacity_done = False
         self._last_media = 0.0
         self._good_keyframe = False
@@ -203,13 +206,16 @@ class LiveSession:
             relay = await self._setup()
             self.stats.setup_ms = (time.monotonic() - self.stats.opened_at) * 1000
             await self._open_tunnel()
-            await asyncio.gather(self._open_tcp(relay), self._wake())
+            await self._wake()
         except LiveError:
             await self.stop()
             raise
         except BotslabError as err:
             await self.stop()
             raise LiveError("setup_failed", f"live view setup failed: {err}") from err
+        # both legs at once, in the background: the TCP relay may never answer its LOGIN
+        # while video comes over QTP (liveview.md 10.1)
+        self._spawn(self._open_tcp(relay))
         self._spawn(self._open_qtp(relay))
         self._spawn(self._signalling())
         self._spawn(self._media())
@@ -365,6 +371,9 @@ class LiveSession:
             _LOGGER.debug("%s: wake-up answered %s", self._sn, result.error_no)
 
     async def _open_tcp(self, relay: setup.Schedule) -> None:
+        """The TCP leg. A refusal ends the session; silence (no login result) does not: the
+        leg is left, video comes over QTP. Its closing ends the session only when it carried
+        the video."""
         try:
             tcp, early = await open_tcp_relay(
                 relay.servers[0],
@@ -375,19 +384,21 @@ class LiveSession:
             )
         except RelayRefused as err:
             raise LiveError("relay_refused", "the media relay refused the stream") from err
+        except (BotslabConnectionError, ProtocolError) as err:
+            _LOGGER.debug("%s: TCP relay leg left: %s", self._sn, err)
+            return
         self._tcp = tcp
         for frame in early:
             self._offer(frame, "tcp")
-
-        async def read() -> None:
-            while True:
-                data = await tcp.reader.read(65536)
-                if not data:
-                    raise LiveError("stream_lost", "the media relay closed the stream")
-                for frame in tcp.frames.feed(data):
-                    self._offer(frame, "tcp")
-
-        self._spawn(read())
+        while True:
+            data = await tcp.reader.read(65536)
+            if not data:
+                if self.stats.transport == "qtp":
+                    _LOGGER.debug("%s: the TCP relay leg closed; video goes on over QTP", self._sn)
+                    return
+                raise LiveError("stream_lost", "the media relay closed the stream")
+            for frame in tcp.frames.feed(data):
+                self._offer(frame, "tcp")
 
     async def _open_qtp(self, relay: setup.Schedule) -> None:
         host, _, port = relay.servers[0].rpartition(":")
@@ -535,7 +546,10 @@ class LiveSession:
                 self._publishing = True
             elif self._flag == 0:
                 self._flag_zero += 1
-                if self._flag_zero >= self.timers.audio_only_after:
+                if not self._flag_zero_since:
+                    self._flag_zero_since = time.monotonic()
+                waited = time.monotonic() - self._flag_zero_since
+                if self._flag_zero >= 3 and waited >= self.timers.audio_only_after:
                     self._fail(
                         LiveError("audio_only", "the camera only sends audio to this account")
                     )
@@ -604,7 +618,8 @@ class LiveSession:
                 if now - last_wake >= t.rewake:
                     last_wake = now
                     self._spawn(self._wake())
-                if now - start >= t.asleep_after:
+                if now - start >= t.asleep_after and not self._flag_zero:
+                    # no answer at all; a device that says "audio only" is awake
                     raise LiveError("device_asleep", "the camera did not wake up")
             elif not self.stats.frames and now - start >= t.first_frame:
                 raise LiveError("stream_lost", "the camera sent no video")
