@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 import time
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -348,3 +349,35 @@ async def test_every_message_form_is_delivered_exactly_once(
     assert bus.ids() == [str(m["msg_id"]) for m in made], "each once, in order"
     assert [e["serial"] for e in bus.events] == [GARDEN, GARDEN, GARDEN, DOOR, GARDEN]
     assert [e["kind"] for e in bus.events] == ["person", "pet", "motion", "ring", "vehicle"]
+
+
+async def test_a_stored_cursor_of_numeric_ids_is_migrated(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_storage: dict[str, Any]
+) -> None:
+    """Versions before 0.2 kept `last_id` and numeric ids (storage version 1); they become
+    opaque ids and a ctime floor: nothing delivered before comes again, nothing is lost."""
+    emulator.faults.message_ids = "number"  # the cloud's ids, numbers, as before
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    before = [(await emulator.trigger(DOOR, kind))["msg_id"] for kind in ("ring", "person")]
+    await until(hass, lambda: len(bus.events) == 2)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "last_id": int(before[-1]),
+            "recent": [int(i) for i in before],
+            "latest_ctime": {DOOR: int(time.time())},
+        },
+    }
+    downtime = (await emulator.trigger(GARDEN, "pet"))["msg_id"]
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await until(hass, lambda: len(bus.events) == 3)
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [*before, downtime], "each once"
+    assert hass_storage[key]["version"] == 2
