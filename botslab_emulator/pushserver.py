@@ -119,6 +119,9 @@ class PushFaults:
     resend_after: float = 5.0
     max_tries: int = 5
     bind_reject: bool = False
+    # after the bind, nothing more: no heartbeat reply, no push (a dead connection TCP does
+    # not report)
+    silent: bool = False
 
 
 @dataclass
@@ -230,7 +233,7 @@ class PushServer:
     # --- publishing -------------------------------------------------------------------------
     def publish(self, alias: str, body: dict[str, Any]) -> int:
         payload = json.dumps(body, separators=(",", ":")).encode()
-        conns = self.by_alias.get(alias, set())
+        conns = set() if self.faults.silent else self.by_alias.get(alias, set())
         if not conns:
             self.stats.undelivered += 1
             return 0
@@ -345,6 +348,8 @@ class PushServer:
         conn.send(frame(OP_BIND_REPLY, {"r": "0"}))
         while True:
             opcode, props = await self._read_frame(reader, conn.timeout)
+            if self.faults.silent:
+                continue
             if opcode == OP_HEARTBEAT:
                 self.stats.heartbeats += 1
                 form = self.faults.heartbeat_reply

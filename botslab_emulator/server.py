@@ -70,6 +70,10 @@ class HttpFaults:
     message_id_key: str = "id"  # or "msg_id", "message_id"
     message_serial: str = "tdata"  # tdata.device_name, or "sn" at the top
     message_type: str = "tdata"  # tdata.event_type, or "event_type" / "type" at the top
+    # a hostile or spoofed cloud: media links (snapshots, playlists, segments) on another
+    # address, e.g. a server on the user's LAN; or only a playlist's segment lines
+    media_base_url: str = ""
+    segment_base_url: str = ""
 
 
 @dataclass
@@ -215,11 +219,12 @@ class Emulator:
     def bucket(self, region: str = "eu1") -> str:
         return f"botslab-{region}"
 
-    def oss_url(self, obj: str, expires: int, bucket: str | None = None) -> str:
+    def oss_url(self, obj: str, expires: int, bucket: str | None = None, *, base: str = "") -> str:
         bucket = bucket or self.bucket()
         sig = quote(self._sign(bucket, obj, expires), safe="")
         query = f"Expires={expires}&OSSAccessKeyId=LTAIemulator&Signature={sig}"
-        return f"{self.base_url}/oss/{bucket}/{obj}?{query}"
+        base = base or self.faults.media_base_url or self.base_url
+        return f"{base.rstrip('/')}/oss/{bucket}/{obj}?{query}"
 
     def aliyun_url(self, obj: str) -> str:
         bucket = self.bucket()
@@ -419,7 +424,11 @@ class Emulator:
             lines = []
             for line in clip.playlist.splitlines():
                 if line.endswith(".ts"):
-                    lines.append(self.oss_url(f"{base}/{line}", expires, bucket))
+                    lines.append(
+                        self.oss_url(
+                            f"{base}/{line}", expires, bucket, base=self.faults.segment_base_url
+                        )
+                    )
                 else:
                     lines.append(line)
             return web.Response(

@@ -37,13 +37,56 @@ def deprecation_reports(records: list[logging.LogRecord]) -> list[str]:
     return found
 
 
+# The phone numbers and emails of the emulator's world(s) a test used, left by the emulator
+# fixtures when they stop, so that the guard below can look for them in the test's log.
+PERSONAL = pytest.StashKey[set[str]]()
+
+
+def remember_personal(request: pytest.FixtureRequest, world: object) -> None:
+    """Note every phone number and email the emulator knows (accounts and shares), in the
+    forms a log line could carry them: as stored and, for numbers, their last ten digits."""
+    found: set[str] = set()
+    accounts = getattr(world, "accounts", {}).values()
+    shares = getattr(world, "shares", {}).values()
+    for raw in [
+        *(v for a in accounts for v in (a.username, a.email, a.mobile)),
+        *(v for s in shares for v in (s.mobile, s.email)),
+    ]:
+        value = str(raw).strip()
+        if "@" in value:
+            found.add(value.lower())
+        elif sum(c.isdigit() for c in value) >= 6:
+            digits = "".join(c for c in value if c.isdigit())
+            found.update({value, digits[-10:]})
+    request.node.stash.setdefault(PERSONAL, set()).update(found)
+
+
+def personal_leaks(records: list[logging.LogRecord], personal: set[str]) -> list[str]:
+    """WARNING-and-above lines (message, arguments, traceback) that carry personal data."""
+    leaks = []
+    for record in records:
+        if record.levelno < logging.WARNING:
+            continue
+        text = record.getMessage() + repr(record.args)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += repr(record.exc_info[1])
+        text = text.lower()
+        leaks.extend(f"{record.name}: {record.getMessage()}" for v in personal if v in text)
+    return leaks
+
+
 @pytest.fixture(autouse=True)
-def _no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Every test fails when Home Assistant reported a deprecated use while it ran."""
+def _no_deprecation_reports(
+    caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """Every test fails when Home Assistant reported a deprecated use while it ran, or when
+    a WARNING-or-above line of the run carries a phone number or email of the emulator."""
     yield
     records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
     reports = deprecation_reports(records)
     assert not reports, "Home Assistant reported deprecated use:\n" + "\n".join(reports)
+    leaks = personal_leaks(records, request.node.stash.get(PERSONAL, set()))
+    assert not leaks, "personal data in a WARNING-or-above log line:\n" + "\n".join(leaks)
 
 
 # --- Home Assistant fixtures (the tests at the top of tests/) -----------------------------------
@@ -63,10 +106,11 @@ from custom_components.botslab.const import CONF_REGION, DOMAIN, REGION_EMULATOR
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     """The emulator with its demo world, on free loopback ports."""
     async with Emulator(demo=True) as emu:
         yield emu
+        remember_personal(request, emu.world)
 
 
 @pytest.fixture

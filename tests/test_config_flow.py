@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
 
 from botslab_emulator import Emulator
 from botslab_emulator.crypto import md5_hex
@@ -81,7 +82,7 @@ async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulat
     entry = await add_entry(ha)
     acc = emulator.world.find_account(DEMO_USER)
     assert acc is not None
-    assert entry.unique_id == acc.qid and entry.title == DEMO_USER
+    assert entry.unique_id == acc.qid and entry.title == acc.nickname == "Demo"
     assert entry.data[CONF_REGION] == "eu1" and entry.data[CONF_QID] == acc.qid
     assert unquote(entry.data[CONF_Q]) in emulator.world.tokens, "kept as the login sent it"
     assert "%3D" in entry.data[CONF_Q]
@@ -262,4 +263,24 @@ async def test_options(ha: HomeAssistant, emulator: Emulator) -> None:
     ha.config_entries.async_update_entry(entry, data={**entry.data, CONF_Q: "u%3D1%26n%3D2"})
     await ha.async_block_till_done()
     assert requests_since(emulator, before)["device_list"] == 0
+    await ha.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("username", "nickname", "title"),
+    [
+        ("4915700001234", "4915700001234", "491*******234"),
+        ("erika@example.net", "erika@example.net", "e***@example.net"),
+        ("4915700005678", "Erika", "Erika"),
+        ("4915700009999", "", "491*******999"),
+    ],
+)
+async def test_the_entry_title_never_shows_a_phone_number_or_email(
+    ha: HomeAssistant, emulator: Emulator, username: str, nickname: str, title: str
+) -> None:
+    """Home Assistant's own log lines and the media browser show the entry title."""
+    acc = emulator.world.add_account(username, "pw-title", "eu1", nickname=nickname)
+    acc.nickname = nickname  # an account without any nickname, as the cloud may have
+    entry = await add_entry(ha, username, "pw-title")
+    assert entry.title == title
     await ha.config_entries.async_unload(entry.entry_id)

@@ -381,3 +381,44 @@ async def test_a_stored_cursor_of_numeric_ids_is_migrated(
     await hass.async_block_till_done()
     assert bus.ids() == [*before, downtime], "each once"
     assert hass_storage[key]["version"] == 2
+
+
+async def test_a_silent_push_connection_falls_back_to_polling(
+    hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection stays open but nothing comes any more (no heartbeat reply, no push):
+    past its heartbeat budget it is dropped and the message list is polled until push is
+    back; events of the silent time arrive all the same."""
+    from custom_components.botslab import push as push_module
+
+    from .conftest import add_entry
+
+    monkeypatch.setattr(push_module, "PUSH_HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(push_module, "PUSH_TIMEOUT_S", 1)
+    entry = await add_entry(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, "poll_interval": 30})
+    await hass.async_block_till_done()
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    emulator.push.faults.silent = True
+    seen: list[str] = []
+    events = stream(entry)
+
+    async def watch() -> None:
+        while True:
+            if not seen or seen[-1] != events.connection:
+                seen.append(events.connection)
+            await asyncio.sleep(0.02)
+
+    watcher = hass.async_create_background_task(watch(), "watch")
+    try:
+        ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+        await until(hass, lambda: CONNECTION_POLLING in seen, timeout=20)
+        assert events._push.silent_drops >= 1
+        emulator.push.faults.silent = False
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+        await until(hass, lambda: ring in bus.ids(), timeout=20)
+    finally:
+        watcher.cancel()
+    assert bus.ids().count(ring) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -400,14 +400,53 @@ async def test_decoded_tokens_of_an_older_entry_are_migrated(
     ha.config_entries.async_update_entry(
         entry,
         data={**entry.data, CONF_Q: unquote(encoded_q), CONF_T: unquote(encoded_t)},
+        title=DEMO_USER,
         minor_version=1,
     )
     quc_before = sum(n for p, n in emulator.counters.requests.items() if "request.php" in p)
     assert await ha.config_entries.async_setup(entry.entry_id)
     await ha.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED and entry.minor_version == 2
+    assert entry.state is ConfigEntryState.LOADED and entry.minor_version == 3
     assert (entry.data[CONF_Q], entry.data[CONF_T]) == (encoded_q, encoded_t)
+    assert entry.title == "d***@botslab.local", "1.3: the sign-in name is masked"
     assert not ha.config_entries.flow.async_progress_by_handler(DOMAIN), "no reauth"
     quc_after = sum(n for p, n in emulator.counters.requests.items() if "request.php" in p)
     assert quc_after == quc_before, "no password login"
     assert await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_title_the_user_chose_survives_the_title_migration(
+    ha: HomeAssistant, emulator: Emulator
+) -> None:
+    entry = await add_entry(ha)
+    assert await ha.config_entries.async_unload(entry.entry_id)
+    ha.config_entries.async_update_entry(entry, title="Home cameras", minor_version=2)
+    assert await ha.config_entries.async_setup(entry.entry_id)
+    await ha.async_block_till_done()
+    assert entry.minor_version == 3 and entry.title == "Home cameras"
+    assert await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_redact_personal_data_in_free_text(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """What a cloud's free-text fields may carry: numbers as people write them, signed
+    object links without their scheme, `token=` and `sid=` pairs."""
+    forms = {
+        "Note1": "call +49 176 12345678",
+        "Note2": "Festnetz 0176/1234-5678",
+        "Note3": "bucket.oss-eu-central-1.aliyuncs.com/a/b.jpg?Expires=1&Signature=S1gn",
+        "Note4": "retry with token=abcdef123",
+        "Note5": "cookie sid=5f2a9c; path=/",
+    }
+    dev = emulator.world.devices[GARDEN]
+    for key, text in forms.items():
+        dev.report[key] = [text, str(int(emulator.world.now() * 1000))]
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    garden = next(d for d in diag["devices"] if d["device"]["device_name"] == GARDEN)
+    assert set(forms) <= set(garden["properties"]), "the fields reach diagnostics"
+    text = repr(diag)
+    for secret in ("12345678", "1234-5678", "aliyuncs.com/a", "S1gn", "abcdef123", "5f2a9c"):
+        assert secret not in text, secret

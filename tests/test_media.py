@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from aiohttp import web
 import av
 from homeassistant.components import media_source
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from botslab_emulator import Emulator
 from botslab_emulator.server import shared_clip
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.media_ref import MediaRef, unseal
+from custom_components.botslab.views import SnapshotCache
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
@@ -306,3 +310,164 @@ async def test_expired_snapshot_link_is_found_again_in_the_list(
     status, data, ctype = await get(await hass_client(), item.thumbnail)
     assert status == 200 and ctype == "image/jpeg" and data[:2] == b"\xff\xd8"
     assert emulator.counters.requests["/api/eu1/v2/message/list"] > lists, "the list, once"
+
+
+# path components a client may send: any Unicode, and the named troublemakers
+ODD_COMPONENTS = st.one_of(
+    st.sampled_from(
+        [
+            *("²", "².ts", "١.ts", "0" * 5000, "9" * 100, "9" * 100 + ".ts", "-1.ts"),
+            *("00001.ts", "1e999", "..", "%00", "\x00", " ", "index.m3u8\x00", "A" * 5000),
+        ]
+    ),
+    st.text(min_size=1, max_size=60),
+    st.from_regex(r"[0-9¹²³٠-٩]{1,12}(\.ts)?", fullmatch=True),
+)
+
+
+def cloud_calls(emulator: Emulator) -> int:
+    return sum(emulator.counters.requests.values())
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(entry_part=ODD_COMPONENTS, token_part=ODD_COMPONENTS, name=ODD_COMPONENTS)
+async def test_views_answer_400_or_404_for_any_path(  # noqa: PLR0917 (fixtures)
+    hass: HomeAssistant,
+    browser: ConfigEntry,
+    emulator: Emulator,
+    hass_client: Any,
+    entry_part: str,
+    token_part: str,
+    name: str,
+) -> None:
+    """Never a 500, and no cloud call for a path that cannot name a clip or a snapshot: an
+    odd entry id, an odd token, or a valid token with an odd segment name."""
+    client = await hass_client()
+    token = await VALID_TOKEN.get(hass, browser, emulator)
+    before = cloud_calls(emulator)
+    odd = [
+        f"/api/botslab/clip/{quote(entry_part, safe='')}/{token}/0.ts",
+        f"/api/botslab/clip/{browser.entry_id}/{quote(token_part, safe='')}/{quote(name)}",
+        f"/api/botslab/snapshot/{quote(entry_part, safe='')}/{quote(token_part, safe='')}",
+        f"/api/botslab/snapshot/{browser.entry_id}/{quote(token_part, safe='')}",
+    ]
+    if not re.fullmatch(r"[0-9]{1,4}\.ts|index\.m3u8", name):
+        odd.append(f"/api/botslab/clip/{browser.entry_id}/{token}/{quote(name, safe='')}")
+    for path in odd:
+        resp = await client.get(path)
+        assert resp.status in (400, 404), (path[:120], resp.status)
+    assert cloud_calls(emulator) == before, "no cloud call for a path that cannot exist"
+
+
+class _Token:
+    """One event's valid token, made once per Home Assistant (hypothesis reuses the test's
+    fixtures across its examples)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, str] = {}
+
+    async def get(self, hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> str:
+        if id(hass) not in self._tokens:
+            self._tokens.clear()
+            await emulator.trigger(DOOR, "ring")
+            item = await newest_event_item(hass, entry, DOOR)
+            self._tokens[id(hass)] = item.media_content_id.rsplit("/", 1)[1]
+        return self._tokens[id(hass)]
+
+
+VALID_TOKEN = _Token()
+
+
+@pytest.mark.parametrize(
+    "day", ["0001-01-01", "9999-12-31", "2026-02-30", "２０２６-01-01", "20261231"]
+)
+async def test_the_browser_refuses_days_that_cannot_have_events_without_asking(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, day: str
+) -> None:
+    before = cloud_calls(emulator)
+    with pytest.raises(media_source.Unresolvable):
+        await browse(hass, f"{browser.entry_id}/{GARDEN}/{day}")
+    assert cloud_calls(emulator) == before
+
+
+class LanDevice:
+    """Something on the user's network that a hostile cloud would like Home Assistant to
+    fetch: it counts every request that reaches it."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _any(self, _request: web.Request) -> web.Response:
+        self.hits += 1
+        return web.Response(body=b"\xff\xd8 router admin page", content_type="image/jpeg")
+
+    async def __aenter__(self) -> LanDevice:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._any)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+@pytest.mark.parametrize("knob", ["media_base_url", "segment_base_url"])
+async def test_media_links_elsewhere_are_refused_and_reported_once(  # noqa: PLR0917
+    hass: HomeAssistant,
+    browser: ConfigEntry,
+    emulator: Emulator,
+    hass_client: Any,
+    caplog: pytest.LogCaptureFixture,
+    knob: str,
+) -> None:
+    """The cloud names the hosts of snapshots, playlists and segments; a link outside the
+    region's OSS hosts (here: the emulator's address) is never fetched."""
+    async with LanDevice() as lan:
+        setattr(emulator.faults, knob, lan.url)
+        await emulator.trigger(DOOR, "ring")
+        item = await newest_event_item(hass, browser, DOOR)
+        client = await hass_client()
+        resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+        status, body, _ = await get(client, resolved.url)
+        if knob == "media_base_url":
+            assert status == 502  # the playlist itself is elsewhere
+            status, _, _ = await get(client, item.thumbnail)
+            assert status == 502
+        else:
+            assert status == 200  # the playlist is where media lives; its segments are not
+            for line in body.decode().splitlines():
+                if line and not line.startswith("#"):
+                    status, _, _ = await get(client, line)
+                    assert status == 502
+        status, _, _ = await get(client, resolved.url)  # asked again
+        assert lan.hits == 0, "nothing was fetched from the LAN"
+    reports = [r for r in caplog.records if "as a media host" in r.getMessage()]
+    assert len(reports) == 1 and reports[0].levelname == "WARNING"
+    assert "127.0.0.1" in reports[0].getMessage()
+
+
+MIB = 1024 * 1024
+
+
+def test_the_snapshot_cache_is_bounded_in_bytes() -> None:
+    """One snapshot may be 8 MiB: the browser's cache is bounded in bytes, not only in count."""
+    cache = SnapshotCache()
+    for n in range(40):
+        cache.put(("entry", str(n)), bytes(8 * MIB))
+        assert cache.bytes <= cache.max_bytes
+    assert len(cache) == cache.max_bytes // (8 * MIB)
+    assert cache.get(("entry", "39")) is not None and cache.get(("entry", "0")) is None
+    cache.put(("entry", "huge"), bytes(cache.max_bytes + 1))
+    assert cache.get(("entry", "huge")) is None, "larger than the whole cache: not kept"

@@ -7,12 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from homeassistant.auth.const import GROUP_ID_USER
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockUser
 
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
@@ -336,3 +338,190 @@ async def test_no_phone_or_email_in_logs(
         text = record.getMessage() + repr(record.args)
         for secret in ("4917612345678", "17612345678", "carol@example.org", DEMO_USER):
             assert secret not in text, record.getMessage()
+
+
+CONSENT_SWITCHES = [
+    ("account", "marketing"),
+    ("account", "push"),
+    ("account", "analytics"),
+    ("account", "network_test"),
+    (GARDEN, "event_upload"),
+    (GARDEN, "cloud_recording"),
+    (GARDEN, "ai_detection"),
+]
+
+
+@pytest.mark.parametrize(("owner", "scope"), CONSENT_SWITCHES)
+async def test_consent_switches_are_admin_only(  # noqa: PLR0917 (fixtures)
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    hass_admin_user: Any,
+    local_auth: Any,
+    owner: str,
+    scope: str,
+) -> None:
+    """set_consent is admin-only; the consent switches change the same thing, so a user who
+    is not an administrator gets the same translated Unauthorized, and the cloud is left as
+    it was. An administrator, and an automation (no user), may."""
+    prefix = f"account_{entry.runtime_data.client.credentials.qid}" if owner == "account" else owner
+    switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{prefix}_consent_{scope}")
+    assert switch is not None
+    acc = emulator.world.find_account(DEMO_USER)
+    assert acc is not None
+    dev = emulator.world.devices.get(owner)
+
+    def granted() -> bool:
+        if dev is None:
+            return emulator.world.consent(acc.qid, scope)
+        return emulator.world.device_consent(dev, scope)
+
+    # a user of the "Users" group: may control every entity, is no administrator
+    users = await hass.auth.async_get_group(GROUP_ID_USER)
+    member = MockUser(groups=[users]).add_to_hass(hass)
+    assert not member.is_admin
+    before = granted()
+    service = "turn_off" if before else "turn_on"
+    with pytest.raises(Unauthorized) as err:
+        await hass.services.async_call(
+            "switch",
+            service,
+            {"entity_id": switch},
+            blocking=True,
+            context=Context(user_id=member.id),
+        )
+    assert err.value.translation_key == "admin_only"
+    assert granted() == before, "the cloud did not change"
+    await hass.services.async_call(
+        "switch",
+        service,
+        {"entity_id": switch},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert granted() != before
+    await hass.services.async_call("switch", "toggle", {"entity_id": switch}, blocking=True)
+    assert granted() == before, "an automation may"
+
+
+async def test_unshare_only_cancels_a_share_of_that_device(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """A share id of another device, or of a share made to this account, is refused and
+    every share stays."""
+    qid = entry.runtime_data.client.credentials.qid
+    living = emulator.world.share(qid, "pk_camera_c2", "BCC2C9D0E1F2", email=NEIGHBOUR_USER)
+    incoming = next(s for s in emulator.world.shares.values() if s.device_name == DRIVE)
+    before = set(emulator.world.shares)
+    for share_id in (living.id, incoming.id, 10**40):
+        with pytest.raises(ServiceValidationError) as err:
+            await call(
+                hass, "unshare_device", {"device_id": device_id(hass, GARDEN), "share_id": share_id}
+            )
+        assert err.value.translation_key == "unknown_share"
+    assert set(emulator.world.shares) == before
+    # the right device still works by id
+    await call(
+        hass,
+        "unshare_device",
+        {"device_id": device_id(hass, "BCC2C9D0E1F2"), "share_id": living.id},
+    )
+    assert living.id not in emulator.world.shares
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "12:30 and then some",
+        "١٢:٣٠",
+        "1٢:٣0",
+        "0٩:3٠",
+        "１２:３０",
+        "12:3",
+        "7:30",
+        "24:00",
+        " ",
+        "12:30:00",
+    ],
+)
+async def test_do_not_disturb_times_are_anchored_ascii(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, value: str
+) -> None:
+    acc = emulator.world.accounts[entry.runtime_data.client.credentials.qid]
+    before = dict(acc.dnd)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "set_do_not_disturb", {"enabled": True, "start": value, "end": "06:00"})
+    assert err.value.translation_key == "invalid_time"
+    assert acc.dnd == before
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [10**30, "1e300", {"days": 10**12}, "99999999999:00:00", {"days": 8}, 0, "-00:10:00"],
+)
+async def test_snooze_durations_are_bounded(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, duration: Any
+) -> None:
+    acc = emulator.world.accounts[entry.runtime_data.client.credentials.qid]
+    with pytest.raises(vol_invalid()):
+        await call(
+            hass,
+            "snooze_notifications",
+            {"device_id": device_id(hass, GARDEN), "duration": duration},
+        )
+    assert not acc.snoozes
+
+
+def vol_invalid() -> type[Exception]:
+    """The schema error type of the running Home Assistant (voluptuous or probatio)."""
+    from custom_components.botslab.compat import vol
+
+    invalid: type[Exception] = vol.Invalid
+    return invalid
+
+
+async def test_network_test_of_a_shared_camera_hides_the_owners_network(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    own = await call(
+        hass, "run_network_test", {"device_id": device_id(hass, GARDEN)}, response=True
+    )
+    assert own["ip"] == "192.0.2.17" and own["isp"] == "Emulated ISP"
+    shared = await call(
+        hass, "run_network_test", {"device_id": device_id(hass, DRIVE)}, response=True
+    )
+    assert shared["ip"] is None and shared["isp"] is None
+    assert shared["network_type"] == "wifi" and shared["result"] == "good"
+    assert "192.0.2.17" not in json.dumps(shared)
+
+
+async def test_nicknames_that_are_phone_numbers_or_emails_are_masked(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """Accounts registered by phone have the number as nickname: it is masked like one."""
+    world = emulator.world
+    world.add_account("4917655501234", "pw-1", "eu1", nickname="4917655501234")
+    world.add_account("dora@example.net", "pw-2", "eu1", nickname="dora@example.net")
+    friend = world.add_account("friend@example.net", "pw-3", "eu1", nickname="+49 176 555 0999")
+    cam = world.add_device(
+        friend.qid,
+        title="Friend's Porch",
+        category_key="camera",
+        product_name="Outdoor Camera C5",
+        product_key="pk_camera_c5",
+        device_name="BCC5F0F1F2F3",
+    )
+    world.share(friend.qid, cam.product_key, cam.device_name, email=DEMO_USER)
+    garden = device_id(hass, GARDEN)
+    shared = await call(
+        hass, "share_device", {"device_id": garden, "phone": "+4917655501234"}, response=True
+    )
+    await call(hass, "share_device", {"device_id": garden, "email": "dora@example.net"})
+    listed = await call(hass, "list_shares", {"device_id": garden}, response=True)
+    invitations = await call(hass, "list_invitations", {}, response=True)
+    text = json.dumps([shared, listed, invitations])
+    for personal in ("4917655501234", "dora@example.net", "555 0999", "0999"):
+        assert personal not in text, personal
+    assert shared["share"]["nickname"].startswith("491") and "*" in shared["share"]["nickname"]
+    assert {s["nickname"] for s in listed["shares"]} >= {"d***@example.net"}
+    assert [i["from"] for i in invitations["invitations"]] == ["+49" + "*" * 10 + "999"]

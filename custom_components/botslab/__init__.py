@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 import logging
 from typing import Any
 
-from homeassistant.const import Platform
+from homeassistant.const import CONF_USERNAME, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import AuthExpired, BotslabClient, BotslabError, encode_token
+from .api import AuthExpired, BotslabClient, BotslabError, account_title, encode_token
 from .compat import vol
 from .const import CONF_EMULATOR_URL, CONF_Q, CONF_T, DOMAIN
 from .coordinator import (
@@ -70,7 +70,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_migrate_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
     """1.1 → 1.2: Q/T were stored URL-decoded; the cloud hands them out encoded and the
     client sends them as received, so they are encoded again (the same bytes the login gave:
-    no new sign-in). Returns True or raises (Home Assistant 2026.11's rule)."""
+    no new sign-in). 1.2 → 1.3: the title is masked. Returns True or raises (Home
+    Assistant 2026.11's rule)."""
     if entry.version > 1:
         raise ConfigEntryError(translation_domain=DOMAIN, translation_key="downgrade_unsupported")
     if entry.minor_version < 2:
@@ -79,6 +80,13 @@ async def async_migrate_entry(hass: HomeAssistant, entry: BotslabConfigEntry) ->
             data[key] = encode_token(str(data.get(key, "")))
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
         _LOGGER.debug("BOTSLAB entry migrated to version 1.2 (Q/T as the cloud sends them)")
+    if entry.minor_version < 3:
+        # the title was the sign-in name, a phone number or an email that Home Assistant's
+        # own log lines and the media browser show; a title the user chose stays
+        username = str(entry.data.get(CONF_USERNAME, ""))
+        title = account_title("", username) if entry.title == username else entry.title
+        hass.config_entries.async_update_entry(entry, title=title, minor_version=3)
+        _LOGGER.debug("BOTSLAB entry migrated to version 1.3 (title masked)")
     return True
 
 

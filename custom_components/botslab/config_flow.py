@@ -34,6 +34,8 @@ from .api import (
     InvalidCredentials,
     QucLogin,
     WrongCaptcha,
+    account_title,
+    mask,
 )
 from .compat import vol
 from .const import (
@@ -71,7 +73,9 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
     """Sign in to the BOTSLAB cloud. The password is used for the login and then forgotten."""
 
     VERSION = 1
-    MINOR_VERSION = 2  # 1.2: Q/T kept URL-encoded, as the cloud sends them (migration)
+    # 1.2: Q/T kept URL-encoded, as the cloud sends them; 1.3: the title no longer the
+    # sign-in name (a phone number or email) but the nickname or the name masked
+    MINOR_VERSION = 3
 
     def __init__(self) -> None:
         self._region = "eu1"
@@ -184,7 +188,10 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
                 reason="reauth_successful" if self.source == "reauth" else "reconfigure_successful"
             )
         self._abort_if_unique_id_configured()
-        return self.async_create_entry(title=self._username, data=self._entry_data(credentials))
+        return self.async_create_entry(
+            title=account_title(credentials.nickname, self._username),
+            data=self._entry_data(credentials),
+        )
 
     async def _attempt(
         self, step_id: str, schema: vol.Schema, captcha: tuple[str, str] | None = None
@@ -252,7 +259,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_show_form(
                 step_id="reauth_confirm",
                 data_schema=schema,
-                description_placeholders={"username": self._username},
+                description_placeholders={"username": mask(self._username)},
             )
         self._password = str(user_input[CONF_PASSWORD])
         return await self._attempt("reauth_confirm", schema)

@@ -7,6 +7,7 @@ the cloud encrypted them); events without a clip show their snapshot.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+import re
 
 from homeassistant.components.media_player.const import MediaClass, MediaType
 from homeassistant.components.media_source import (
@@ -26,8 +27,12 @@ from .coordinator import BotslabConfigEntry
 from .media_ref import MediaRef, seal, unseal
 from .views import clip_url, media_key, snapshot_url
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 MAX_SCAN = 500  # newest messages read to find a device's days
 MAX_DAY = 200  # events listed for one day
+# the days a message list can have: the cloud keeps events for at most a year (plans of 30 to
+# 365 days); other days are refused without asking it
+MAX_HISTORY = timedelta(days=400)
 PAGE = 50
 KIND_NAMES = {
     "ring": "Ring",
@@ -159,9 +164,12 @@ class BotslabMediaSource(MediaSource):
     ) -> BrowseMediaSource:
         state = (entry.runtime_data.coordinator.data or {}).get(serial)
         try:
-            day = date.fromisoformat(day_text)
-        except ValueError as err:
-            raise Unresolvable("bad day") from err
+            day = date.fromisoformat(day_text) if _ISO_DAY.fullmatch(day_text) else None
+        except ValueError:
+            day = None
+        today = dt_util.now().date()
+        if day is None or not today - MAX_HISTORY <= day <= today + timedelta(days=1):
+            raise Unresolvable("bad day")
         if state is None:
             raise Unresolvable("unknown device")
         # the list's `date` filter (SDK-named; its time zone is not seen): the local day and

@@ -57,6 +57,8 @@ STORED_IDS = 200  # delivered ids kept across restarts
 FIRST_START_PAGE = 20
 SNAPSHOT_DOWNLOADS = 4
 SAME_DEVICE_GAP = 0.0015  # seconds between two events of one device
+PUSH_HEARTBEAT_S = 60.0  # protocol.md 4
+PUSH_TIMEOUT_S = 180  # the `t` the bind announces
 
 # per entry and device: only that device's entities hear its events
 SIGNAL_EVENT = "botslab_event_{}_{}"
@@ -127,6 +129,8 @@ class BotslabEventStream:
             client.endpoints,
             client.identity,
             self._alias,
+            heartbeat=PUSH_HEARTBEAT_S,
+            timeout_s=PUSH_TIMEOUT_S,
             device_label="Home Assistant",
         )
         self._unsubs: list[CALLBACK_TYPE] = []
@@ -304,6 +308,10 @@ class BotslabEventStream:
                 if self.connection != CONNECTION_PUSH:
                     self._set_connection(CONNECTION_OFFLINE)
                 _LOGGER.debug("event fetch failed: %s", type(err).__name__)
+                return
+            except Exception:  # a bug must not stop event delivery: the next fetch retries
+                self._missed = True
+                _LOGGER.exception("BOTSLAB event fetch failed unexpectedly")
                 return
             self._missed = False
             self._last_fetch_ok = True

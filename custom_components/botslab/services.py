@@ -8,11 +8,11 @@ supported Home Assistant version); the rest needs a signed-in user.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 import json
 import re
 from typing import Any
 
-from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -21,18 +21,19 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import phonenumbers
 
-from .api import BotslabError, Device, EventKind, ShareLevel
+from .api import BotslabError, Device, EventKind, ShareLevel, mask_personal
 from .api.models import RAW_EVENT_TYPES
 from .compat import vol
 from .const import DOMAIN
 from .coordinator import BotslabConfigEntry
 from .devices import entry_owns_device, serials_of
 from .entity import translate_error
+from .permissions import async_require_admin
 
 ATTR_DEVICE_ID = "device_id"
 ATTR_ENTRY = "config_entry_id"
@@ -57,7 +58,22 @@ DEVICE_SCOPES = ("event_upload", "cloud_recording", "ai_detection")
 LEVELS = [level.value for level in ShareLevel]
 NOTIFY_KINDS = [k.value for k in EventKind if k is not EventKind.OTHER]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d")
+# anchored and ASCII only: "12:30 and then some" and Arabic-Indic digits are refused
+_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
+MAX_SNOOZE = timedelta(days=7)
+
+
+def _snooze_duration(value: Any) -> timedelta:
+    """A snooze duration: positive and at most a week; absurd sizes are invalid, not raw
+    OverflowErrors from timedelta."""
+    try:
+        period: timedelta = cv.time_period(value)
+    except OverflowError as err:
+        raise vol.Invalid("duration too large") from err
+    if not timedelta(0) < period <= MAX_SNOOZE:
+        raise vol.Invalid("duration must be positive and at most 7 days")
+    return period
+
 
 DEVICE_SCHEMA: dict[vol.Marker, Any] = {vol.Required(ATTR_DEVICE_ID): cv.string}
 ENTRY_SCHEMA: dict[vol.Marker, Any] = {vol.Optional(ATTR_ENTRY): cv.string}
@@ -114,7 +130,7 @@ SCHEMAS: dict[str, vol.Schema] = {
     "snooze_notifications": vol.Schema(
         {
             **DEVICE_SCHEMA,
-            vol.Required(ATTR_DURATION): vol.All(cv.time_period, cv.positive_timedelta),
+            vol.Required(ATTR_DURATION): _snooze_duration,
         }
     ),
     "export_data": vol.Schema(
@@ -230,7 +246,7 @@ def _share_json(share: Any) -> dict[str, Any]:
         "level": share.level.value,
         "status": "pending" if share.pending else "sharing",
         "shared_with": share.target_masked,
-        "nickname": share.nickname,
+        "nickname": mask_personal(share.nickname),
         "since": dt_util.utc_from_timestamp(share.ctime).isoformat() if share.ctime else None,
     }
 
@@ -276,6 +292,12 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         if not matches:
             raise _invalid("unknown_share")
         share_id = matches[0].id
+    else:
+        # the cloud cancels any share id it is given, even one of another device or an
+        # incoming share: only a share of this device may be cancelled through it
+        shares = await _cloud(lambda: client.shares(device))
+        if int(share_id) not in {s.id for s in shares}:
+            raise _invalid("unknown_share")
     await _cloud(lambda: client.cancel_share(int(share_id)))
     await entry.runtime_data.coordinator.async_request_refresh()
     return None
@@ -299,7 +321,7 @@ async def _list_invitations(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
                 "device": i.device_title,
                 "serial": i.device_name,
                 "level": i.level.value,
-                "from": i.from_nickname,
+                "from": mask_personal(i.from_nickname),
             }
             for i in invitations
         ]
@@ -363,9 +385,9 @@ async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
 def _hhmm(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _HHMM.match(value):
+    if not isinstance(value, str) or not _HHMM.fullmatch(value.strip()):
         raise _invalid("invalid_time", value=value)
-    return value[:5]
+    return value.strip()
 
 
 async def _set_dnd(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
@@ -399,7 +421,7 @@ async def _set_device_notifications(hass: HomeAssistant, call: ServiceCall) -> S
 async def _snooze(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
     seconds = int(call.data[ATTR_DURATION].total_seconds())
-    if not 0 < seconds <= 7 * 86400:
+    if not 0 < seconds <= MAX_SNOOZE.total_seconds():
         raise _invalid("invalid_duration")
     await _cloud(lambda: entry.runtime_data.client.snooze(device, seconds))
     return None
@@ -443,10 +465,12 @@ async def _erase(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
     result = await _cloud(lambda: entry.runtime_data.client.network_test(device))
+    # a shared camera stands in someone else's home: its address and provider are theirs
+    own = device.owner
     return {
         "network_type": result.network_type,
-        "isp": result.isp,
-        "ip": result.ip,
+        "isp": result.isp if own else None,
+        "ip": result.ip if own else None,
         "signal_dbm": result.rssi,
         "latency_ms": result.latency_ms,
         "loss_percent": result.loss_pct,
@@ -473,17 +497,6 @@ HANDLERS: dict[str, Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResp
 }
 
 
-async def _check_admin(hass: HomeAssistant, call: ServiceCall) -> None:
-    """Admin-only actions: a call by a user must come from an admin; automations may call."""
-    if call.context.user_id is None:
-        return
-    user = await hass.auth.async_get_user(call.context.user_id)
-    if user is None:
-        raise Unauthorized(context=call.context, permission=POLICY_CONTROL)
-    if not user.is_admin:
-        raise Unauthorized(context=call.context, permission=POLICY_CONTROL, user_id=user.id)
-
-
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action once (async_setup)."""
@@ -494,7 +507,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             call: ServiceCall, handler: Any = handler, name: str = name
         ) -> ServiceResponse:
             if name in ADMIN_ONLY:
-                await _check_admin(hass, call)
+                await async_require_admin(hass, call.context)
             result: ServiceResponse = await handler(hass, call)
             if RESPONSES.get(name) is None or not call.return_response:
                 return None

@@ -28,6 +28,7 @@ from .entity import (
     has_prop,
     translate_error,
 )
+from .permissions import async_require_admin
 
 PARALLEL_UPDATES = 1
 
@@ -120,6 +121,7 @@ class BotslabSettingDescription(SwitchEntityDescription):
 
     is_on_fn: Callable[[BotslabCoordinator, str], bool | None]
     set_fn: Callable[[BotslabCoordinator, Device | None, bool], Awaitable[Any]]
+    admin_only: bool = False  # as the action that makes the same change (services.py)
 
 
 def _consent_switch(scope: str, device_scope: bool) -> BotslabSettingDescription:
@@ -132,6 +134,7 @@ def _consent_switch(scope: str, device_scope: bool) -> BotslabSettingDescription
         entity_category=EntityCategory.CONFIG,
         is_on_fn=lambda c, serial: c.consent(scope, serial if device_scope else ""),
         set_fn=set_consent,
+        admin_only=True,  # set_consent is admin-only: so is its switch
     )
 
 
@@ -214,6 +217,8 @@ class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
         await self._set(False)
 
     async def _set(self, on: bool) -> None:
+        if self.entity_description.admin_only:
+            await async_require_admin(self.hass, self._context)
         state = (self.coordinator.data or {}).get(self._serial)
         device = state.device if state else None
         try:

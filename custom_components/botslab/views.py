@@ -29,12 +29,15 @@ from .media_ref import DATA_KEY, MediaRef, unseal
 
 _LOGGER = logging.getLogger(__name__)
 
+SNAPSHOT_CACHE_ITEMS = 64
+SNAPSHOT_CACHE_BYTES = 24 * 1024 * 1024
 CLIP_PATH = "/api/botslab/clip/{entry_id}/{token}/{name}"
 SNAPSHOT_PATH = "/api/botslab/snapshot/{entry_id}/{token}"
 SEGMENT_LINK_LIFETIME = timedelta(hours=1)
 CHUNK = 64 * 1024
 FIND_PAGES = 10  # pages of the message list read to find a message again
-_SEGMENT = re.compile(r"^(\d{1,4})\.ts$")
+# ASCII digits only: "²" is a digit to \d and to str.isdigit, not to int()
+_SEGMENT = re.compile(r"([0-9]{1,4})\.ts", re.ASCII)
 
 
 def clip_url(entry_id: str, token: str) -> str:
@@ -185,7 +188,7 @@ class BotslabClipView(HomeAssistantView):
         try:
             if name == "index.m3u8":
                 return await self._playlist(hass, entry, ref, token)
-            match = _SEGMENT.match(name)
+            match = _SEGMENT.fullmatch(name)
             if match is None:
                 raise web.HTTPNotFound
             data = await self.resolver.segment(entry, ref, int(match.group(1)))
@@ -223,6 +226,38 @@ class BotslabClipView(HomeAssistantView):
         )
 
 
+class SnapshotCache:
+    """The snapshots the media browser showed last: at most SNAPSHOT_CACHE_ITEMS of them and
+    SNAPSHOT_CACHE_BYTES together (one may be 8 MiB), the least recently used go first."""
+
+    def __init__(
+        self, max_items: int = SNAPSHOT_CACHE_ITEMS, max_bytes: int = SNAPSHOT_CACHE_BYTES
+    ) -> None:
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        data = self._items.get(key)
+        if data is not None:
+            self._items.move_to_end(key)
+        return data
+
+    def put(self, key: tuple[str, str], data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return  # larger than the whole cache: served, not kept
+        old = self._items.pop(key, None)
+        self.bytes -= len(old) if old is not None else 0
+        self._items[key] = data
+        self.bytes += len(data)
+        while len(self._items) > self.max_items or self.bytes > self.max_bytes:
+            _key, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped)
+
+
 class BotslabSnapshotView(HomeAssistantView):
     """An event's snapshot (the media browser's thumbnails and images)."""
 
@@ -231,7 +266,7 @@ class BotslabSnapshotView(HomeAssistantView):
     requires_auth = True
 
     def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.cache = SnapshotCache()
 
     async def get(self, request: web.Request, entry_id: str, token: str) -> web.Response:
         hass = request.app[KEY_HASS]
@@ -239,12 +274,10 @@ class BotslabSnapshotView(HomeAssistantView):
         if not ref.has_image:
             raise web.HTTPNotFound
         key = (entry_id, ref.msg_id)
-        data = self._cache.get(key)
+        data = self.cache.get(key)
         if data is None:
             data = await self._fetch(entry, ref)
-            self._cache[key] = data
-            while len(self._cache) > 64:
-                self._cache.popitem(last=False)
+            self.cache.put(key, data)
         return web.Response(
             body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
         )

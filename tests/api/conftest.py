@@ -19,11 +19,14 @@ from custom_components.botslab.api import (
     Session,
 )
 
+from ..conftest import remember_personal
+
 
 @pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     async with Emulator(demo=True) as emulator:
         yield emulator
+        remember_personal(request, emulator.world)
 
 
 @pytest.fixture

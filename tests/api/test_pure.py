@@ -10,7 +10,16 @@ from hypothesis import given, strategies as st
 import pytest
 
 from botslab_emulator.crypto import QucKeyPair, des_decrypt as server_des_decrypt
-from custom_components.botslab.api import FrameParser, ProtocolError, event_kind, mask, redact
+from custom_components.botslab.api import (
+    Endpoints,
+    FrameParser,
+    ProtocolError,
+    event_kind,
+    mask,
+    redact,
+    redact_text,
+    safejson,
+)
 from custom_components.botslab.api.crypto import (
     api_sign,
     des_decrypt,
@@ -208,3 +217,99 @@ def test_mask_and_redact() -> None:
     out = redact(data)
     assert out["Q"] == out["sid"] == out["nested"]["mobile"] == "**REDACTED**"
     assert "https://" not in out["nested"]["note"] and "bob@ex.com" not in out["nested"]["note"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me on +49 176 12345678 please",
+        "Festnetz 0176/1234-5678",
+        "(0176) 123 456 78",
+        "owner 4915123456789",
+        "link bucket.oss-eu-central-1.aliyuncs.com/a/b.jpg?Expires=1&OSSAccessKeyId=K&Signature=S",
+        "https://cdn.example.com/x.ts?auth_key=abc",
+        "retry with token=abcdef123 later",
+        "cookie sid=5f2a9c; path=/",
+        "mail carol.b+cams@example.org now",
+    ],
+)
+def test_redact_text_catches_the_forms_people_and_the_cloud_write(text: str) -> None:
+    out = redact_text(text)
+    assert "**REDACTED**" in out
+    for secret in (
+        "12345678",
+        "1234-5678",
+        "456 78",
+        "4915123456789",
+        "Signature=S",
+        "aliyuncs.com/a",
+        "auth_key=abc",
+        "abcdef123",
+        "5f2a9c",
+        "carol.b",
+    ):
+        assert secret not in out, (secret, out)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-30", "2026-11-30T10:00:00+00:00", "firmware 2.1.0", "BCC5E5F6A7B8", "22:30", "-58"],
+)
+def test_redact_text_leaves_what_is_not_personal(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("region", "url", "allowed"),
+    [
+        ("eu1", "https://botslab-eu1.oss-eu-central-1.aliyuncs.com/s/1.jpg?Expires=1", True),
+        ("eu1", "https://oss-eu-central-1.aliyuncs.com/botslab-eu1/s/1.jpg", True),
+        ("eu2", "https://b.oss-eu-central-1-internal.aliyuncs.com/x.ts", True),
+        ("na1", "https://b.oss-us-west-1.aliyuncs.com/x.m3u8", True),
+        ("ap1", "https://b.oss-ap-southeast-1.aliyuncs.com/x.ts", True),
+        ("eu1", "https://b.oss-accelerate.aliyuncs.com/x.ts", True),
+        ("eu1", "http://botslab-eu1.oss-eu-central-1.aliyuncs.com/s/1.jpg", False),
+        ("eu1", "https://b.oss-us-west-1.aliyuncs.com/x.jpg", False),
+        ("eu1", "https://b.oss-eu-central-1.aliyuncs.com.evil.example/x.jpg", False),
+        ("eu1", "https://evil.example/b.oss-eu-central-1.aliyuncs.com/x.jpg", False),
+        ("eu1", "https://user@b.oss-eu-central-1.aliyuncs.com/x.jpg", False),
+        ("eu1", "https://b.oss-eu-central-1.aliyuncs.com:8443/x.jpg", False),
+        ("eu1", "https://a.b.oss-eu-central-1.aliyuncs.com/x.jpg", False),
+        ("eu1", "https://192.168.1.1/x.jpg", False),
+        ("eu1", "https://[::1]/x.jpg", False),
+        ("eu1", "file:///etc/passwd", False),
+        ("eu1", "https://b.oss-eu-central-1.aliyuncs.com:99999/x", False),
+        ("eu1", "", False),
+    ],
+)
+def test_media_hosts_are_the_regions_oss_hosts(region: str, url: str, allowed: bool) -> None:
+    assert Endpoints.production(region).media_allowed(url) is allowed
+
+
+def test_media_hosts_of_the_emulator_are_its_own_origin() -> None:
+    endpoints = Endpoints.from_emulator_config(
+        {
+            "quc_url": "http://127.0.0.1:8080/quc/{region}/request.php",
+            "api_url": "http://127.0.0.1:8080/api/{region}",
+            "dispatcher_url": "http://127.0.0.1:8080/v1/list/ip",
+            "rsa_public_key": "x",
+        }
+    )
+    assert endpoints.media_allowed("http://127.0.0.1:8080/oss/b/x.jpg?Signature=1")
+    assert not endpoints.media_allowed("http://127.0.0.1:8081/oss/b/x.jpg")
+    assert not endpoints.media_allowed("https://127.0.0.1:8080/oss/b/x.jpg")
+    assert not endpoints.media_allowed("https://b.oss-eu-central-1.aliyuncs.com/x.jpg")
+
+
+def test_cloud_json_refuses_deep_nesting_on_every_python() -> None:
+    # Python 3.14's decoder takes 50,000 levels that 3.13's refuses; ours refuses both alike
+    deep = '{"data": ' * 50_000 + "0" + "}" * 50_000
+    with pytest.raises(ValueError, match="nested too deeply"):
+        safejson.loads(deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        safejson.loads("[" * (safejson.MAX_DEPTH + 1) + "]" * (safejson.MAX_DEPTH + 1))
+    at_limit = "[" * safejson.MAX_DEPTH + "1" + "]" * safejson.MAX_DEPTH
+    assert safejson.loads(at_limit) is not None
+    assert safejson.loads(b'{"code": 0, "data": {"items": [{"id": "a"}]}}')["data"]["items"][0] == {
+        "id": "a"
+    }

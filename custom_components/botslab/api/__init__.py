@@ -16,6 +16,7 @@ from .exceptions import (
     BotslabTimeoutError,
     CaptchaRequired,
     InvalidCredentials,
+    MediaHostRefused,
     PermissionDenied,
     ProtocolError,
     RateLimited,
@@ -51,8 +52,10 @@ from .models import (
     Share,
     ShareLevel,
     UpgradeState,
+    account_title,
     event_kind,
     mask,
+    mask_personal,
 )
 from .push import ConnectionState, FrameParser, PushClient, PushMessage
 from .quc import QucLogin, encode_token
@@ -90,6 +93,7 @@ __all__ = [
     "InvalidCredentials",
     "Invitation",
     "LiveLicense",
+    "MediaHostRefused",
     "MessagePage",
     "NetworkTest",
     "PermissionDenied",
@@ -110,10 +114,12 @@ __all__ = [
     "SnapshotExpired",
     "UpgradeState",
     "WrongCaptcha",
+    "account_title",
     "decrypt_clip_segment",
     "encode_token",
     "event_kind",
     "mask",
+    "mask_personal",
     "redact",
     "redact_text",
 ]

@@ -14,22 +14,24 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from . import endpoints as ep
+from . import endpoints as ep, safejson
 from .crypto import api_sign, random_alnum
 from .endpoints import APP_KEY, APP_VERSION, USER_AGENT, Endpoints
 from .exceptions import (
     ApiError,
     AuthExpired,
     BotslabConnectionError,
+    MediaHostRefused,
     PermissionDenied,
     ProtocolError,
     SessionConflict,
     SnapshotExpired,
 )
-from .http import check_status, parse_json, translated_errors
+from .http import check_status, parse_json, read_limited, translated_errors
 from .models import (
     CameraKeys,
     CloudPlan,
@@ -53,7 +55,11 @@ from .models import (
     Session,
     Share,
     ShareLevel,
+    as_list,
+    code_of,
     message_id,
+    number,
+    plain,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -96,6 +102,8 @@ class BotslabClient:
         self._login_lock = asyncio.Lock()
         self._lang, self._tz, self._country = language, timezone, country
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        self.skipped = 0  # malformed items (devices, messages) skipped in the cloud's answers
+        self._refused_hosts: set[str] = set()  # media hosts refused (reported once each)
 
     def __repr__(self) -> str:
         return f"BotslabClient(region={self._endpoints.region!r}, qid={self._credentials.qid!r})"
@@ -203,7 +211,7 @@ class BotslabClient:
             ) as resp,
         ):
             check_status(resp, what)
-            body = await resp.read()
+            body = await read_limited(resp, what)
         if resp.status == 404 and not body.startswith(b"{"):
             raise ApiError(404, f"{what}: not found")
         return parse_json(body, what)
@@ -224,10 +232,8 @@ class BotslabClient:
             answer = await self._raw(
                 method, path, params, form if method == "POST" else None, with_sid
             )
-            code = answer.get("code")
-            if isinstance(code, str) and code.lstrip("-").isdigit():
-                code = int(code)
-            if not isinstance(code, int):
+            code = code_of(answer.get("code"))
+            if code is None:
                 raise ProtocolError(f"{method} {path}: answer without code")
             message = str(answer.get("msg") or answer.get("message") or "")
             if code == OK:
@@ -286,6 +292,7 @@ class BotslabClient:
                 try:
                     out.append(Device.from_api(item))
                 except ProtocolError:
+                    self.skipped += 1
                     _LOGGER.debug("skipping a malformed device entry")
             if len(items) < DEVICE_PAGE:
                 break
@@ -310,15 +317,13 @@ class BotslabClient:
         raw: Any = data.get("result") if isinstance(data, Mapping) else None
         if isinstance(raw, str):
             try:
-                raw = json.loads(raw) if raw.strip() else {}
-            except ValueError as err:
+                raw = safejson.loads(raw) if raw.strip() else {}
+            except (ValueError, RecursionError) as err:
                 raise ProtocolError("service result is not JSON") from err
         if not isinstance(raw, Mapping):
             raw = {}
-        error_no = raw.get("ErrorNO", raw.get("errno", 0))
-        return ServiceResult(
-            int(error_no) if str(error_no).lstrip("-").isdigit() else -1, dict(raw)
-        )
+        error_no = code_of(raw.get("ErrorNO", raw.get("errno", 0)))
+        return ServiceResult(-1 if error_no is None else error_no, plain(raw))
 
     async def camera_keys(self, device: Device) -> CameraKeys:
         """Live view's media keys and license (liveview.md H2)."""
@@ -362,6 +367,7 @@ class BotslabClient:
             try:
                 events.append(Event.from_api(item))
             except ProtocolError:
+                self.skipped += 1  # one bad message never blocks the others
                 _LOGGER.debug("skipping a malformed message")
         return MessagePage(
             tuple(events), message_id(data.get("nextid")), message_id(data.get("previd"))
@@ -387,8 +393,8 @@ class BotslabClient:
         """
         collected: list[Event] = []  # unseen events above the first seen one, newest first
         reached = False
-        for number in range(1, max_pages + 1):
-            page = await self.messages(page=number, page_size=page_size)
+        for page_no in range(1, max_pages + 1):
+            page = await self.messages(page=page_no, page_size=page_size)
             for event in page.events:
                 if event.id in seen:
                     reached = True
@@ -421,13 +427,29 @@ class BotslabClient:
             EventTypeInfo(
                 str(i.get("event_type", "")), str(i.get("name", "")), str(i.get("icon", ""))
             )
-            for i in items or []
+            for i in as_list(items)
             if isinstance(i, Mapping)
         ]
 
     async def download(self, url: str, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
-        """A signed OSS object (snapshot, segment). HTTP 403 → SnapshotExpired."""
-        async with translated_errors("media"), self._http.get(url, timeout=self._timeout) as resp:
+        """A signed OSS object (snapshot, playlist, segment). HTTP 403 → SnapshotExpired.
+
+        Only where media lives (`Endpoints.media_allowed`), and no redirects: anything else
+        is refused (MediaHostRefused) and reported once per host."""
+        if not self.endpoints.media_allowed(url):
+            host = (urlsplit(url).hostname or "?")[:80] if url.isprintable() else "?"
+            if host not in self._refused_hosts:
+                self._refused_hosts.add(host)
+                _LOGGER.warning(
+                    "The BOTSLAB cloud named %s as a media host; it is not where BOTSLAB "
+                    "keeps media, so nothing is fetched from it",
+                    host,
+                )
+            raise MediaHostRefused(host)
+        async with (
+            translated_errors("media"),
+            self._http.get(url, timeout=self._timeout, allow_redirects=False) as resp,
+        ):
             if resp.status == 403:
                 raise SnapshotExpired()
             check_status(resp, "media")
@@ -551,7 +573,8 @@ class BotslabClient:
         data = await self._call("GET", ep.PRIVACY_EXPORT)
         if not isinstance(data, Mapping):
             raise ProtocolError("export without a document")
-        return dict(data)
+        document: dict[str, Any] = plain(data)
+        return document
 
     async def restrict_processing(self, restricted: bool) -> bool:
         data = await self._call("POST", ep.PRIVACY_RESTRICT, form={"restricted": int(restricted)})
@@ -594,10 +617,7 @@ def _items(data: Any) -> list[Any]:
 
 
 def _as_int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+    return number(value)
 
 
 def _error_for(code: int, message: str, what: str) -> Exception:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 REGIONS: tuple[str, ...] = ("eu1", "eu2", "na1", "ap1")
 # protocol.md section 1: the order a client tries after 1036
@@ -56,6 +57,39 @@ OTA_PROGRESS = "/v1/iot/ota/progress"  # [modelled]
 NETWORK_TEST = "/v1/iot/device/network_test"  # [modelled]
 
 
+# Where a region's media lives (snapshots, clip playlists and segments): Aliyun OSS [seen],
+# at the storage site of protocol.md section 1. The OSS regions per site are [modelled]
+# (Germany: Frankfurt; USA: Silicon Valley or Virginia; Singapore): correct them here.
+OSS_REGIONS: Mapping[str, tuple[str, ...]] = {
+    "eu1": ("eu-central-1",),
+    "eu2": ("eu-central-1",),
+    "na1": ("us-west-1", "us-east-1"),
+    "ap1": ("ap-southeast-1",),
+}
+
+
+def oss_host_allowed(host: str, oss_regions: tuple[str, ...]) -> bool:
+    """`<bucket>.oss-<region>.aliyuncs.com` or `oss-<region>.aliyuncs.com` (also the
+    `-internal` and `-accelerate` forms Aliyun names), for one of `oss_regions`."""
+    labels = host.lower().rstrip(".").split(".")
+    if labels[-2:] != ["aliyuncs", "com"] or len(labels) not in (3, 4):
+        return False
+    oss = labels[-3].removesuffix("-internal")
+    return any(oss == f"oss-{r}" for r in oss_regions) or oss == "oss-accelerate"
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL, lower case, with the default port spelled out."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        return ""
+    if not parts.hostname:
+        return ""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class RegionHosts:
     """The login (QUC), API gateway and live video URLs of one region."""
@@ -65,6 +99,10 @@ class RegionHosts:
     iotext_url: str = ""  # live view cloud control (liveview.md H3)
     license_url: str = ""  # live view relay sign (H4)
     schedule_url: str = ""  # live view scheduler (H5-H7)
+    # where media may be fetched from: OSS regions over HTTPS (production), or exact
+    # origins ("http://127.0.0.1:8080", the emulator)
+    oss_regions: tuple[str, ...] = ()
+    media_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +133,26 @@ class Endpoints:
     def api_url(self) -> str:
         return self.regions[self.region].api_url
 
+    def media_allowed(self, url: str) -> bool:
+        """Whether a media link the cloud gave may be fetched: the region's OSS hosts over
+        HTTPS, or the configured origins (the emulator). Never anything else: a hostile or
+        spoofed answer must not point Home Assistant at an address of its choosing."""
+        hosts = self.regions[self.region]
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            return False
+        if origin(url) in hosts.media_origins:
+            return True
+        return (
+            parts.scheme == "https"
+            and port in (None, 443)
+            and not parts.username
+            and oss_host_allowed(host, hosts.oss_regions)
+        )
+
     def with_region(self, region: str) -> Endpoints:
         """The same endpoints, for another region."""
         return replace(self, region=region)
@@ -108,6 +166,7 @@ class Endpoints:
                 iotext_url=f"https://{r}-video-iotext.botslab.com",
                 license_url=f"https://{r}-video-licenseext.botslab.com",
                 schedule_url=f"https://{r}-video-schedule.botslab.com",
+                oss_regions=OSS_REGIONS.get(r, ()),
             )
             for r in REGIONS
         }
@@ -126,12 +185,15 @@ class Endpoints:
                     str(hosts.get("iotext_url", "")),
                     str(hosts.get("license_url", "")),
                     str(hosts.get("schedule_url", "")),
+                    media_origins=(origin(str(hosts.get("media_url") or hosts["api_url"])),),
                 )
         else:
             for name in REGIONS:
+                api_url = str(config["api_url"]).replace("{region}", name)
                 regions[name] = RegionHosts(
                     str(config["quc_url"]).replace("{region}", name),
-                    str(config["api_url"]).replace("{region}", name),
+                    api_url,
+                    media_origins=(origin(str(config.get("media_url") or api_url)),),
                 )
         return cls(
             region=region,

@@ -12,6 +12,7 @@ BotslabError
 ├── BotslabConnectionError       network or server trouble: retry later
 │   └── BotslabTimeoutError
 ├── ProtocolError                an answer that does not parse
+│   └── MediaHostRefused         a media link outside where BOTSLAB keeps media
 └── ApiError                     the cloud refused; `.code` says why
     ├── PermissionDenied         not the owner, or a share level too low (202101)
     └── SnapshotExpired          a signed media URL has expired (HTTP 403)
@@ -124,3 +125,12 @@ class SnapshotExpired(ApiError):
 
     def __init__(self, message: str = "signed URL expired") -> None:
         super().__init__(403, message)
+
+
+class MediaHostRefused(ProtocolError):
+    """The cloud named a media host that is not where BOTSLAB keeps media (the region's OSS
+    hosts, or the emulator): nothing is fetched from it."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__("media host refused")
+        self.host = host

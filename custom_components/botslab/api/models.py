@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-import json
+import math
+import re
 import secrets
 from typing import Any
 
+from . import safejson
 from .exceptions import ProtocolError
 
 
@@ -79,22 +81,57 @@ class ShareLevel(StrEnum):
         return {1: cls.VIEW, 2: cls.CONTROL, 3: cls.FULL}.get(_int(value, 1), cls.VIEW)
 
 
-def _int(value: Any, default: int = 0) -> int:
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+_FLOAT_TEXT = re.compile(r"-?[0-9]{1,19}(\.[0-9]{0,12})?([eE][-+]?[0-9]{1,3})?")
+INT_LIMIT = 2**63
+
+
+def number(value: Any, default: int = 0) -> int:
+    """An integer from what a hostile or sloppy cloud may send: ints, finite floats, ASCII
+    digit strings. NaN, infinities, values past 2**63, Unicode digits ("²", "٣"), huge texts
+    and other types give `default`; nothing here raises."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
+        return value if -INT_LIMIT < value < INT_LIMIT else default
     if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            try:
-                return int(float(value))
-            except ValueError:
-                return default
+        return int(value) if math.isfinite(value) and abs(value) < INT_LIMIT else default
+    if isinstance(value, str) and len(value) <= 64:
+        text = value.strip()
+        if _INT_TEXT.fullmatch(text):
+            return int(text)
+        if _FLOAT_TEXT.fullmatch(text):
+            return number(float(text), default)
     return default
+
+
+def plain(value: Any) -> Any:
+    """A JSON value as it may go on (a response, diagnostics): NaN and infinities become
+    None, everything else is kept."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def code_of(value: Any) -> int | None:
+    """A result code (`code`, `errno`, `ErrorNO`): an int or an ASCII digit string, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    parsed = number(value, default=-(2**62))
+    return None if parsed == -(2**62) or isinstance(value, float) else parsed
+
+
+_int = number
+
+
+def as_list(value: Any) -> list[Any]:
+    """A JSON value that should be a list: itself when it is one, else empty (a `true`, a
+    number or an object where a list belongs carries nothing to read)."""
+    return value if isinstance(value, list) else []
 
 
 def _str(value: Any) -> str:
@@ -105,6 +142,28 @@ def _obj(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ProtocolError(f"{what} is not an object")
     return value
+
+
+def looks_personal(value: str) -> bool:
+    """Whether a free text (a nickname) is a phone number or an email: accounts registered
+    by phone have the number as their nickname."""
+    digits = sum(c.isdigit() for c in value)
+    return "@" in value or digits >= 6
+
+
+def mask_personal(value: str) -> str:
+    """A nickname as it may be shown: masked when it is a phone number or an email."""
+    return mask(value) if looks_personal(value) else value
+
+
+def account_title(nickname: str, username: str) -> str:
+    """How an account is named where everyone sees it (entry title, media browser root, Home
+    Assistant's own log lines): its nickname, unless that is a phone number or an email;
+    otherwise the sign-in name, masked."""
+    shown = nickname.strip()
+    if shown and not looks_personal(shown):
+        return shown
+    return mask(username.strip()) or "BOTSLAB"
 
 
 def mask(value: str) -> str:
@@ -243,9 +302,10 @@ class Properties:
             out: dict[str, PropertyValue] = {}
             for item in items if isinstance(items, list) else []:
                 if isinstance(item, Mapping) and item.get("identifier"):
-                    out[str(item["identifier"])] = PropertyValue(
-                        item.get("value"), _int(item.get("timestamp"))
-                    )
+                    value = item.get("value")
+                    if isinstance(value, float) and not math.isfinite(value):
+                        value = None  # NaN or an infinity reported: nothing known
+                    out[str(item["identifier"])] = PropertyValue(value, _int(item.get("timestamp")))
             return out
 
         return cls(table(data.get("report")), table(data.get("desired")))
@@ -298,10 +358,10 @@ class Properties:
     def sd_storage(self) -> tuple[int, int, int] | None:
         """(total, used, free) bytes."""
         value = self.get("SdStorage")
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) > 80:
             return None
         parts = value.split(",")
-        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        if len(parts) != 3 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
             return None
         total, used, free = (int(p) for p in parts)
         return total, used, free
@@ -358,14 +418,18 @@ class VideoRef:
         return self.encrypt not in ("", "none")
 
 
+MAX_CTIME = 2**33  # Unix seconds: until the year 2242
+
+
 def message_id(value: Any) -> str:
     """A message id as an opaque string: the cloud sends a string or a number (protocol.md
     3.3), and nothing may assume it is numeric or increasing. '' when it is missing."""
     if value is None or isinstance(value, bool | Mapping | list):
         return ""
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else ""
-    return str(value).strip()
+        return str(int(value)) if value.is_integer() and abs(value) < INT_LIMIT else ""
+    text = str(value).strip()
+    return text if len(text) <= 128 else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,8 +457,8 @@ class Event:
         tdata = item.get("tdata")
         if isinstance(tdata, str):
             try:
-                tdata = json.loads(tdata)
-            except ValueError as err:
+                tdata = safejson.loads(tdata)
+            except (ValueError, RecursionError) as err:
                 raise ProtocolError("tdata is not JSON") from err
         tdata = _obj(tdata, "tdata")
         # the field variants the working public client takes (protocol.md 3.3)
@@ -422,9 +486,13 @@ class Event:
         extend: Any = tdata.get("extend") or {}
         if isinstance(extend, str):
             try:
-                extend = json.loads(extend) if extend.strip() else {}
-            except ValueError:
+                extend = safejson.loads(extend) if extend.strip() else {}
+            except (ValueError, RecursionError):
                 extend = {"raw": extend}
+        raw_ctime = tdata.get("ctime", item.get("ctime"))
+        ctime = 0 if raw_ctime in (None, "") else number(raw_ctime, default=-1)
+        if not 0 <= ctime < MAX_CTIME:  # NaN, infinities, 10**15, "²": this message is skipped
+            raise ProtocolError("message time out of range")
         return cls(
             id=msg_id,
             device_name=serial,
@@ -432,7 +500,7 @@ class Event:
             kind=event_kind(event_type),
             event_type=event_type,
             title=_str(tdata.get("title")),
-            ctime=_int(tdata.get("ctime") or item.get("ctime")),
+            ctime=ctime,
             image=image,
             video=video,
             extend=extend if isinstance(extend, Mapping) else {"raw": extend},
@@ -654,10 +722,13 @@ class NetworkTest:  # [modelled] (protocol.md 8)
 
         def num(key: str) -> float | None:
             value = data.get(key)
-            try:
-                return None if value is None else float(value)
-            except (TypeError, ValueError):
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
                 return None
+            try:
+                result = float(value) if not isinstance(value, str) or value.isascii() else None
+            except (ValueError, OverflowError):
+                return None
+            return result if result is not None and math.isfinite(result) else None
 
         rssi = num("rssi")
         return cls(
@@ -731,10 +802,17 @@ class CameraKeys:
         data = _obj(raw, "camera keys")
         lic = _obj(data.get("license"), "license")
         keys: dict[int, str] = {}
-        for item in data.get("secret_keys") or []:
+        for item in as_list(data.get("secret_keys")):
             if isinstance(item, Mapping):
                 for index, key in item.items():
-                    if str(index).isdigit() and isinstance(key, str) and key:
+                    text = str(index)
+                    if (
+                        text.isascii()
+                        and text.isdigit()
+                        and len(text) < 10
+                        and isinstance(key, str)
+                        and key
+                    ):
                         keys[int(index)] = key
         if not keys or not lic.get("product_id"):
             raise ProtocolError("camera keys without keys or license")

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-import json
 import logging
 import random
 import struct
@@ -22,9 +21,10 @@ from typing import Any
 
 import aiohttp
 
+from . import safejson
 from .endpoints import PUSH_APP_ID, PUSH_VERSION, Endpoints
 from .exceptions import BotslabConnectionError, BotslabError, ProtocolError
-from .http import DEFAULT_TIMEOUT, check_status, parse_json, translated_errors
+from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
 from .models import Identity, message_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -181,8 +181,8 @@ def parse_body(body: bytes) -> Mapping[str, Any] | None:
         chunk = body[start:].strip()
         if chunk[:1] == b"{":
             try:
-                loaded = json.loads(chunk)
-            except (ValueError, UnicodeDecodeError):
+                loaded = safejson.loads(chunk)
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 continue
             if isinstance(loaded, Mapping):
                 return loaded
@@ -244,6 +244,7 @@ class PushClient:
         self._writer: asyncio.StreamWriter | None = None
         self._seen_acks: OrderedDict[str, None] = OrderedDict()
         self.duplicates = 0
+        self.silent_drops = 0
         self.failures = 0
         self.connects = 0
         self.frames_parsed = 0
@@ -306,6 +307,9 @@ class PushClient:
             except (BotslabError, OSError, TimeoutError) as err:
                 self.last_error = type(err).__name__
                 _LOGGER.debug("push connection failed: %s", type(err).__name__)
+            except Exception as err:
+                self.last_error = type(err).__name__
+                _LOGGER.warning("push connection failed unexpectedly: %s", type(err).__name__)
             self.failures += 1
             self._set_state(ConnectionState.BACKOFF)
             await asyncio.sleep(self.backoff_delay(self.failures - 1))
@@ -326,7 +330,7 @@ class PushClient:
             ) as resp,
         ):
             check_status(resp, "push dispatcher")
-            answer = parse_json(await resp.read(), "push dispatcher")
+            answer = parse_json(await read_limited(resp, "push dispatcher"), "push dispatcher")
         servers = answer.get("data")
         if not isinstance(servers, list) or not servers or not isinstance(servers[0], Mapping):
             raise BotslabConnectionError("push dispatcher offered no server")
@@ -385,11 +389,19 @@ class PushClient:
             heartbeat = asyncio.create_task(self._heartbeats(writer), name="botslab-push-heartbeat")
             for frame in later:
                 self._handle(writer, frame)
+            replies = False  # has the server answered a heartbeat on this connection?
             while True:
-                data = await reader.read(65536)
+                # silent past the budget: the connection is dead even if TCP does not say so
+                budget = 3 * self._heartbeat + 5 if replies else self._t + self._heartbeat
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), budget)
+                except TimeoutError as err:
+                    self.silent_drops += 1
+                    raise BotslabConnectionError("push connection silent") from err
                 if not data:
                     raise BotslabConnectionError("push connection closed by the server")
                 for frame in parser.feed(data):
+                    replies = replies or frame.opcode == OP_HEARTBEAT_REPLY
                     self._handle(writer, frame)
         finally:
             self.frames_parsed += parser.frames_parsed

@@ -32,8 +32,8 @@ from .exceptions import (
     ProtocolError,
     WrongCaptcha,
 )
-from .http import DEFAULT_TIMEOUT, check_status, parse_json, translated_errors
-from .models import Credentials, Identity
+from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
+from .models import Credentials, Identity, code_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,13 +46,7 @@ _QID_IN_Q = re.compile(r"(?:^|&)u=(?:360H)?(\d+)")
 
 
 def _errno(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+    return code_of(value)
 
 
 class QucLogin:
@@ -115,7 +109,7 @@ class QucLogin:
             ) as resp,
         ):
             check_status(resp, "QUC")
-            return resp, await resp.read(), envelope.des_key
+            return resp, await read_limited(resp, "QUC"), envelope.des_key
 
     async def login(
         self,
@@ -206,7 +200,7 @@ class QucLogin:
         if not q or not t:
             raise ProtocolError("QUC success without Q/T")
         qid = str(user.get("qid") or "")
-        if not qid.isdigit():
+        if not (qid.isascii() and qid.isdigit()):
             match = _QID_IN_Q.search(unquote(q))  # a decoded copy, only to read a field
             if not match:
                 raise ProtocolError("QUC success without an account id")
@@ -234,7 +228,9 @@ class QucLogin:
         if body[:1] == b"{":
             try:
                 detail = json.loads(body)
-            except ValueError:
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                detail = {}
+            if not isinstance(detail, dict):
                 detail = {}
             raise BotslabAuthError(f"captcha refused: {detail.get('errno', '?')}")
         return body, challenge, resp.headers.get("Content-Type", "image/png").split(";")[0]

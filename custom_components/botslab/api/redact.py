@@ -46,13 +46,32 @@ SECRET_KEYS = frozenset(
     }
 )
 _URL = re.compile(r"(?:https?|aliyun)://[^\s\"'<>]+")
+# a signed object link without its scheme: host/path?…Signature=… or ?…Expires=…
+_BARE_SIGNED = re.compile(
+    r"[\w.-]+\.[a-z]{2,}/[^\s\"'<>]*[?&](?:Signature|OSSAccessKeyId|Expires|sign)=[^\s\"'<>]*",
+    re.IGNORECASE,
+)
+# key=value secrets in free text (a query string, a log line)
+_SECRET_PARAMS = re.compile(
+    r"\b(token|access_token|sid|home_sid|sign|signature|authsig|q|t|m2|ukey|secretkey|"
+    r"push_alias|alias)=([^\s&\"'<>;,]+)",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"\+?\b\d{9,15}\b")
+# phone numbers as people write them: +49 176 12345678, 0176/1234-5678, (0176) 123 456 78,
+# 4915123456789: 7 to 15 digits with spaces, slashes, dots, dashes or brackets between
+# (a calendar date, 2026-11-30, is not one)
+_PHONE = re.compile(
+    r"(?<![\w.])(?![0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9]))\+?\(?[0-9](?:[\s/.()-]{0,2}[0-9]){6,14}(?!\w)"
+)
 
 
 def redact_text(text: str) -> str:
-    """Hide URLs (signed ones carry credentials), emails and phone numbers in free text."""
+    """Hide URLs (signed ones carry credentials, with or without their scheme), secret
+    `key=value` pairs, emails and phone numbers in free text."""
     text = _URL.sub(REDACTED, text)
+    text = _BARE_SIGNED.sub(REDACTED, text)
+    text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _EMAIL.sub(REDACTED, text)
     return _PHONE.sub(REDACTED, text)
 

@@ -23,6 +23,9 @@ _LOGGER = logging.getLogger(__name__)
 IDLE_S = 25.0
 FIRST_FRAME_S = 8.0
 MAX_GOP_FRAMES = 300
+# the keyframe group kept for a viewer who joins: bounded in bytes too (a frame may be 4 MiB);
+# a group past either bound is dropped, and collecting resumes at the next keyframe
+MAX_GOP_BYTES = 16 * 1024 * 1024
 MAX_BUFFERED = 8 * 1024 * 1024  # a viewer further behind than this is dropped
 FRAME_90K = 6000  # 15 fps when timestamps jump
 
@@ -51,6 +54,8 @@ class LiveFeed:
         self._first_frame = asyncio.Event()
         self._muxer = TsMuxer()
         self._gop: list[bytes] = []
+        self._gop_bytes = 0
+        self._gop_open = False  # the group began with a keyframe and is within its bounds
         self._anchor: tuple[int, int] | None = None  # (device ts, pts)
         self._last_pts = 0
         self.last_error: LiveError | None = None
@@ -116,7 +121,7 @@ class LiveFeed:
             await self._stop_session()
             session = self._open_session()
             self._first_frame.clear()
-            self._gop.clear()
+            self._drop_gop()
             try:
                 await session.start()
             except LiveError as err:
@@ -173,9 +178,7 @@ class LiveFeed:
 
     def _publish(self, frame: LiveFrame) -> None:
         packets = self._muxer.mux(frame.au, self._pts(frame.ts_ms), keyframe=frame.keyframe)
-        if frame.keyframe or len(self._gop) >= MAX_GOP_FRAMES:
-            self._gop.clear()
-        self._gop.append(packets)
+        self._keep(packets, frame.keyframe)
         self._first_frame.set()
         for writer in list(self._viewers):
             transport = writer.transport
@@ -184,6 +187,25 @@ class LiveFeed:
                 self._viewers.discard(writer)
                 continue
             writer.write(packets)
+
+    def _drop_gop(self) -> None:
+        self._gop.clear()
+        self._gop_bytes = 0
+        self._gop_open = False
+
+    def _keep(self, packets: bytes, keyframe: bool) -> None:
+        """Keep the current keyframe group for viewers who join: from its keyframe on, within
+        MAX_GOP_FRAMES and MAX_GOP_BYTES; a group past them is dropped until the next one."""
+        if keyframe:
+            self._drop_gop()
+            self._gop_open = True
+        if not self._gop_open:
+            return
+        if len(self._gop) >= MAX_GOP_FRAMES or self._gop_bytes + len(packets) > MAX_GOP_BYTES:
+            self._drop_gop()
+            return
+        self._gop.append(packets)
+        self._gop_bytes += len(packets)
 
     # --- viewers ----------------------------------------------------------------------------
     def _arm_idle(self) -> None:

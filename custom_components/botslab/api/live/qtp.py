@@ -10,7 +10,7 @@ import random
 import struct
 
 from ..exceptions import BotslabConnectionError, ProtocolError
-from .frames import MAGIC, AppFrame, FrameReader, start_frame
+from .frames import HEADER, MAGIC, MAX_BODY, AppFrame, FrameReader, start_frame
 
 FLAGS_MEDIA = 0x1D00
 FLAGS_CLIENT = 0x1D02
@@ -20,6 +20,9 @@ CMD_SYN, CMD_ACK = 1, 3
 MY_TS = 0x11223344
 GAP_SKIP = 48
 MAX_PENDING = 8192
+# one message is one app-frame: a length past the largest frame is a damaged (or hostile)
+# message, never buffered; reading resumes at the next keyframe head
+MAX_MESSAGE = HEADER + MAX_BODY
 
 
 def checksum(*words: int) -> int:
@@ -62,6 +65,11 @@ def flow_ack(conv: int, highest: int, una: int) -> bytes:
     return data_header(conv, highest, una, FLAGS_FLOW_ACK) + struct.pack("<I", una) + bytes(2)
 
 
+def _keyframe_head(chunk: bytes) -> bool:
+    """A datagram that opens a message with a keyframe: [u32 L][magic][0][class 2]."""
+    return chunk[4:8] == MAGIC and len(chunk) > 9 and chunk[9] == 0x02
+
+
 class Reassembler:
     """Relay datagrams (flags 0x1D00) in sn order to app-frames. The relay does not
     retransmit: more than 48 waiting segments skip the gap and resync on the next keyframe
@@ -75,6 +83,7 @@ class Reassembler:
         self._last_ext: int | None = None
         self._need = 0  # bytes still missing of the current message, 0 at a boundary
         self._message = bytearray()
+        self._resync = False  # after an absurd length: wait for a keyframe head
 
     def _extend(self, sn: int) -> int:
         if self._last_ext is None:
@@ -118,11 +127,7 @@ class Reassembler:
         """Drop the partial message; resume at the next datagram that opens a keyframe."""
         self._reset()
         assert self.cursor is not None
-        heads = sorted(
-            s
-            for s, p in self.pending.items()
-            if s > self.cursor and p[4:8] == MAGIC and len(p) > 9 and p[9] == 0x02
-        )
+        heads = sorted(s for s, p in self.pending.items() if s > self.cursor and _keyframe_head(p))
         self.skipped += 1
         if not heads:
             self.pending.clear()
@@ -140,8 +145,15 @@ class Reassembler:
             if self._need == 0:
                 if len(chunk) < 4:
                     continue  # an empty packet
+                if self._resync and not _keyframe_head(chunk):
+                    continue
+                self._resync = False
                 (size,) = struct.unpack_from(">I", chunk)
                 if size == 0:
+                    continue
+                if size > MAX_MESSAGE:
+                    self.skipped += 1
+                    self._resync = True
                     continue
                 self._message = bytearray(chunk[4:])
                 self._need = size

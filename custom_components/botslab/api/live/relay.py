@@ -16,6 +16,7 @@ import struct
 from ..exceptions import BotslabConnectionError, ProtocolError
 from .frames import MAGIC, AppFrame, FrameReader, login_frame, start_frame
 from .qtp import message
+from .setup import host_port
 
 LOGIN_WAIT_S = 3.0
 WRAPPED_HEAD = 14  # QTP data header (10) + u32 length
@@ -75,11 +76,11 @@ async def open_tcp_relay(
 ) -> tuple[TcpRelay, list[AppFrame]]:
     """Connect, log in (raw, then QTP-wrapped), START. Returns the connection and any frames
     that came with the login result."""
-    host, _, port = server.rpartition(":")
+    address = host_port(server)
+    if address is None:
+        raise ProtocolError("media relay address is not host:port")
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host or server, int(port or 80)), 5
-        )
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 5)
     except (OSError, TimeoutError) as err:
         raise BotslabConnectionError("media relay unreachable") from err
     login = login_frame(stream_id, ukey, cluster, product_key)

@@ -20,15 +20,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 import contextlib
 from dataclasses import dataclass, field
-import json
 import logging
 import random
 import time
 from typing import TYPE_CHECKING, Any
 import uuid
 
+from .. import safejson
 from ..exceptions import ApiError, BotslabConnectionError, BotslabError, ProtocolError
-from ..models import CameraKeys, Device
+from ..models import CameraKeys, Device, code_of
 from . import setup, tunnel
 from .frames import CLASS_AUDIO, CLASS_IFRAME, CLASS_PFRAME, AppFrame, login_frame, start_frame
 from .media import decrypt_au, frame_key, is_keyframe, parse_body
@@ -52,7 +52,13 @@ PLAY_TYPE_AUX = base64.b64encode(
     b'{"pct":3, "bitrate":1, "os":"1", "f":0, "rfd":0, "sp":0, "vfs":0, "mc":"", "ver":"220802"}'
 ).decode()
 CACHE_S = 30 * 60
+# memory: a frame may be up to 4 MiB (frames.MAX_BODY), so frame counts alone allow gigabytes;
+# both queues are bounded in bytes too. Raw frames beyond their budget are dropped as they
+# come; decoded frames push the oldest out.
+RAW_MAX = 512
+RAW_MAX_BYTES = 16 * 1024 * 1024
 QUEUE_MAX = 90
+QUEUE_MAX_BYTES = 16 * 1024 * 1024
 
 
 class LiveError(BotslabError):
@@ -155,9 +161,11 @@ class LiveSession:
         self._m2 = client.identity.m2
         self._machine_id = machine_id(self._m2)
         self._requester_id = requester_id(self._m2)
-        self._queue: deque[LiveFrame] = deque(maxlen=QUEUE_MAX)
+        self._queue: deque[LiveFrame] = deque()
+        self._queue_bytes = 0
         self._wakeup = asyncio.Event()
-        self._raw: asyncio.Queue[AppFrame] = asyncio.Queue(maxsize=512)
+        self._raw: asyncio.Queue[AppFrame] = asyncio.Queue(maxsize=RAW_MAX)
+        self._raw_bytes = 0
         self._error: LiveError | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
@@ -245,7 +253,9 @@ class LiveSession:
     async def _iterate(self) -> AsyncIterator[LiveFrame]:
         while True:
             while self._queue:
-                yield self._queue.popleft()
+                frame = self._queue.popleft()
+                self._queue_bytes -= len(frame.au)
+                yield frame
             if self._error is not None:
                 raise self._error
             if self._stopped:
@@ -401,7 +411,10 @@ class LiveSession:
                 self._offer(frame, "tcp")
 
     async def _open_qtp(self, relay: setup.Schedule) -> None:
-        host, _, port = relay.servers[0].rpartition(":")
+        address = setup.host_port(relay.servers[0])
+        if address is None:
+            raise ProtocolError("media relay address is not host:port")
+        host, port = address
         login = login_frame(
             relay.stream_id or f"{self._sn}_01_01",
             relay.ukey,
@@ -413,7 +426,7 @@ class LiveSession:
                 await asyncio.sleep(self.timers.qtp_dial_gap)
             leg = QtpLeg(lambda frame: self._offer(frame, "qtp"))
             try:
-                await leg.dial(host, int(port or 80))
+                await leg.dial(host, port)
                 result = await leg.login(login)
             except BotslabConnectionError as err:
                 leg.close()
@@ -638,14 +651,20 @@ class LiveSession:
             return
         if not self.stats.transport:
             self.stats.transport = leg
+        if self._raw_bytes + len(frame.body) > RAW_MAX_BYTES:
+            self.stats.dropped += 1
+            return
         try:
             self._raw.put_nowait(frame)
         except asyncio.QueueFull:
             self.stats.dropped += 1
+        else:
+            self._raw_bytes += len(frame.body)
 
     async def _media(self) -> None:
         while True:
             frame = await self._raw.get()
+            self._raw_bytes -= len(frame.body)
             try:
                 body = parse_body(frame.body)
             except ProtocolError:
@@ -667,8 +686,19 @@ class LiveSession:
                 self.stats.first_frame_ms = (time.monotonic() - self.stats.opened_at) * 1000
             self.stats.frames += 1
             self.stats.keyframes += keyframe
-            self._queue.append(LiveFrame(body.ts_ms, au, keyframe))
-            self._wakeup.set()
+            self._enqueue(LiveFrame(body.ts_ms, au, keyframe))
+
+    def _enqueue(self, frame: LiveFrame) -> None:
+        """A decoded frame for the reader; the oldest go when the reader is behind by more
+        than QUEUE_MAX frames or QUEUE_MAX_BYTES."""
+        self._queue.append(frame)
+        self._queue_bytes += len(frame.au)
+        while len(self._queue) > 1 and (
+            len(self._queue) > QUEUE_MAX or self._queue_bytes > QUEUE_MAX_BYTES
+        ):
+            self._queue_bytes -= len(self._queue.popleft().au)
+            self.stats.dropped += 1
+        self._wakeup.set()
 
     async def _decrypt(self, index: int, au: bytes, keyframe: bool) -> bytes | None:
         """Decrypt an access unit. Every keyframe is test-decoded (liveview.md 8.5 checks only
@@ -710,7 +740,8 @@ class LiveSession:
 def _lra_flag(lra: Any) -> int:
     """`flag` of req_relay_res's Base64 `lra` object (1 = video, 0 = audio only)."""
     try:
-        loaded = json.loads(base64.b64decode(str(lra), validate=True))
-        return int(loaded.get("flag", -1)) if isinstance(loaded, dict) else -1
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        loaded = safejson.loads(base64.b64decode(str(lra), validate=True))
+        flag = code_of(loaded.get("flag")) if isinstance(loaded, dict) else None
+        return -1 if flag is None else flag
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         return -1

@@ -6,17 +6,17 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-import json
 import time
 from typing import Any
 
 import aiohttp
 from Crypto.Cipher import AES
 
+from .. import safejson
 from ..endpoints import Endpoints
 from ..exceptions import ApiError, ProtocolError
-from ..http import DEFAULT_TIMEOUT, check_status, parse_json, translated_errors
-from ..models import LiveLicense
+from ..http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
+from ..models import LiveLicense, as_list, code_of
 from .signing import schedule_sign, strip_substream, urlsign
 
 CLOUD_CONTROL_KEY = b"livecloud0123456"
@@ -45,6 +45,17 @@ class Schedule:
     stream_id: str = ""
 
 
+def host_port(server: str) -> tuple[str, int] | None:
+    """A relay's "host:port" (a bare host means port 80), or None when it is not one."""
+    host, colon, port_text = server.strip().rpartition(":")
+    if not colon:
+        host, port_text = server.strip(), "80"
+    port = code_of(port_text) if port_text.isascii() else None
+    if not host or any(c.isspace() for c in host) or port is None or not 0 < port < 65536:
+        return None
+    return host, port
+
+
 async def cloud_control(session: aiohttp.ClientSession, endpoints: Endpoints) -> TunnelServers:
     """H3: the tunnel servers, from AES-128-ECB `ccdata`."""
     url = endpoints.regions[endpoints.region].iotext_url + "/sdk"
@@ -56,19 +67,29 @@ async def cloud_control(session: aiohttp.ClientSession, endpoints: Endpoints) ->
         ) as resp,
     ):
         check_status(resp, "cloud control")
-        answer = parse_json(await resp.read(), "cloud control")
+        answer = parse_json(await read_limited(resp, "cloud control"), "cloud control")
     if answer.get("errno") not in (0, "0"):
-        raise ApiError(int(answer.get("errno") or -1), str(answer.get("errmsg") or ""))
+        code = code_of(answer.get("errno"))
+        raise ApiError(-1 if code is None else code, str(answer.get("errmsg") or "")[:200])
     try:
         data = answer["data"]
         plain = AES.new(CLOUD_CONTROL_KEY, AES.MODE_ECB).decrypt(base64.b64decode(data["ccdata"]))
         if plain and 1 <= plain[-1] <= 16:
             plain = plain[: -plain[-1]]
-        net = json.loads(plain.decode("utf-8"))["net"]
+        net = safejson.loads(plain.decode("utf-8"))["net"]
         hosts = tuple(h.strip() for h in str(net["p2p_tunnel_servers"]).split(",") if h.strip())
-        port = int(net.get("p2p_tunnel_port") or 8080)
-    except (KeyError, TypeError, ValueError, binascii.Error, UnicodeDecodeError) as err:
+        port = code_of(net.get("p2p_tunnel_port") or 8080) or 0
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        binascii.Error,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as err:
         raise ProtocolError("cloud control answer does not parse") from err
+    if not 0 < port < 65536:
+        raise ProtocolError("cloud control names no usable tunnel port")
     if not hosts:
         raise ProtocolError("cloud control offered no tunnel server")
     return TunnelServers(hosts, port)
@@ -95,12 +116,11 @@ async def relay_sign(
         ) as resp,
     ):
         check_status(resp, "relay sign")
-        answer = parse_json(await resp.read(), "relay sign")
+        answer = parse_json(await read_limited(resp, "relay sign"), "relay sign")
     data = answer.get("data")
     if not isinstance(data, dict) or not data.get("sign"):
-        raise ApiError(
-            int(answer.get("errno") or -1), str(answer.get("errmsg") or "relay sign refused")
-        )
+        code = code_of(answer.get("errno"))
+        raise ApiError(code or -1, str(answer.get("errmsg") or "relay sign refused")[:200])
     return RelaySign(str(data["sign"]), str(data.get("sname") or ""))
 
 
@@ -152,12 +172,15 @@ async def schedule(
         session.get(url, headers={"User-Agent": NETSDK_UA}, timeout=DEFAULT_TIMEOUT) as resp,
     ):
         check_status(resp, "scheduler")
-        answer: dict[str, Any] = strip_substream(await resp.text())
+        body = await read_limited(resp, "scheduler")
+        answer: dict[str, Any] = strip_substream(body.decode("utf-8", "replace"))
     if answer.get("errcode") not in (0, "0"):
-        raise ApiError(
-            int(answer.get("errcode") or -1), str(answer.get("errmsg") or "scheduler refused")
-        )
-    servers = tuple(s for s in answer.get("servers") or [] if isinstance(s, str) and s)
+        code = code_of(answer.get("errcode"))
+        raise ApiError(-1 if code is None else code, str(answer.get("errmsg") or "refused")[:200])
+    # "host:port" (or a bare host: port 80); anything else is dropped, never dialled
+    servers = tuple(
+        s for s in as_list(answer.get("servers")) if isinstance(s, str) and host_port(s)
+    )
     if kind == 1 and (not servers or not answer.get("auth_key")):
         raise ProtocolError("schedule without servers or key")
     return Schedule(

@@ -11,6 +11,7 @@ import json
 from typing import Any
 import uuid
 
+from .. import safejson
 from ..exceptions import ProtocolError
 
 BASE_CAPACITY_KEY = b"a0e^63b2de5eea&a1451@e0c27c54a80"
@@ -47,8 +48,8 @@ def open_data(data: str, key: bytes) -> dict[str, Any]:
     """Inverse of :func:`seal_data`; ProtocolError when it does not open to a JSON object."""
     try:
         first = rc4(key, base64.b64decode(data, validate=True))
-        loaded = json.loads(base64.b64decode(first, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        loaded = safejson.loads(base64.b64decode(first, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ProtocolError("signalling data does not open") from err
     if not isinstance(loaded, dict):
         raise ProtocolError("signalling data is not an object")
@@ -97,8 +98,8 @@ def strip_substream(body: str) -> dict[str, Any]:
     cleaned = text[:3] + text[6:]
     cleaned += "=" * (-len(cleaned) % 4)
     try:
-        loaded = json.loads(base64.b64decode(cleaned, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        loaded = safejson.loads(base64.b64decode(cleaned, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ProtocolError("scheduler answer does not decode") from err
     if not isinstance(loaded, dict):
         raise ProtocolError("scheduler answer is not an object")

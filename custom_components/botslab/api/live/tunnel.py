@@ -4,10 +4,10 @@ XMSG carrying signalling JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-import json
 import struct
 from typing import Any
 
+from .. import safejson
 from ..exceptions import ProtocolError
 
 MAGIC = bytes.fromhex("8009000020160518")
@@ -126,8 +126,8 @@ def read_xmsg(data: bytes) -> dict[str, Any]:
     if start < 0 or end < start:
         raise ProtocolError("XMSG without JSON")
     try:
-        loaded = json.loads(data[start : end + 1])
-    except (ValueError, UnicodeDecodeError) as err:
+        loaded = safejson.loads(data[start : end + 1])
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ProtocolError("XMSG JSON does not parse") from err
     if not isinstance(loaded, dict):
         raise ProtocolError("XMSG JSON is not an object")
