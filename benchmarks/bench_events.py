@@ -57,7 +57,7 @@ async def test_events_benchmark(
 
             hass.config_entries.async_update_entry(entry, options={CONF_DOWNLOAD_SNAPSHOTS: False})
             await hass.async_block_till_done()
-        stream = entry.runtime_data.events
+        stream = entry.runtime_data.push
         assert stream is not None
         deadline = time.monotonic() + 20
         while stream.connection != "push":
@@ -115,14 +115,14 @@ async def test_events_benchmark(
         tails: list[float] = []
         for _ in range(BURSTS):
             await asyncio.sleep(0.3)
-            before = stream.fetches
+            before = entry.runtime_data.events.fetches
             results = (await control("burst", {"events": [one() for _ in range(BURST_SIZE)]}))[
                 "results"
             ]
             ids = [record(r) for r in results]
             await settle(ids)
             await asyncio.sleep(0.2)
-            burst_fetches += stream.fetches - before
+            burst_fetches += entry.runtime_data.events.fetches - before
             burst_ids.extend(ids)
             spans.append((max(pushed_at[i] for i in ids) - min(pushed_at[i] for i in ids)) * 1000)
             tails.append(

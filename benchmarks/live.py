@@ -40,7 +40,7 @@ async def bench(seconds: float) -> dict[str, float]:
                 creds = await QucLogin(http, endpoints, identity).login(DEMO_USER, DEMO_PASSWORD)
                 client = BotslabClient(http, endpoints, identity, creds)
                 await client.login()
-                door = next(d for d in await client.devices() if d.device_name == DOOR)
+                door = next(d for d in await client.devices() if d.serial == DOOR)
                 return await _measure(client, door, seconds)
         finally:
             proc.terminate()

@@ -16,6 +16,7 @@ import string
 
 from Crypto.Cipher import DES, ChaCha20, PKCS1_v1_5
 from Crypto.PublicKey import RSA
+from Crypto.Util.Padding import pad, unpad
 
 QUC_SIG_SUFFIXES: tuple[str, ...] = ("73e5dba4", "")
 APP_SECRET = "qihu_adr_3afg139513ksgnlah1951365saa351a9z_360"  # noqa: S105 - app-wide, public
@@ -59,30 +60,19 @@ def b64decode_loose(text: str) -> bytes:
         raise EnvelopeError("bad base64") from err
 
 
-def _pkcs7_pad(data: bytes, block: int = 8) -> bytes:
-    n = block - len(data) % block
-    return data + bytes([n]) * n
-
-
-def _pkcs7_unpad(data: bytes, block: int = 8) -> bytes:
-    if not data or len(data) % block:
-        raise EnvelopeError("bad block length")
-    n = data[-1]
-    if not 1 <= n <= block or data[-n:] != bytes([n]) * n:
-        raise EnvelopeError("bad padding")
-    return data[:-n]
-
-
 def des_encrypt(plaintext: bytes, key8: bytes) -> bytes:
     """Single DES-CBC, key = IV = the 8 key bytes, PKCS#7."""
-    return DES.new(key8, DES.MODE_CBC, iv=key8).encrypt(_pkcs7_pad(plaintext))
+    return DES.new(key8, DES.MODE_CBC, iv=key8).encrypt(pad(plaintext, 8))
 
 
 def des_decrypt(ciphertext: bytes, key8: bytes) -> bytes:
     """Inverse of :func:`des_encrypt`; raises EnvelopeError on bad length or padding."""
     if not ciphertext or len(ciphertext) % 8:
         raise EnvelopeError("bad ciphertext length")
-    return _pkcs7_unpad(DES.new(key8, DES.MODE_CBC, iv=key8).decrypt(ciphertext))
+    try:
+        return unpad(DES.new(key8, DES.MODE_CBC, iv=key8).decrypt(ciphertext), 8)
+    except ValueError as err:
+        raise EnvelopeError("bad padding") from err
 
 
 def des_key_of(key_string: str) -> bytes:

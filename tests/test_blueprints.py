@@ -96,7 +96,7 @@ async def test_person_at_night_turns_on_the_light(
     )
     await hass.async_block_till_done()
     assert hass.states.get("automation.night_light").state == "on"
-    stream = entry.runtime_data.events
+    stream = entry.runtime_data.push
     assert stream is not None
     deadline = time.monotonic() + 30
     while stream.connection != "push":

@@ -257,7 +257,7 @@ async def test_options(ha: HomeAssistant, emulator: Emulator) -> None:
         CONF_MAX_EVENT_AGE: 300,
     }
     assert entry.state is ConfigEntryState.LOADED, "reloaded with the new options"
-    assert entry.runtime_data.events.poll_interval == 120
+    assert entry.runtime_data.push.poll_interval == 120
     # new tokens (or any data change) are saved without a reload
     before = dict(emulator.counters.requests)
     ha.config_entries.async_update_entry(entry, data={**entry.data, CONF_Q: "u%3D1%26n%3D2"})

@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER
 from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
-from custom_components.botslab.push import CONNECTION_POLLING, CONNECTION_PUSH
+from custom_components.botslab.events import CONNECTION_POLLING, CONNECTION_PUSH
 
 from .conftest import fix_issue
 
@@ -55,14 +55,21 @@ async def until(hass: HomeAssistant, predicate: Callable[[], bool], timeout: flo
         await hass.async_block_till_done()
 
 
-def stream(entry: ConfigEntry):  # type: ignore[no-untyped-def]
+def link(entry: ConfigEntry):  # type: ignore[no-untyped-def]
+    """The entry's push link (connection state, the push client)."""
+    push = entry.runtime_data.push
+    assert push is not None
+    return push
+
+
+def delivery(entry: ConfigEntry):  # type: ignore[no-untyped-def]
     events = entry.runtime_data.events
     assert events is not None
     return events
 
 
 async def pushed(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    await until(hass, lambda: stream(entry).connection == CONNECTION_PUSH)
+    await until(hass, lambda: link(entry).connection == CONNECTION_PUSH)
 
 
 async def test_ring_reaches_the_doorbell_entity_and_the_bus(
@@ -104,7 +111,7 @@ async def test_ring_reaches_the_doorbell_entity_and_the_bus(
     await until(
         hass, lambda: hass.states.get(image).attributes.get("message_id") == result["msg_id"]
     )
-    assert stream(entry).images[DOOR][1][:2] == b"\xff\xd8"
+    assert entry.runtime_data.snapshots.get(DOOR)[1][:2] == b"\xff\xd8"
     # the ring sensor turns off after the option's seconds
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     await hass.async_block_till_done()
@@ -144,14 +151,14 @@ async def test_burst_is_coalesced_exactly_once_in_order(
                 states.append(event.data["new_state"].state)
 
     hass.bus.async_listen("state_changed", on_state)
-    before = stream(entry).fetches
+    before = delivery(entry).fetches
     ids = [(await emulator.trigger(GARDEN, "motion"))["msg_id"] for _ in range(100)]
     await until(hass, lambda: len(bus.events) >= 100)
     await asyncio.sleep(0.3)
     await hass.async_block_till_done()
     assert bus.ids() == ids, "every message once, in order"
     assert len(states) == 100, "each event is a state change of its own (what state triggers see)"
-    fetches = stream(entry).fetches - before
+    fetches = delivery(entry).fetches - before
     assert fetches <= 20, f"{fetches} fetches for 100 pushes"
 
 
@@ -162,7 +169,7 @@ async def test_push_outage_delivers_once_on_reconnect(
     await pushed(hass, entry)
     emulator.push.faults.refuse = True
     emulator.push.drop_all()
-    await until(hass, lambda: stream(entry).connection == CONNECTION_POLLING)
+    await until(hass, lambda: link(entry).connection == CONNECTION_POLLING)
     during = [(await emulator.trigger(DOOR, "motion"))["msg_id"] for _ in range(3)]
     emulator.push.faults.refuse = False
     await pushed(hass, entry)  # the client's backoff reconnects
@@ -180,7 +187,7 @@ async def test_refused_push_falls_back_to_polling(
     await pushed(hass, entry)
     emulator.push.faults.refuse = True
     emulator.push.drop_all()
-    await until(hass, lambda: stream(entry).connection == CONNECTION_POLLING)
+    await until(hass, lambda: link(entry).connection == CONNECTION_POLLING)
     assert hass.states.get(eid_account(hass, entry)).state == "polling"
     ids = [(await emulator.trigger(GARDEN, "person"))["msg_id"] for _ in range(2)]
     await asyncio.sleep(0.2)
@@ -275,7 +282,7 @@ async def test_withdrawn_event_upload(
     assert acc is not None
     dev = emulator.world.devices[GARDEN]
     emulator.world.set_consent(acc.qid, "event_upload", 0, dev.product_key, dev.device_name)
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state == STATE_UNAVAILABLE
     assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "motion")).state == STATE_UNAVAILABLE
@@ -339,7 +346,7 @@ async def test_every_message_form_is_delivered_exactly_once(
     await until(hass, lambda: len(bus.events) == 3)
     emulator.push.faults.refuse = True
     emulator.push.drop_all()
-    await until(hass, lambda: stream(entry).connection != CONNECTION_PUSH)
+    await until(hass, lambda: link(entry).connection != CONNECTION_PUSH)
     made.append(await emulator.trigger(DOOR, "ring"))
     made.append(await emulator.trigger(GARDEN, "vehicle"))
     emulator.push.faults.refuse = False
@@ -389,7 +396,7 @@ async def test_a_silent_push_connection_falls_back_to_polling(
     """The connection stays open but nothing comes any more (no heartbeat reply, no push):
     past its heartbeat budget it is dropped and the message list is polled until push is
     back; events of the silent time arrive all the same."""
-    from custom_components.botslab import push as push_module
+    from custom_components.botslab.events import link as push_module
 
     from .conftest import add_entry
 
@@ -402,7 +409,7 @@ async def test_a_silent_push_connection_falls_back_to_polling(
     await pushed(hass, entry)
     emulator.push.faults.silent = True
     seen: list[str] = []
-    events = stream(entry)
+    events = link(entry)
 
     async def watch() -> None:
         while True:
@@ -414,7 +421,7 @@ async def test_a_silent_push_connection_falls_back_to_polling(
     try:
         ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
         await until(hass, lambda: CONNECTION_POLLING in seen, timeout=20)
-        assert events._push.silent_drops >= 1
+        assert events.push.silent_drops >= 1
         emulator.push.faults.silent = False
         async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
         await until(hass, lambda: ring in bus.ids(), timeout=20)

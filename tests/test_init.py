@@ -253,7 +253,9 @@ async def test_offline_device_and_unreachable_cloud(
     await refresh(hass, entry)
     assert hass.states.get(entity_id(hass, DOOR, "battery")).state == "87"
     assert "Garden is back online" in caplog.text
-    assert caplog.text.count("Error fetching botslab data") == 1 and "recovered" in caplog.text
+    assert (
+        caplog.text.count("Error fetching botslab devices data") == 1 and "recovered" in caplog.text
+    )
 
 
 async def test_setup_failures(ha: HomeAssistant, emulator: Emulator) -> None:
@@ -339,7 +341,7 @@ async def test_diagnostics_hold_no_secret(
         entry.unique_id,
     ):
         assert secret not in text
-    assert {d["device"]["device_name"] for d in diag["devices"]} == {DOOR, GARDEN, LIVING, DRIVE}
+    assert {d["device"]["serial"] for d in diag["devices"]} == {DOOR, GARDEN, LIVING, DRIVE}
     assert diag["devices"][0]["properties"]
 
 
@@ -386,7 +388,13 @@ async def test_setup_and_unload_return_true_or_raise(
     assert entry.reason and "could not be unloaded" in entry.reason
     assert results[-1:] == [True], "no False was returned"
     assert await real_unload(entry, botslab.PLATFORMS)
-    await entry.runtime_data.coordinator.async_shutdown()  # what a successful unload ends
+    data = entry.runtime_data
+    for coordinator in (
+        data.coordinator,
+        data.firmware_coordinator,
+        data.settings_coordinator,
+    ):  # what a successful unload ends
+        await coordinator.async_shutdown()
 
 
 async def test_decoded_tokens_of_an_older_entry_are_migrated(
@@ -445,7 +453,7 @@ async def test_diagnostics_redact_personal_data_in_free_text(
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     diag = await async_get_config_entry_diagnostics(hass, entry)
-    garden = next(d for d in diag["devices"] if d["device"]["device_name"] == GARDEN)
+    garden = next(d for d in diag["devices"] if d["device"]["serial"] == GARDEN)
     assert set(forms) <= set(garden["properties"]), "the fields reach diagnostics"
     text = repr(diag)
     for secret in ("12345678", "1234-5678", "aliyuncs.com/a", "S1gn", "abcdef123", "5f2a9c"):

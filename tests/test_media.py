@@ -286,9 +286,7 @@ async def test_cloud_plan_sensors_and_repair(
     issue_id = f"cloud_plan_ending_{DOOR}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     emulator.world.clock_offset += 5 * 86400
-    coordinator = entry.runtime_data.coordinator
-    coordinator.refresh_settings_soon()
-    await coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None and issue.translation_placeholders["days"] == "5"
@@ -300,11 +298,11 @@ async def test_expired_snapshot_link_is_found_again_in_the_list(
 ) -> None:
     person = await emulator.trigger(GARDEN, "person")
     item = await newest_event_item(hass, browser, GARDEN)
-    images = browser.runtime_data.events.images
+    snapshots = browser.runtime_data.snapshots
     async with asyncio.timeout(10):
-        while GARDEN not in images or images[GARDEN][0].id != person["msg_id"]:
+        while (found := snapshots.get(GARDEN)) is None or found[0].id != person["msg_id"]:
             await asyncio.sleep(0.05)
-    images.clear()  # not the copy downloaded at delivery
+    snapshots.clear()  # not the copy downloaded at delivery
     emulator.world.clock_offset += 7200  # the reference's signed link has expired
     lists = emulator.counters.requests.get("/api/eu1/v2/message/list", 0)
     status, data, ctype = await get(await hass_client(), item.thumbnail)

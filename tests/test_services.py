@@ -283,8 +283,7 @@ async def test_shares_sensor(hass: HomeAssistant, entry: ConfigEntry, emulator: 
     qid = entry.runtime_data.client.credentials.qid
     share = emulator.world.share(qid, "pk_camera_c5", GARDEN, mobile="4917699999999", level=2)
     share.status = 2
-    entry.runtime_data.coordinator.refresh_settings_soon()
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
     sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_shares")
     state = hass.states.get(sensor)

@@ -212,7 +212,7 @@ async def test_a_ring_reaches_alexas_doorbell_press(
     gateway: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = gateway
-    stream = entry.runtime_data.events
+    stream = entry.runtime_data.push
     assert stream is not None
     await wait_for(lambda: stream.connection == "push")
     unsub = await alexa_report.async_enable_proactive_mode(hass, AlexaConfig(hass, url))
@@ -270,7 +270,7 @@ async def test_a_ring_reaches_googles_notification(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     config = GoogleConfig(hass)
-    stream = entry.runtime_data.events
+    stream = entry.runtime_data.push
     assert stream is not None
     await wait_for(lambda: stream.connection == "push")
     unsub = google_report.async_enable_report_state(hass, config)

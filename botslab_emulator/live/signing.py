@@ -7,38 +7,23 @@ import hashlib
 import json
 from typing import Any
 
+from Crypto.Cipher import ARC4
+
 BOOT_KEY = b"a0e^63b2de5eea&a1451@e0c27c54a80"
 RELAY_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105 - published in liveview.md 14
 
 
-class Rc4:
-    """RC4 as a keystream object (KSA at construction, PRGA as bytes are processed)."""
-
-    def __init__(self, key: bytes) -> None:
-        s = bytearray(range(256))
-        j = 0
-        for i in range(256):
-            j = (j + s[i] + key[i % len(key)]) % 256
-            s[i], s[j] = s[j], s[i]
-        self._s, self._i, self._j = s, 0, 0
-
-    def process(self, data: bytes) -> bytes:
-        s = self._s
-        out = bytearray()
-        for byte in data:
-            self._i = (self._i + 1) % 256
-            self._j = (self._j + s[self._i]) % 256
-            s[self._i], s[self._j] = s[self._j], s[self._i]
-            out.append(byte ^ s[(s[self._i] + s[self._j]) % 256])
-        return bytes(out)
+def rc4(key: bytes, data: bytes) -> bytes:
+    """RC4 with nothing dropped (pycryptodome's ARC4)."""
+    return ARC4.new(key).encrypt(data)
 
 
 def double_b64_encrypt(inner_json: str, key: bytes) -> str:
-    return base64.b64encode(Rc4(key).process(base64.b64encode(inner_json.encode()))).decode()
+    return base64.b64encode(rc4(key, base64.b64encode(inner_json.encode()))).decode()
 
 
 def double_b64_decrypt(data: str, key: bytes) -> Any:
-    return json.loads(base64.b64decode(Rc4(key).process(base64.b64decode(data))))
+    return json.loads(base64.b64decode(rc4(key, base64.b64decode(data))))
 
 
 def relay_urlsign(product_id: str, sn: str, reg_time: str) -> str:

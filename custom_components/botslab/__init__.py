@@ -19,20 +19,22 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import AuthExpired, BotslabClient, BotslabError, account_title, encode_token
+from .cloud import async_get_endpoints, credentials_from_entry, identity_from_entry, token_saver
 from .compat import vol
 from .const import CONF_EMULATOR_URL, CONF_Q, CONF_T, DOMAIN
 from .coordinator import (
-    BotslabConfigEntry,
-    BotslabCoordinator,
-    BotslabData,
-    async_get_endpoints,
-    credentials_from_entry,
-    identity_from_entry,
-    token_saver,
+    DeviceCoordinator,
+    FirmwareCoordinator,
+    SessionGuard,
+    SettingsCoordinator,
 )
+from .data import BotslabConfigEntry, BotslabData
 from .devices import serials_of
+from .events.delivery import CursorStore, EventDelivery
+from .events.link import PushLink
+from .events.snapshots import SnapshotStore
 from .media_ref import DATA_KEY as MEDIA_KEY, async_load_key
-from .push import BotslabEventStream, CursorStore
+from .repairs import async_track_issues
 from .services import async_setup_services
 from .views import async_register_views
 
@@ -112,22 +114,48 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         raise ConfigEntryAuthFailed(str(err)) from err
     except BotslabError as err:
         raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
-    coordinator = BotslabCoordinator(hass, entry, client)
-    entry.runtime_data = BotslabData(client=client, coordinator=coordinator)
+    guard = SessionGuard()
+    coordinator = DeviceCoordinator(hass, entry, client, guard)
+    firmware = FirmwareCoordinator(hass, entry, client, guard, coordinator)
+    settings = SettingsCoordinator(hass, entry, client, guard, coordinator)
+    data = entry.runtime_data = BotslabData(
+        client=client,
+        guard=guard,
+        coordinator=coordinator,
+        firmware_coordinator=firmware,
+        settings_coordinator=settings,
+        snapshots=SnapshotStore(hass, entry, client),
+    )
     await coordinator.async_config_entry_first_refresh()
+    # firmware and settings are not needed to start: a failed first read is retried on
+    # their own rhythm (an expired sign-in still asks for reauthentication)
+    await firmware.async_refresh()
+    await settings.async_refresh()
+    entry.async_on_unload(firmware.async_watch_devices())
+    entry.async_on_unload(settings.async_watch_devices())
+    entry.async_on_unload(async_track_issues(hass, entry))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    stream = BotslabEventStream(hass, entry, client, coordinator)
+    delivery = EventDelivery(
+        hass,
+        entry,
+        client=client,
+        devices=coordinator,
+        guard=guard,
+        snapshots=data.snapshots,
+    )
     try:
-        await stream.async_start()
+        await delivery.async_start()
     except AuthExpired as err:
-        await stream.async_stop()
+        await delivery.async_stop()
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
         raise ConfigEntryAuthFailed(str(err)) from err
     except BotslabError as err:
-        await stream.async_stop()
+        await delivery.async_stop()
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
         raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
-    entry.runtime_data.events = stream
+    data.events = delivery
+    data.push = PushLink(hass, entry, client, delivery)
+    data.push.start()
     entry.async_on_unload(entry.add_update_listener(_reload_on_new_options(entry)))
     return True
 
@@ -148,9 +176,13 @@ def _reload_on_new_options(
 
 async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
     """Returns True or raises: Home Assistant 2026.11 turns a False into an error."""
-    if entry.runtime_data.events is not None:
-        await entry.runtime_data.events.async_stop()
-        entry.runtime_data.events = None
+    data = entry.runtime_data
+    if data.push is not None:
+        await data.push.async_stop()
+        data.push = None
+    if data.events is not None:
+        await data.events.async_stop()
+        data.events = None
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unload_failed")
     return True

@@ -16,9 +16,10 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.event import async_call_later
 
-from .api import DeviceKind
+from .api import DeviceKind, EventKind
 from .const import CONF_MOTION_SECONDS, DEFAULT_MOTION_SECONDS
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
@@ -26,7 +27,7 @@ from .entity import (
     exists,
     has_prop,
 )
-from .push import SIGNAL_EVENT, DeliveredEvent
+from .events import SIGNAL_EVENT, DeliveredEvent
 
 PARALLEL_UPDATES = 0
 
@@ -66,7 +67,7 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
 class BotslabEventSensorDescription(BotslabEntityDescription, BinarySensorEntityDescription):
     """On for a while after a fresh event of one of `kinds`."""
 
-    kinds: frozenset[str]
+    kinds: frozenset[EventKind]
 
 
 EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
@@ -74,21 +75,21 @@ EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
         key="motion",
         needs_events=True,
         device_class=BinarySensorDeviceClass.MOTION,
-        kinds=frozenset({"motion", "person", "pet", "vehicle"}),
+        kinds=frozenset({EventKind.MOTION, EventKind.PERSON, EventKind.PET, EventKind.VEHICLE}),
     ),
     BotslabEventSensorDescription(
         key="person",
         needs_events=True,
         translation_key="person",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
-        kinds=frozenset({"person"}),
+        kinds=frozenset({EventKind.PERSON}),
     ),
     BotslabEventSensorDescription(
         key="ring",
         needs_events=True,
         translation_key="ring",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
-        kinds=frozenset({"ring"}),
+        kinds=frozenset({EventKind.RING}),
         exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
     ),
 )
@@ -102,7 +103,7 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
 
     def __init__(
         self,
-        coordinator: BotslabCoordinator,
+        coordinator: DeviceCoordinator,
         serial: str,
         description: BotslabEventSensorDescription,
     ) -> None:
@@ -124,9 +125,9 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
     def _on_event(self, delivered: DeliveredEvent) -> None:
         event = delivered.event
         if (
-            event.device_name != self._serial
+            event.serial != self._serial
             or delivered.late
-            or event.kind.value not in self.entity_description.kinds
+            or event.kind not in self.entity_description.kinds
         ):
             return
         self._cancel()
@@ -154,8 +155,8 @@ class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
         return None if state is None else self.entity_description.value_fn(state)
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    serial = state.device.device_name
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
+    serial = state.device.serial
     entities: list[Entity] = [
         BotslabBinarySensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
     ]

@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import DeviceKind
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry, DeviceState
+from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,

@@ -30,9 +30,10 @@ from .api import BotslabError, DeviceKind, Event
 from .api.live.feed import LiveFeed
 from .api.live.session import LiveError, LiveSession, LiveTimers
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities
-from .push import SIGNAL_IMAGE
+from .events import SIGNAL_IMAGE
 
 _LOGGER = logging.getLogger(__name__)
 PARALLEL_UPDATES = 0
@@ -57,7 +58,7 @@ class BotslabCamera(BotslabEntity, Camera):
     _attr_name = None
     _attr_supported_features = CameraEntityFeature.STREAM
 
-    def __init__(self, coordinator: BotslabCoordinator, serial: str) -> None:
+    def __init__(self, coordinator: DeviceCoordinator, serial: str) -> None:
         BotslabEntity.__init__(self, coordinator, serial, DESCRIPTION)
         Camera.__init__(self)
         self._image: bytes | None = None
@@ -170,10 +171,10 @@ class BotslabCamera(BotslabEntity, Camera):
 
     @callback
     def _on_image(self, serial: str) -> None:
-        stream = self.coordinator.config_entry.runtime_data.events
-        if serial == self._serial and stream is not None and serial in stream.images:
+        found = self.runtime.snapshots.get(serial)
+        if serial == self._serial and found is not None:
             # the image changes, the state does not: frontends fetch the new image on their own
-            self.set_event_image(*stream.images[serial])
+            self.set_event_image(*found)
 
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
@@ -207,10 +208,10 @@ class BotslabCamera(BotslabEntity, Camera):
         return self._image
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     if state.device.kind is DeviceKind.OTHER:
         return []
-    return [BotslabCamera(coordinator, state.device.device_name)]
+    return [BotslabCamera(coordinator, state.device.serial)]
 
 
 async def async_setup_entry(

@@ -37,6 +37,7 @@ from .api import (
     account_title,
     mask,
 )
+from .cloud import async_get_endpoints
 from .compat import vol
 from .const import (
     CONF_CAPTCHA,
@@ -58,7 +59,7 @@ from .const import (
     REGION_EMULATOR,
     region_for_country,
 )
-from .coordinator import BotslabConfigEntry, async_get_endpoints
+from .data import BotslabConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 

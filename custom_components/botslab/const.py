@@ -29,14 +29,13 @@ DEFAULT_MAX_EVENT_AGE: Final = 120
 # how often the coordinator refreshes devices and properties (push carries events)
 DEVICE_REFRESH_SECONDS: Final = 120
 FIRMWARE_REFRESH_SECONDS: Final = 6 * 3600
+SETTINGS_REFRESH_SECONDS: Final = 600  # consents, do-not-disturb, notifications, shares, plans
+ACCOUNT_PREFIX: Final = "account_"  # the identifier of the account's own device
 
 ISSUE_SESSION_CONFLICT: Final = "session_conflict"
 ISSUE_EVENT_UPLOAD: Final = "event_upload_withdrawn"
 ISSUE_PLAN_ENDING: Final = "cloud_plan_ending"
 EVENT_BOTSLAB: Final = "botslab_event"
-
-# event kinds, as the client names them
-EVENT_KINDS: Final = ("ring", "motion", "person", "pet", "package", "vehicle", "sound", "other")
 
 # The privacy policy's storage sites: EEA and Africa → eu1 (Germany), the Americas → na1 (USA),
 # South-East Asia, East Asia and Australia → ap1 (Singapore).

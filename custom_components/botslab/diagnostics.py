@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .api import redact
 from .const import CONF_EMULATOR_URL, CONF_IDENTITY, CONF_Q, CONF_QID, CONF_T
-from .coordinator import BotslabConfigEntry
+from .data import BotslabConfigEntry
 
 TO_REDACT = {
     CONF_Q,
@@ -37,8 +37,8 @@ async def async_get_config_entry_diagnostics(
     data = entry.runtime_data
     coordinator = data.coordinator
     devices = []
-    for state in (coordinator.data or {}).values():
-        feed = data.live_feeds.get(state.device.device_name)
+    for state in data.states().values():
+        feed = data.live_feeds.get(state.device.serial)
         session = feed.session if feed is not None else None
         devices.append(
             {
@@ -61,7 +61,9 @@ async def async_get_config_entry_diagnostics(
         "region": data.client.endpoints.region,
         "session": "active" if data.client.session else "none",
         "last_update_success": coordinator.last_update_success,
-        "in_session_conflict": coordinator.in_conflict,
+        "firmware_update_success": data.firmware_coordinator.last_update_success,
+        "settings_update_success": data.settings_coordinator.last_update_success,
+        "in_session_conflict": data.guard.in_conflict,
         "devices": devices,
         "extra": {
             k: v

@@ -22,8 +22,9 @@ from .api import (
     PermissionDenied,
     SessionConflict,
 )
-from .const import DOMAIN, MANUFACTURER
-from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .const import ACCOUNT_PREFIX, DOMAIN, MANUFACTURER
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, BotslabData, DeviceState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,14 +38,15 @@ class BotslabEntityDescription(EntityDescription):
 
 
 def device_info(state: DeviceState) -> DeviceInfo:
+    """The registry device of a BOTSLAB camera or doorbell."""
     device = state.device
     firmware = state.properties.firmware_version if state.properties else None
     info = DeviceInfo(
-        identifiers={(DOMAIN, device.device_name)},
+        identifiers={(DOMAIN, device.serial)},
         manufacturer=MANUFACTURER,
         model=device.product_name or device.category_name or "BOTSLAB device",
         name=device.title,
-        serial_number=device.device_name,
+        serial_number=device.serial,
     )
     if firmware:
         info["sw_version"] = str(firmware)
@@ -63,24 +65,37 @@ def account_device_info(entry: BotslabConfigEntry) -> DeviceInfo:
     )
 
 
-class BotslabEntity(CoordinatorEntity[BotslabCoordinator]):
-    """An entity of one BOTSLAB device, fed by the coordinator."""
+class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
+    """An entity of one BOTSLAB device. It follows the device coordinator (its availability)
+    and also hears the firmware and settings coordinators, whose data its state may show."""
 
     _attr_has_entity_name = True
     entity_description: BotslabEntityDescription
 
     def __init__(
-        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEntityDescription
+        self, coordinator: DeviceCoordinator, serial: str, description: BotslabEntityDescription
     ) -> None:
         super().__init__(coordinator)
         self.entity_description = description
         self._serial = serial
         self._attr_unique_id = f"{serial}_{description.key}"
-        self._attr_device_info = device_info(coordinator.data[serial])
+        state = self.runtime.state(serial)
+        assert state is not None, "entities are made for listed devices"
+        self._attr_device_info = device_info(state)
+
+    @property
+    def runtime(self) -> BotslabData:
+        data: BotslabData = self.coordinator.config_entry.runtime_data
+        return data
 
     @property
     def state_data(self) -> DeviceState | None:
-        return (self.coordinator.data or {}).get(self._serial)
+        return self.runtime.state(self._serial)
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        for other in (self.runtime.firmware_coordinator, self.runtime.settings_coordinator):
+            self.async_on_remove(other.async_add_listener(self._handle_coordinator_update))
 
     @property
     def available(self) -> bool:
@@ -106,14 +121,14 @@ def exists(description: BotslabEntityDescription, state: DeviceState) -> bool:
 
 
 def entities_for(
-    cls: Callable[[BotslabCoordinator, str, Any], Entity],
+    cls: Callable[[DeviceCoordinator, str, Any], Entity],
     descriptions: Iterable[BotslabEntityDescription],
-) -> Callable[[BotslabCoordinator, DeviceState], list[Entity]]:
+) -> Callable[[DeviceCoordinator, DeviceState], list[Entity]]:
     """The usual platform factory: one entity per description the device has."""
     kept = tuple(descriptions)
 
-    def factory(coordinator: BotslabCoordinator, state: DeviceState) -> list[Entity]:
-        return [cls(coordinator, state.device.device_name, d) for d in kept if exists(d, state)]
+    def factory(coordinator: DeviceCoordinator, state: DeviceState) -> list[Entity]:
+        return [cls(coordinator, state.device.serial, d) for d in kept if exists(d, state)]
 
     return factory
 
@@ -126,22 +141,29 @@ def has_prop(identifier: str) -> Callable[[DeviceState], bool]:
 def async_setup_device_entities(
     entry: BotslabConfigEntry,
     async_add_entities: AddEntitiesCallback,
-    factory: Callable[[BotslabCoordinator, DeviceState], Iterable[Entity]],
+    factory: Callable[[DeviceCoordinator, DeviceState], Iterable[Entity]],
 ) -> None:
-    """Add entities for every device now, and for devices that appear later."""
-    coordinator = entry.runtime_data.coordinator
-    known: set[str] = set()
+    """Add entities for every device now, and for devices and data that appear later (firmware
+    and settings come on their own rhythm: an entity that needs them comes with them)."""
+    data = entry.runtime_data
+    coordinator = data.coordinator
+    known: set[str | None] = set()
 
     @callback
     def add_new() -> None:
-        new = [state for serial, state in (coordinator.data or {}).items() if serial not in known]
-        if not new:
-            return
-        known.update(state.device.device_name for state in new)
-        async_add_entities([entity for state in new for entity in factory(coordinator, state)])
+        new = [
+            entity
+            for state in data.states().values()
+            for entity in factory(coordinator, state)
+            if entity.unique_id not in known
+        ]
+        if new:
+            known.update(entity.unique_id for entity in new)
+            async_add_entities(new)
 
     add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    for source in (coordinator, data.firmware_coordinator, data.settings_coordinator):
+        entry.async_on_unload(source.async_add_listener(add_new))
 
 
 def translate_error(err: BotslabError) -> HomeAssistantError:
@@ -183,4 +205,4 @@ async def async_set_properties(entity: BotslabEntity, items: dict[str, Any]) -> 
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_error")
     device = state.device
     await async_run_command(entity, lambda: entity.coordinator.client.set_properties(device, items))
-    entity.coordinator.apply_properties(device.device_name, items)
+    entity.coordinator.apply_properties(device.serial, items)

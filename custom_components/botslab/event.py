@@ -13,18 +13,20 @@ from homeassistant.components.event import EventDeviceClass, EventEntity, EventE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .api import DeviceKind
-from .coordinator import BotslabConfigEntry, BotslabCoordinator
+from .api import DeviceKind, EventKind
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     async_setup_device_entities,
     entities_for,
 )
-from .push import SIGNAL_EVENT, DeliveredEvent
+from .events import SIGNAL_EVENT, DeliveredEvent
 
 PARALLEL_UPDATES = 0
-MOTION_TYPES = ["motion", "person", "pet", "package", "vehicle", "sound", "other"]
+# every kind but a ring is something the camera saw or heard
+MOTION_TYPES = [kind.value for kind in EventKind if kind is not EventKind.RING]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +40,7 @@ DESCRIPTIONS: tuple[BotslabEventDescription, ...] = (
         translation_key="doorbell",
         device_class=EventDeviceClass.DOORBELL,
         needs_events=True,
-        event_types=["ring"],
+        event_types=[EventKind.RING.value],
         exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
     ),
     BotslabEventDescription(
@@ -55,7 +57,7 @@ class BotslabEvent(BotslabEntity, EventEntity):
     entity_description: BotslabEventDescription
 
     def __init__(
-        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEventDescription
+        self, coordinator: DeviceCoordinator, serial: str, description: BotslabEventDescription
     ) -> None:
         super().__init__(coordinator, serial, description)
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -67,7 +69,7 @@ class BotslabEvent(BotslabEntity, EventEntity):
     @callback
     def _on_event(self, delivered: DeliveredEvent) -> None:
         event = delivered.event
-        if event.device_name != self._serial or delivered.late:
+        if event.serial != self._serial or delivered.late:
             return
         kind = event.kind.value
         if kind not in (self.entity_description.event_types or []) or event.id in self._seen:

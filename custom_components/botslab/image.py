@@ -11,9 +11,10 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import DeviceKind
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_entities
-from .push import SIGNAL_IMAGE
+from .events import SIGNAL_IMAGE
 
 PARALLEL_UPDATES = 0
 DESCRIPTION = BotslabEntityDescription(
@@ -24,7 +25,7 @@ DESCRIPTION = BotslabEntityDescription(
 class BotslabEventImage(BotslabEntity, ImageEntity):
     _attr_content_type = "image/jpeg"
 
-    def __init__(self, coordinator: BotslabCoordinator, serial: str) -> None:
+    def __init__(self, coordinator: DeviceCoordinator, serial: str) -> None:
         BotslabEntity.__init__(self, coordinator, serial, DESCRIPTION)
         ImageEntity.__init__(self, coordinator.hass)
         self._event_id: str | None = None
@@ -40,10 +41,10 @@ class BotslabEventImage(BotslabEntity, ImageEntity):
 
     @callback
     def _on_image(self, serial: str) -> None:
-        stream = self.coordinator.config_entry.runtime_data.events
-        if serial != self._serial or stream is None or serial not in stream.images:
+        found = self.runtime.snapshots.get(serial)
+        if serial != self._serial or found is None:
             return
-        event, _image = stream.images[serial]
+        event, _image = found
         if event.id == self._event_id:
             return
         self._event_id = event.id
@@ -51,15 +52,14 @@ class BotslabEventImage(BotslabEntity, ImageEntity):
         self.async_write_ha_state()
 
     async def async_image(self) -> bytes | None:
-        stream = self.coordinator.config_entry.runtime_data.events
-        found = stream.images.get(self._serial) if stream is not None else None
+        found = self.runtime.snapshots.get(self._serial)
         return found[1] if found else None
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     if state.device.kind is DeviceKind.OTHER:
         return []
-    return [BotslabEventImage(coordinator, state.device.device_name)]
+    return [BotslabEventImage(coordinator, state.device.serial)]
 
 
 async def async_setup_entry(

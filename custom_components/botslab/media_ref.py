@@ -44,7 +44,7 @@ class MediaRef:
     @classmethod
     def of(cls, event: Event) -> MediaRef:
         return cls(
-            event.device_name,
+            event.serial,
             event.id,
             event.ctime,
             event.video.url if event.video else "",

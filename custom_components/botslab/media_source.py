@@ -23,7 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import BotslabError, DeviceKind, Event
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry
+from .data import BotslabConfigEntry
 from .media_ref import MediaRef, seal, unseal
 from .views import clip_url, media_key, snapshot_url
 
@@ -131,8 +131,7 @@ class BotslabMediaSource(MediaSource):
             key=lambda s: s.device.title,
         )
         children = [
-            self._node(f"{entry.entry_id}/{s.device.device_name}", s.device.title, [])
-            for s in states
+            self._node(f"{entry.entry_id}/{s.device.serial}", s.device.title, []) for s in states
         ]
         return self._node(entry.entry_id, entry.title, children)
 

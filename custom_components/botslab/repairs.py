@@ -1,17 +1,112 @@
-"""Repairs: the one-session rule (a session conflict with the phone app), and a withdrawn
-`event_upload` consent that stops a device's events."""
+"""Repairs: the one-session rule (a session conflict with the phone app), a withdrawn
+`event_upload` consent that stops a device's events, and a cloud plan that ends soon.
+
+`async_track_issues` keeps the issues in step with the coordinators and the session guard;
+the fix flows act through the loaded entry's runtime data."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 
-from .api import BotslabError
+from .api import BotslabError, ConsentScope
 from .compat import RepairsFlowResult
-from .const import ISSUE_EVENT_UPLOAD, ISSUE_SESSION_CONFLICT
-from .coordinator import BotslabData
+from .const import DOMAIN, ISSUE_EVENT_UPLOAD, ISSUE_PLAN_ENDING, ISSUE_SESSION_CONFLICT
+from .data import BotslabConfigEntry, BotslabData
+
+PLAN_WARNING_DAYS = 7
+
+
+@callback
+def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBACK_TYPE:
+    """Create and delete the entry's repair issues as its data changes; returns the undo."""
+    data = entry.runtime_data
+    entry_id = entry.entry_id
+
+    @callback
+    def conflict() -> None:
+        issue_id = f"{ISSUE_SESSION_CONFLICT}_{entry_id}"
+        if not data.guard.in_conflict:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_SESSION_CONFLICT,
+            translation_placeholders={"minutes": str(data.guard.minutes)},
+            data={"entry_id": entry_id},
+        )
+
+    @callback
+    def devices() -> None:
+        if data.settings_coordinator.current is None:
+            return
+        for serial, state in data.states().items():
+            _sync_event_upload(
+                hass,
+                entry_id,
+                serial,
+                title=state.device.title,
+                owner=state.device.owner,
+                granted=state.event_upload,
+            )
+            plan = state.plan
+            issue_id = f"{ISSUE_PLAN_ENDING}_{serial}"
+            if plan is not None and plan.active and plan.seconds_left <= PLAN_WARNING_DAYS * 86400:
+                ir.async_create_issue(
+                    hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=ISSUE_PLAN_ENDING,
+                    translation_placeholders={
+                        "device": state.device.title,
+                        "plan": plan.name,
+                        "days": str(max(1, -(-plan.seconds_left // 86400))),
+                    },
+                )
+            else:
+                ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    devices()
+    undo = [
+        data.guard.add_listener(conflict),
+        data.coordinator.async_add_listener(devices),
+        data.settings_coordinator.async_add_listener(devices),
+    ]
+
+    def unsubscribe() -> None:
+        for item in undo:
+            item()
+
+    return unsubscribe
+
+
+def _sync_event_upload(
+    hass: HomeAssistant, entry_id: str, serial: str, *, title: str, owner: bool, granted: bool
+) -> None:
+    issue_id = f"{ISSUE_EVENT_UPLOAD}_{serial}"
+    if granted:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=owner,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_EVENT_UPLOAD,
+        translation_placeholders={"device": title},
+        data={"entry_id": entry_id, "serial": serial},
+    )
 
 
 class _ConfirmAndFix(RepairsFlow):
@@ -47,7 +142,8 @@ class SessionConflictRepairFlow(_ConfirmAndFix):
     """Explains the one-session rule; confirming takes the session back now."""
 
     async def async_fix(self, data: BotslabData) -> bool:
-        await data.coordinator.async_retry_after_conflict()
+        await data.guard.async_take_back(data.client)
+        await data.coordinator.async_refresh()
         return True
 
 
@@ -62,8 +158,8 @@ class EventUploadRepairFlow(_ConfirmAndFix):
         state = (data.coordinator.data or {}).get(self._serial)
         if state is None:
             return False
-        await data.client.set_consent("event_upload", True, state.device)
-        await data.coordinator.async_refresh()
+        await data.client.set_consent(ConsentScope.EVENT_UPLOAD, True, state.device)
+        await data.settings_coordinator.async_refresh()
         return True
 
 

@@ -10,7 +10,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .coordinator import BotslabConfigEntry
+from .data import BotslabConfigEntry
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,

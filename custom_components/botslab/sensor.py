@@ -28,9 +28,10 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .api import DeviceKind
-from .const import EVENT_KINDS
-from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .api import DeviceKind, EventKind, ShareLevel
+from .const import ACCOUNT_PREFIX
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
@@ -39,7 +40,7 @@ from .entity import (
     exists,
     has_prop,
 )
-from .push import (
+from .events import (
     CONNECTION_OFFLINE,
     CONNECTION_POLLING,
     CONNECTION_PUSH,
@@ -49,7 +50,7 @@ from .push import (
 )
 
 PARALLEL_UPDATES = 0
-ACCESS_LEVELS = ["owner", "view", "control", "full"]
+ACCESS_LEVELS = ["owner", *(level.value for level in ShareLevel)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +188,7 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
     entity_description: BotslabSensorDescription
 
     def __init__(
-        self, coordinator: BotslabCoordinator, serial: str, description: BotslabEntityDescription
+        self, coordinator: DeviceCoordinator, serial: str, description: BotslabEntityDescription
     ) -> None:
         super().__init__(coordinator, serial, description)
         self._value: datetime | str | None = None
@@ -201,9 +202,9 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
         last = await self.async_get_last_sensor_data()
         if last is not None and isinstance(last.native_value, (datetime, str)):
             self._value = last.native_value
-        stream = self.coordinator.config_entry.runtime_data.events
-        if stream is not None and self._serial in stream.latest:
-            self._apply(stream.latest[self._serial])
+        events = self.runtime.events
+        if events is not None and self._serial in events.latest:
+            self._apply(events.latest[self._serial])
         self.listen(SIGNAL_EVENT, self._on_event)
 
     def _apply(self, delivered: DeliveredEvent) -> None:
@@ -214,10 +215,10 @@ class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
 
     @callback
     def _on_event(self, delivered: DeliveredEvent) -> None:
-        if delivered.event.device_name != self._serial:
+        if delivered.event.serial != self._serial:
             return
-        stream = self.coordinator.config_entry.runtime_data.events
-        if stream is not None and stream.latest.get(self._serial) is not delivered:
+        events = self.runtime.events
+        if events is not None and events.latest.get(self._serial) is not delivered:
             return  # an older event delivered late: the latest stays
         before = self._value
         self._apply(delivered)
@@ -237,7 +238,7 @@ LAST_EVENT_DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         key="last_event_kind",
         translation_key="last_event_kind",
         device_class=SensorDeviceClass.ENUM,
-        options=list(EVENT_KINDS),
+        options=[kind.value for kind in EventKind],
         available_offline=True,
         value_fn=lambda _s: None,
     ),
@@ -262,16 +263,16 @@ class BotslabConnectionSensor(SensorEntity):
 
     @property
     def native_value(self) -> str:
-        stream = self._entry.runtime_data.events
-        return stream.connection if stream is not None else CONNECTION_OFFLINE
+        push = self._entry.runtime_data.push
+        return push.connection if push is not None else CONNECTION_OFFLINE
 
     async def async_added_to_hass(self) -> None:
         signal = SIGNAL_CONNECTION.format(self._entry.entry_id)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    serial = state.device.device_name
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
+    serial = state.device.serial
     entities: list[Entity] = [
         BotslabSensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
     ]

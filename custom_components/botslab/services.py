@@ -26,11 +26,11 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import phonenumbers
 
-from .api import BotslabError, Device, EventKind, ShareLevel, mask_personal
+from .api import BotslabError, ConsentScope, Device, EventKind, ShareLevel, mask_personal
 from .api.models import RAW_EVENT_TYPES
 from .compat import vol
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry
+from .data import BotslabConfigEntry
 from .devices import entry_owns_device, serials_of
 from .entity import translate_error
 from .permissions import async_require_admin
@@ -53,8 +53,6 @@ ATTR_WRITE_FILE = "write_file"
 ATTR_RESTRICTED = "restricted"
 ATTR_CONFIRM = "confirm"
 
-ACCOUNT_SCOPES = ("marketing", "push", "analytics", "network_test")
-DEVICE_SCOPES = ("event_upload", "cloud_recording", "ai_detection")
 LEVELS = [level.value for level in ShareLevel]
 NOTIFY_KINDS = [k.value for k in EventKind if k is not EventKind.OTHER]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -106,7 +104,7 @@ SCHEMAS: dict[str, vol.Schema] = {
     "set_consent": vol.Schema(
         {
             **ENTRY_SCHEMA,
-            vol.Required(ATTR_SCOPE): vol.In(ACCOUNT_SCOPES + DEVICE_SCOPES),
+            vol.Required(ATTR_SCOPE): vol.In([scope.value for scope in ConsentScope]),
             vol.Required(ATTR_GRANTED): cv.boolean,
             vol.Optional(ATTR_DEVICE_ID): cv.string,
         }
@@ -272,7 +270,7 @@ async def _share_device(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
         share = await _cloud(lambda: client.share_by_mobile(device, phone, level))
     else:
         share = await _cloud(lambda: client.share_by_email(device, email, level))
-    await entry.runtime_data.coordinator.async_request_refresh()
+    await entry.runtime_data.settings_coordinator.async_request_refresh()
     return {"share": _share_json(share)}
 
 
@@ -299,7 +297,7 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
         if int(share_id) not in {s.id for s in shares}:
             raise _invalid("unknown_share")
     await _cloud(lambda: client.cancel_share(int(share_id)))
-    await entry.runtime_data.coordinator.async_request_refresh()
+    await entry.runtime_data.settings_coordinator.async_request_refresh()
     return None
 
 
@@ -319,7 +317,7 @@ async def _list_invitations(hass: HomeAssistant, call: ServiceCall) -> ServiceRe
             {
                 "invitation_id": i.id,
                 "device": i.device_title,
-                "serial": i.device_name,
+                "serial": i.serial,
                 "level": i.level.value,
                 "from": mask_personal(i.from_nickname),
             }
@@ -346,9 +344,9 @@ async def _answer_invitation(
 
 
 async def _set_consent(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
-    scope = call.data[ATTR_SCOPE]
+    scope = ConsentScope(call.data[ATTR_SCOPE])
     granted = bool(call.data[ATTR_GRANTED])
-    if scope in DEVICE_SCOPES:
+    if scope.per_device:
         if not call.data.get(ATTR_DEVICE_ID):
             raise _invalid("device_scope_needs_device", scope=scope)
         entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
@@ -360,7 +358,7 @@ async def _set_consent(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
             raise _invalid("account_scope_no_device", scope=scope)
         entry = _entry(hass, call)
         await _cloud(lambda: entry.runtime_data.client.set_consent(scope, granted))
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
 
@@ -373,8 +371,8 @@ async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
             {
                 "scope": c.scope,
                 "granted": c.granted,
-                "device": titles.get(c.device_name) if c.device_name else None,
-                "serial": c.device_name or None,
+                "device": titles.get(c.serial) if c.serial else None,
+                "serial": c.serial or None,
                 "changed": dt_util.utc_from_timestamp(c.mtime).isoformat() if c.mtime else None,
             }
             for c in consents
@@ -396,7 +394,7 @@ async def _set_dnd(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     await _cloud(
         lambda: entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end)
     )
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
 
@@ -414,7 +412,7 @@ async def _set_device_notifications(hass: HomeAssistant, call: ServiceCall) -> S
             device, enabled=call.data[ATTR_ENABLED], events=events
         )
     )
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
 

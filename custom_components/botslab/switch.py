@@ -10,13 +10,16 @@ from typing import Any
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import BotslabError, Device, DeviceKind
-from .coordinator import ACCOUNT_PREFIX, BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .api import BotslabClient, BotslabError, ConsentScope, Device, DeviceKind
+from .const import ACCOUNT_PREFIX, DOMAIN
+from .coordinator import AccountSettings, DeviceCoordinator, SettingsCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
@@ -88,25 +91,23 @@ class BotslabSwitch(BotslabEntity, SwitchEntity):
         await async_set_properties(self, {self.entity_description.identifier: value})
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     return [
-        BotslabSwitch(coordinator, state.device.device_name, d)
-        for d in DESCRIPTIONS
-        if exists(d, state)
+        BotslabSwitch(coordinator, state.device.serial, d) for d in DESCRIPTIONS if exists(d, state)
     ]
 
 
-def _all_entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+def _all_entities(coordinator: DeviceCoordinator, state: DeviceState) -> list[Entity]:
     return [*_entities(coordinator, state), *_setting_switches(coordinator, state)]
 
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    coordinator = entry.runtime_data.coordinator
+    settings = entry.runtime_data.settings_coordinator
     account = f"{ACCOUNT_PREFIX}{entry.runtime_data.client.credentials.qid}"
     async_add_entities(
-        BotslabSettingSwitch(coordinator, d, "", account_device_info(entry), account)
+        BotslabSettingSwitch(settings, d, "", account_device_info(entry), account)
         for d in ACCOUNT_SWITCHES
     )
     async_setup_device_entities(entry, async_add_entities, _all_entities)
@@ -119,59 +120,52 @@ async def async_setup_entry(
 class BotslabSettingDescription(SwitchEntityDescription):
     """A switch whose state is a cloud setting: a consent, do-not-disturb, notifications."""
 
-    is_on_fn: Callable[[BotslabCoordinator, str], bool | None]
-    set_fn: Callable[[BotslabCoordinator, Device | None, bool], Awaitable[Any]]
+    is_on_fn: Callable[[AccountSettings, str], bool | None]
+    set_fn: Callable[[BotslabClient, Device | None, bool], Awaitable[Any]]
     admin_only: bool = False  # as the action that makes the same change (services.py)
 
 
-def _consent_switch(scope: str, device_scope: bool) -> BotslabSettingDescription:
-    async def set_consent(coordinator: BotslabCoordinator, device: Device | None, on: bool) -> Any:
-        return await coordinator.client.set_consent(scope, on, device if device_scope else None)
+def _consent_switch(scope: ConsentScope) -> BotslabSettingDescription:
+    async def set_consent(client: BotslabClient, device: Device | None, on: bool) -> Any:
+        return await client.set_consent(scope, on, device if scope.per_device else None)
 
     return BotslabSettingDescription(
         key=f"consent_{scope}",
         translation_key=f"consent_{scope}",
         entity_category=EntityCategory.CONFIG,
-        is_on_fn=lambda c, serial: c.consent(scope, serial if device_scope else ""),
+        is_on_fn=lambda s, serial: s.consent(scope, serial if scope.per_device else ""),
         set_fn=set_consent,
         admin_only=True,  # set_consent is admin-only: so is its switch
     )
 
 
-async def _set_dnd(coordinator: BotslabCoordinator, _device: Device | None, on: bool) -> Any:
-    return await coordinator.client.set_do_not_disturb(on)
+async def _set_dnd(client: BotslabClient, _device: Device | None, on: bool) -> Any:
+    return await client.set_do_not_disturb(on)
 
 
-async def _set_notifications(
-    coordinator: BotslabCoordinator, device: Device | None, on: bool
-) -> Any:
-    assert device is not None
-    return await coordinator.client.set_device_notifications(device, enabled=on)
+async def _set_notifications(client: BotslabClient, device: Device | None, on: bool) -> Any:
+    if device is None:  # the device left the account since the switch was made
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_device")
+    return await client.set_device_notifications(device, enabled=on)
 
 
-def _notifications_on(coordinator: BotslabCoordinator, serial: str) -> bool | None:
-    state = (coordinator.data or {}).get(serial)
-    return state.notifications.enabled if state and state.notifications else None
+def _notifications_on(settings: AccountSettings, serial: str) -> bool | None:
+    device = settings.devices.get(serial)
+    return device.notifications.enabled if device and device.notifications else None
 
 
 ACCOUNT_SWITCHES: tuple[BotslabSettingDescription, ...] = (
-    *(
-        _consent_switch(scope, False)
-        for scope in ("marketing", "push", "analytics", "network_test")
-    ),
+    *(_consent_switch(scope) for scope in ConsentScope if not scope.per_device),
     BotslabSettingDescription(
         key="do_not_disturb",
         translation_key="do_not_disturb",
         entity_category=EntityCategory.CONFIG,
-        is_on_fn=lambda c, _serial: c.dnd.enabled if c.dnd else None,
+        is_on_fn=lambda s, _serial: s.dnd.enabled if s.dnd else None,
         set_fn=_set_dnd,
     ),
 )
 DEVICE_SWITCHES: tuple[BotslabSettingDescription, ...] = (
-    *(
-        _consent_switch(scope, True)
-        for scope in ("event_upload", "cloud_recording", "ai_detection")
-    ),
+    *(_consent_switch(scope) for scope in ConsentScope if scope.per_device),
     BotslabSettingDescription(
         key="notifications",
         translation_key="notifications",
@@ -182,7 +176,7 @@ DEVICE_SWITCHES: tuple[BotslabSettingDescription, ...] = (
 )
 
 
-class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
+class BotslabSettingSwitch(CoordinatorEntity[SettingsCoordinator], SwitchEntity):
     """A cloud setting as a config switch: changing it calls the cloud, its state follows it."""
 
     _attr_has_entity_name = True
@@ -190,7 +184,7 @@ class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
 
     def __init__(
         self,
-        coordinator: BotslabCoordinator,
+        coordinator: SettingsCoordinator,
         description: BotslabSettingDescription,
         serial: str,
         device_info: DeviceInfo,
@@ -204,7 +198,10 @@ class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
 
     @property
     def is_on(self) -> bool | None:
-        return self.entity_description.is_on_fn(self.coordinator, self._serial)
+        settings = self.coordinator.current
+        if settings is None:
+            return None
+        return self.entity_description.is_on_fn(settings, self._serial)
 
     @property
     def available(self) -> bool:
@@ -219,21 +216,21 @@ class BotslabSettingSwitch(CoordinatorEntity[BotslabCoordinator], SwitchEntity):
     async def _set(self, on: bool) -> None:
         if self.entity_description.admin_only:
             await async_require_admin(self.hass, self._context)
-        state = (self.coordinator.data or {}).get(self._serial)
-        device = state.device if state else None
+        status = (self.coordinator.devices.data or {}).get(self._serial)
+        device = status.device if status else None
         try:
-            await self.entity_description.set_fn(self.coordinator, device, on)
+            await self.entity_description.set_fn(self.coordinator.client, device, on)
         except BotslabError as err:
             raise translate_error(err) from err
-        self.coordinator.refresh_settings_soon()
         await self.coordinator.async_refresh()
 
 
-def _setting_switches(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
+def _setting_switches(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     if not state.device.owner or state.device.kind is DeviceKind.OTHER:
         return []
-    serial = state.device.device_name
+    settings = coordinator.config_entry.runtime_data.settings_coordinator
+    serial = state.device.serial
     return [
-        BotslabSettingSwitch(coordinator, d, serial, device_info(state), serial)
+        BotslabSettingSwitch(settings, d, serial, device_info(state), serial)
         for d in DEVICE_SWITCHES
     ]

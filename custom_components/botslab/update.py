@@ -20,7 +20,8 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import BotslabError, UpgradeState
-from .coordinator import BotslabConfigEntry, BotslabCoordinator, DeviceState
+from .coordinator import DeviceCoordinator
+from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
@@ -51,7 +52,7 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
     _attr_device_class = UpdateDeviceClass.FIRMWARE
     _attr_supported_features = UpdateEntityFeature.INSTALL | UpdateEntityFeature.PROGRESS
 
-    def __init__(self, coordinator: BotslabCoordinator, serial: str) -> None:
+    def __init__(self, coordinator: DeviceCoordinator, serial: str) -> None:
         super().__init__(coordinator, serial, DESCRIPTION)
         self._watch: asyncio.Task[None] | None = None
         self._percent: int | None = None
@@ -126,9 +127,9 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
             self._watch = None
             self._percent = None
             self.coordinator.async_update_listeners()
-        # the next refresh reads the new version and checks the firmware again
-        self.coordinator.force_firmware_check(self._serial)
+        # the new version: the properties now, the firmware check at once
         await self.coordinator.async_request_refresh()
+        await self.runtime.firmware_coordinator.async_check([self._serial])
 
     async def async_will_remove_from_hass(self) -> None:
         if self._watch is not None:
@@ -136,10 +137,8 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
         await super().async_will_remove_from_hass()
 
 
-def _entities(coordinator: BotslabCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return (
-        [BotslabUpdate(coordinator, state.device.device_name)] if exists(DESCRIPTION, state) else []
-    )
+def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
+    return [BotslabUpdate(coordinator, state.device.serial)] if exists(DESCRIPTION, state) else []
 
 
 async def async_setup_entry(

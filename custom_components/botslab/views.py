@@ -24,7 +24,7 @@ from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 
 from .api import ApiError, BotslabError, Event, SnapshotExpired, decrypt_clip_segment
 from .const import DOMAIN
-from .coordinator import BotslabConfigEntry
+from .data import BotslabConfigEntry
 from .media_ref import DATA_KEY, MediaRef, unseal
 
 _LOGGER = logging.getLogger(__name__)
@@ -283,11 +283,9 @@ class BotslabSnapshotView(HomeAssistantView):
         )
 
     async def _fetch(self, entry: BotslabConfigEntry, ref: MediaRef) -> bytes:
-        stream = entry.runtime_data.events
-        if stream is not None:
-            for event, image in stream.images.values():
-                if event.id == ref.msg_id:
-                    return image
+        image = entry.runtime_data.snapshots.find(ref.msg_id)
+        if image is not None:
+            return image
         client = entry.runtime_data.client
         try:
             try:

@@ -12,11 +12,11 @@ from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
 from custom_components.botslab.api import (
     BotslabClient,
+    CloudSession,
     Credentials,
     Endpoints,
     Identity,
     QucLogin,
-    Session,
 )
 
 from ..conftest import remember_personal
@@ -42,9 +42,9 @@ def endpoints(emu: Emulator) -> Endpoints:
 
 @dataclass
 class TokenLog:
-    calls: list[tuple[Credentials, Session | None]] = field(default_factory=list)
+    calls: list[tuple[Credentials, CloudSession | None]] = field(default_factory=list)
 
-    def __call__(self, credentials: Credentials, session: Session | None) -> None:
+    def __call__(self, credentials: Credentials, session: CloudSession | None) -> None:
         self.calls.append((credentials, session))
 
 

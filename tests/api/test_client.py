@@ -33,11 +33,11 @@ DOOR, GARDEN, LIVING, DRIVE = "BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2", "B
 
 
 async def device(client: BotslabClient, name: str):  # type: ignore[no-untyped-def]
-    return next(d for d in await client.devices() if d.device_name == name)
+    return next(d for d in await client.devices() if d.serial == name)
 
 
 async def test_devices_kinds_and_roles(client: BotslabClient, tokens: TokenLog) -> None:
-    devices = {d.device_name: d for d in await client.devices()}
+    devices = {d.serial: d for d in await client.devices()}
     assert set(devices) == {DOOR, GARDEN, LIVING, DRIVE}
     assert devices[DOOR].kind is DeviceKind.DOORBELL and devices[GARDEN].kind is DeviceKind.CAMERA
     assert devices[DOOR].owner and devices[DOOR].can_control
@@ -114,7 +114,7 @@ async def test_messages_events_and_catalogue(client: BotslabClient, emu: Emulato
     fresh = [e async for e in client.events_since(seen, floor)]
     assert [e.id for e in fresh] == [ring["msg_id"], odd["msg_id"]], "oldest first, nothing older"
     first = fresh[0]
-    assert first.kind is EventKind.RING and first.device_name == DOOR and first.title
+    assert first.kind is EventKind.RING and first.serial == DOOR and first.title
     assert first.image is not None and first.video is not None and first.video.encrypted
     assert first.video.url not in repr(first) and first.image.url not in repr(first)
     assert fresh[1].kind is EventKind.OTHER and fresh[1].event_type == "dsl.event.post.Teleport"
@@ -122,7 +122,7 @@ async def test_messages_events_and_catalogue(client: BotslabClient, emu: Emulato
     assert len(every) == 26 and every[-1].id == odd["msg_id"]
     door = await device(client, DOOR)
     only_door = await client.messages(device=door, page_size=100)
-    assert {e.device_name for e in only_door.events} == {DOOR}
+    assert {e.serial for e in only_door.events} == {DOOR}
     catalogue = await client.event_types(door.product_key)
     assert {t.kind for t in catalogue} >= {EventKind.RING, EventKind.PERSON, EventKind.PACKAGE}
 
@@ -198,7 +198,7 @@ async def test_sharing_and_invitations(
     assert {s.id for s in await client.shares(garden)} == {share.id, by_phone.id}
     neighbour = await make_client(http, endpoints, NEIGHBOUR_USER, "neighbour-demo")
     invites = await neighbour.invitations()
-    assert [(i.device_name, i.level) for i in invites] == [(GARDEN, ShareLevel.VIEW)]
+    assert [(i.serial, i.level) for i in invites] == [(GARDEN, ShareLevel.VIEW)]
     await neighbour.accept_invitation(invites[0].id)
     shared = await device(neighbour, GARDEN)
     assert not shared.owner and not shared.can_control
@@ -207,7 +207,7 @@ async def test_sharing_and_invitations(
     with pytest.raises(PermissionDenied):
         await neighbour.share_by_mobile(shared, "4917000000000")
     await client.cancel_share(share.id)
-    assert GARDEN not in {d.device_name for d in await neighbour.devices()}
+    assert GARDEN not in {d.serial for d in await neighbour.devices()}
     with pytest.raises(ApiError) as gone:
         await client.cancel_share(share.id)
     assert gone.value.code == 202103
@@ -237,13 +237,9 @@ async def test_notifications(client: BotslabClient) -> None:
 async def test_privacy_rights(client: BotslabClient, emu: Emulator) -> None:
     consents = await client.consents()
     garden = await device(client, GARDEN)
-    assert any(
-        c.scope == "event_upload" and c.device_name == GARDEN and c.granted for c in consents
-    )
+    assert any(c.scope == "event_upload" and c.serial == GARDEN and c.granted for c in consents)
     after = await client.set_consent("ai_detection", False, garden)
-    assert any(
-        c.scope == "ai_detection" and c.device_name == GARDEN and not c.granted for c in after
-    )
+    assert any(c.scope == "ai_detection" and c.serial == GARDEN and not c.granted for c in after)
     await client.set_consent("marketing", True)
     document = await client.export_data()
     assert document["profile"]["username"] == DEMO_USER

@@ -222,7 +222,7 @@ async def cloud() -> AsyncIterator[HostileCloud]:
 
 DEVICE = Device(
     product_key="pk",
-    device_name="SN1",
+    serial="SN1",
     title="Cam",
     product_name="Cam",
     kind=DeviceKind.CAMERA,

@@ -51,7 +51,7 @@ async def test_full_session_logs_no_secret(
     share = await client.share_by_mobile(door, "+4917612345678", ShareLevel.VIEW)
     await client.share_by_email(door, "carol@example.org")
     await client.cancel_share(share.id)
-    await emu.trigger(door.device_name, "ring")
+    await emu.trigger(door.serial, "ring")
     event = (await client.messages(page_size=1)).events[0]
     assert event.image is not None and event.video is not None
     await client.download_snapshot(event)
@@ -72,7 +72,7 @@ async def test_full_session_logs_no_secret(
         while pusher.state is not ConnectionState.CONNECTED:
             await asyncio.sleep(0.02)
     emu.push.malformed("garbage")
-    await emu.trigger(door.device_name, "person")
+    await emu.trigger(door.serial, "person")
     async with asyncio.timeout(5):
         while pusher.connects < 2:
             await asyncio.sleep(0.02)

@@ -181,7 +181,7 @@ def test_message_field_variants(item: dict[str, object], expected: str) -> None:
     """The id under `id`, `msg_id` or `message_id`, string or number, kept opaque; the serial
     in tdata or as `sn`; the type in tdata, or as `event_type` or `type` (protocol.md 3.3)."""
     event = Event.from_api(item)
-    assert event.id == expected and event.device_name == "SN1" and event.kind is EventKind.PET
+    assert event.id == expected and event.serial == "SN1" and event.kind is EventKind.PET
 
 
 def test_models_tolerate_odd_shapes() -> None:

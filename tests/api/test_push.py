@@ -75,7 +75,7 @@ async def test_push_is_received_and_acked(push: tuple[PushClient, Recorder], emu
     result = await emu.trigger(DOOR, "ring")
     await rec.wait_for(lambda: len(rec.messages) == 1)
     message = rec.messages[0]
-    assert message.msg_id == result["msg_id"] and message.device_name == DOOR and message.ack
+    assert message.msg_id == result["msg_id"] and message.serial == DOOR and message.ack
     await asyncio.sleep(0.5)
     assert emu.push.stats.acks == 1 and emu.push.stats.heartbeats >= 1
     assert rec.states[:2] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]

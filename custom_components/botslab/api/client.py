@@ -35,6 +35,7 @@ from .http import check_status, parse_json, read_limited, translated_errors
 from .models import (
     CameraKeys,
     CloudPlan,
+    CloudSession,
     Consent,
     Credentials,
     Device,
@@ -52,7 +53,6 @@ from .models import (
     PlayUrl,
     Properties,
     ServiceResult,
-    Session,
     Share,
     ShareLevel,
     as_list,
@@ -87,7 +87,7 @@ class BotslabClient:
         identity: Identity,
         credentials: Credentials,
         *,
-        on_tokens: Callable[[Credentials, Session | None], None] | None = None,
+        on_tokens: Callable[[Credentials, CloudSession | None], None] | None = None,
         language: str = "en-US",
         timezone: str = "UTC",
         country: str = "DE",
@@ -97,7 +97,7 @@ class BotslabClient:
         self._endpoints = endpoints.with_region(credentials.region)
         self._identity = identity
         self._credentials = credentials
-        self._session: Session | None = None
+        self._session: CloudSession | None = None
         self._on_tokens = on_tokens
         self._login_lock = asyncio.Lock()
         self._lang, self._tz, self._country = language, timezone, country
@@ -127,7 +127,7 @@ class BotslabClient:
         return self._credentials
 
     @property
-    def session(self) -> Session | None:
+    def session(self) -> CloudSession | None:
         return self._session
 
     def set_credentials(self, credentials: Credentials) -> None:
@@ -245,19 +245,19 @@ class BotslabClient:
             raise _error_for(code, message, f"{method} {path}")
         raise ApiError(SID_EXPIRED, "sid refused right after an app login")
 
-    async def _relogin(self, stale: Session | None) -> None:
+    async def _relogin(self, stale: CloudSession | None) -> None:
         async with self._login_lock:
             if self._session is not stale and self._session is not None:
                 return  # someone else logged in meanwhile
             await self._app_login_locked()
 
     # --- 3.1 ------------------------------------------------------------------------------
-    async def login(self) -> Session:
+    async def login(self) -> CloudSession:
         """App login: a sid (the one session of the account), the push alias and the user id."""
         async with self._login_lock:
             return await self._app_login_locked()
 
-    async def _app_login_locked(self) -> Session:
+    async def _app_login_locked(self) -> CloudSession:
         data = await self._call("POST", ep.APP_LOGIN, with_sid=False)
         if not isinstance(data, Mapping):
             raise ProtocolError("app login without data")
@@ -267,7 +267,7 @@ class BotslabClient:
         user_id = str(
             next((data[k] for k in ("uid", "userid", "user_id", "qid") if data.get(k)), "")
         )
-        session = Session(
+        session = CloudSession(
             sid=sid,
             push_alias=str(data.get("push_alias") or ""),
             user_id=user_id.removeprefix("botslab_"),
@@ -327,7 +327,7 @@ class BotslabClient:
 
     async def camera_keys(self, device: Device) -> CameraKeys:
         """Live view's media keys and license (liveview.md H2)."""
-        params = {**_dev(device), "sn": device.device_name}
+        params = {**_dev(device), "sn": device.serial}
         return CameraKeys.from_api(await self._call("GET", ep.CAMERA_KEYS, params))
 
     async def wake_up(self, device: Device) -> ServiceResult:
@@ -600,11 +600,11 @@ class BotslabClient:
 
 
 def _dev(device: Device) -> dict[str, str]:
-    return {"product_key": device.product_key, "device_name": device.device_name}
+    return {"product_key": device.product_key, "device_name": device.serial}
 
 
 def _key(device: Device) -> str:
-    return f"{device.product_key}_{device.device_name}"
+    return f"{device.product_key}_{device.serial}"
 
 
 def _items(data: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from urllib.parse import quote_plus
 
 from Crypto.Cipher import DES, ChaCha20, PKCS1_v1_5
 from Crypto.PublicKey import RSA
+from Crypto.Util.Padding import pad, unpad
 
 from .endpoints import APP_SECRET
 from .exceptions import ProtocolError
@@ -48,19 +49,17 @@ def random_alnum(length: int) -> str:
 
 def des_encrypt(plain: bytes, key8: bytes) -> bytes:
     """Single DES-CBC with key = IV, PKCS#7 padding."""
-    pad = 8 - len(plain) % 8
-    return DES.new(key8, DES.MODE_CBC, iv=key8).encrypt(plain + bytes([pad]) * pad)
+    return DES.new(key8, DES.MODE_CBC, iv=key8).encrypt(pad(plain, 8))
 
 
 def des_decrypt(data: bytes, key8: bytes) -> bytes:
     """Inverse of :func:`des_encrypt`; ProtocolError on bad length or padding."""
     if not data or len(data) % 8:
         raise ProtocolError("DES data length is not a multiple of 8")
-    plain = DES.new(key8, DES.MODE_CBC, iv=key8).decrypt(data)
-    pad = plain[-1]
-    if not 1 <= pad <= 8 or plain[-pad:] != bytes([pad]) * pad:
-        raise ProtocolError("bad DES padding")
-    return plain[:-pad]
+    try:
+        return unpad(DES.new(key8, DES.MODE_CBC, iv=key8).decrypt(data), 8)
+    except ValueError as err:
+        raise ProtocolError("bad DES padding") from err
 
 
 def b64decode(text: str) -> bytes:

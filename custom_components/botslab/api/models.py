@@ -59,6 +59,28 @@ def event_kind(event_type: str) -> EventKind:
     return _KIND_BY_RAW.get(event_type, EventKind.OTHER)
 
 
+class ConsentScope(StrEnum):
+    """Privacy consents (protocol.md 8): three per device, four for the account."""
+
+    EVENT_UPLOAD = "event_upload"
+    CLOUD_RECORDING = "cloud_recording"
+    AI_DETECTION = "ai_detection"
+    MARKETING = "marketing"
+    PUSH = "push"
+    ANALYTICS = "analytics"
+    NETWORK_TEST = "network_test"
+
+    @property
+    def per_device(self) -> bool:
+        """Given per device (else for the whole account)."""
+        return self in _DEVICE_SCOPES
+
+
+_DEVICE_SCOPES = frozenset(
+    {ConsentScope.EVENT_UPLOAD, ConsentScope.CLOUD_RECORDING, ConsentScope.AI_DETECTION}
+)
+
+
 class DeviceKind(StrEnum):
     CAMERA = "camera"
     DOORBELL = "doorbell"
@@ -209,7 +231,7 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class CloudSession:
     """What the app login gives: the sid, the push alias and the user id."""
 
     sid: str = field(repr=False)
@@ -220,7 +242,7 @@ class Session:
 @dataclass(frozen=True, slots=True)
 class Device:
     product_key: str
-    device_name: str
+    serial: str
     title: str
     product_name: str
     kind: DeviceKind
@@ -231,10 +253,6 @@ class Device:
     bind_ts: int = 0
     category_name: str = ""
     product_logo: str = field(default="", repr=False)
-
-    @property
-    def serial(self) -> str:
-        return self.device_name
 
     @property
     def can_control(self) -> bool:
@@ -265,7 +283,7 @@ class Device:
             raise ProtocolError("device without product_key/device_name")
         return cls(
             product_key=_str(data["product_key"]),
-            device_name=_str(data["device_name"]),
+            serial=_str(data["device_name"]),
             title=_str(data.get("device_title"))
             or _str(data.get("product_name"))
             or _str(data["device_name"]),
@@ -437,7 +455,7 @@ class Event:
     """One message of the message list (protocol.md 3.3). `id` is opaque."""
 
     id: str
-    device_name: str
+    serial: str
     product_key: str
     kind: EventKind
     event_type: str
@@ -495,7 +513,7 @@ class Event:
             raise ProtocolError("message time out of range")
         return cls(
             id=msg_id,
-            device_name=serial,
+            serial=serial,
             product_key=_str(tdata.get("product_key") or item.get("product_key")),
             kind=event_kind(event_type),
             event_type=event_type,
@@ -581,7 +599,7 @@ class Share:  # fields [sdk], paths [modelled] (protocol.md 6)
 class Invitation:  # fields [sdk], paths [modelled] (protocol.md 6)
     id: int
     product_key: str
-    device_name: str
+    serial: str
     device_title: str
     from_nickname: str = field(repr=False)
     level: ShareLevel
@@ -604,7 +622,7 @@ class Consent:  # [modelled] (protocol.md 8)
     scope: str
     granted: bool
     product_key: str = ""
-    device_name: str = ""
+    serial: str = ""
     mtime: int = 0
 
     @classmethod

@@ -205,7 +205,7 @@ class PushMessage:
         return message_id((self.payload or {}).get("msg_id", self.props.get("mid"))) or None
 
     @property
-    def device_name(self) -> str | None:
+    def serial(self) -> str | None:
         value = (self.payload or {}).get("device_name")  # [modelled] body
         return str(value) if value else None
 

@@ -153,7 +153,7 @@ class LiveSession:
     ) -> None:
         self._client = client
         self._device = device
-        self._sn = device.device_name
+        self._sn = device.serial
         self._cache = cache or LiveCache()
         self.timers = timers or LiveTimers()
         self._check = keyframe_check

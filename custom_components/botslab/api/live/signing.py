@@ -11,6 +11,8 @@ import json
 from typing import Any
 import uuid
 
+from Crypto.Cipher import ARC4
+
 from .. import safejson
 from ..exceptions import ProtocolError
 
@@ -19,22 +21,10 @@ URLSIGN_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105 - published in
 
 
 def rc4(key: bytes, data: bytes) -> bytes:
-    """Textbook RC4 (KSA + PRGA, nothing dropped); encryption and decryption alike."""
+    """Textbook RC4 (nothing dropped), pycryptodome's; encryption and decryption alike."""
     if not key:
         raise ValueError("empty RC4 key")
-    state = list(range(256))
-    j = 0
-    for i in range(256):
-        j = (j + state[i] + key[i % len(key)]) & 0xFF
-        state[i], state[j] = state[j], state[i]
-    out = bytearray(len(data))
-    i = j = 0
-    for pos, byte in enumerate(data):
-        i = (i + 1) & 0xFF
-        j = (j + state[i]) & 0xFF
-        state[i], state[j] = state[j], state[i]
-        out[pos] = byte ^ state[(state[i] + state[j]) & 0xFF]
-    return bytes(out)
+    return ARC4.new(key).encrypt(data)
 
 
 def seal_data(inner: Mapping[str, Any] | str, key: bytes) -> str:

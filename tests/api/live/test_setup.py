@@ -20,7 +20,7 @@ async def test_setup_chain(
     client: BotslabClient, http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
 ) -> None:
     emu.live.faults.tcp_silent = False  # this test logs in on the TCP relay itself
-    door = next(d for d in await client.devices() if d.device_name == DOOR)
+    door = next(d for d in await client.devices() if d.serial == DOOR)
     keys = await client.camera_keys(door)
     tunnel = await setup.cloud_control(http, endpoints)
     assert tunnel.hosts == ("127.0.0.1",) and tunnel.port == emu.tunnel_port
@@ -78,7 +78,7 @@ async def test_setup_chain(
 async def test_relay_sign_checks_the_license(
     client: BotslabClient, http: aiohttp.ClientSession, endpoints: Endpoints
 ) -> None:
-    door = next(d for d in await client.devices() if d.device_name == DOOR)
+    door = next(d for d in await client.devices() if d.serial == DOOR)
     keys = await client.camera_keys(door)
     with pytest.raises(ApiError):
         await setup.relay_sign(http, endpoints, replace(keys.license, authorization="forged"), DOOR)

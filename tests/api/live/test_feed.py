@@ -11,7 +11,7 @@ from botslab_emulator.live.clip import live_clip
 from custom_components.botslab.api import BotslabClient
 from custom_components.botslab.api.live import LiveCache, LiveFeed, LiveSession
 
-from ..live_feed_io import read_feed, video_packets
+from ...live_feed_io import read_feed, video_packets
 
 DOOR = "BDX3A1B2C3D4"
 
@@ -21,7 +21,7 @@ async def test_lost_stream_reopens_on_the_next_connection(
 ) -> None:
     emu.live.faults.video_transport = "tcp"
     emu.live.faults.drop_after_frames = 45
-    door = next(d for d in await client.devices() if d.device_name == DOOR)
+    door = next(d for d in await client.devices() if d.serial == DOOR)
     cache = LiveCache()
     feed = LiveFeed(lambda: LiveSession(client, door, cache=cache), idle_s=30)
     try:
@@ -41,7 +41,7 @@ async def test_lost_stream_reopens_on_the_next_connection(
 
 
 async def test_idle_teardown_and_close(client: BotslabClient, emu: Emulator) -> None:
-    door = next(d for d in await client.devices() if d.device_name == DOOR)
+    door = next(d for d in await client.devices() if d.serial == DOOR)
     changes: list[bool] = []
     feed: LiveFeed
     feed = LiveFeed(

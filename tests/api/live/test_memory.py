@@ -47,7 +47,7 @@ def peak_mib() -> Iterator[Callable[[], float]]:
 
 
 async def _session(client: BotslabClient) -> LiveSession:
-    door = next(d for d in await client.devices() if d.device_name == DOOR)
+    door = next(d for d in await client.devices() if d.serial == DOOR)
     return LiveSession(client, door)
 
 

@@ -19,7 +19,7 @@ DOOR = "BDX3A1B2C3D4"
 
 
 async def _door(client: BotslabClient):  # type: ignore[no-untyped-def]
-    return next(d for d in await client.devices() if d.device_name == DOOR)
+    return next(d for d in await client.devices() if d.serial == DOOR)
 
 
 async def _collect(session: LiveSession, count: int, timeout: float = 30) -> list:  # type: ignore[type-arg]
@@ -103,7 +103,7 @@ async def _error_of(session: LiveSession, timeout: float = 20) -> LiveError:
 
 
 async def test_shared_account_gets_audio_only(client: BotslabClient, emu: Emulator) -> None:
-    drive = next(d for d in await client.devices() if d.device_name == "BCC5A0B1C2D3")
+    drive = next(d for d in await client.devices() if d.serial == "BCC5A0B1C2D3")
     assert not drive.owner
     error = await _error_of(LiveSession(client, drive, timers=FAST))
     assert error.reason == "audio_only"
