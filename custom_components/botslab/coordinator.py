@@ -115,9 +115,12 @@ class SessionGuard:
 
 
 class _CloudCoordinator[T](DataUpdateCoordinator[T]):
-    """What the three share: the client, the session guard, one way to treat errors."""
+    """What the three share: the client, the session guard, one way to treat errors. Each
+    names itself and its rhythm in NAME and SECONDS."""
 
     config_entry: ConfigEntry[Any]
+    NAME = ""
+    SECONDS = 0.0
 
     def __init__(
         self,
@@ -125,16 +128,13 @@ class _CloudCoordinator[T](DataUpdateCoordinator[T]):
         entry: ConfigEntry[Any],
         client: BotslabClient,
         guard: SessionGuard,
-        *,
-        name: str,
-        seconds: float,
     ) -> None:
         super().__init__(
             hass,
             _LOGGER,
             config_entry=entry,
-            name=f"{DOMAIN} {name}",
-            update_interval=timedelta(seconds=seconds),
+            name=f"{DOMAIN} {self.NAME}",
+            update_interval=timedelta(seconds=self.SECONDS),
         )
         self.client = client
         self.guard = guard
@@ -188,6 +188,8 @@ class DeviceStatus:
 class DeviceCoordinator(_CloudCoordinator[dict[str, DeviceStatus]]):
     """The device list and each device's properties, by serial."""
 
+    NAME, SECONDS = "devices", DEVICE_REFRESH_SECONDS
+
     def __init__(
         self,
         hass: HomeAssistant,
@@ -195,7 +197,7 @@ class DeviceCoordinator(_CloudCoordinator[dict[str, DeviceStatus]]):
         client: BotslabClient,
         guard: SessionGuard,
     ) -> None:
-        super().__init__(hass, entry, client, guard, name="devices", seconds=DEVICE_REFRESH_SECONDS)
+        super().__init__(hass, entry, client, guard)
         self._offline: set[str] = set()
 
     async def _read(self) -> dict[str, DeviceStatus]:
@@ -258,9 +260,6 @@ def _owned(devices: DeviceCoordinator) -> list[Device]:
 class _FollowerCoordinator[T](_CloudCoordinator[T]):
     """A coordinator of the owned devices that the device coordinator lists."""
 
-    NAME = ""
-    SECONDS = 0.0
-
     def __init__(
         self,
         hass: HomeAssistant,
@@ -269,7 +268,7 @@ class _FollowerCoordinator[T](_CloudCoordinator[T]):
         guard: SessionGuard,
         devices: DeviceCoordinator,
     ) -> None:
-        super().__init__(hass, entry, client, guard, name=self.NAME, seconds=self.SECONDS)
+        super().__init__(hass, entry, client, guard)
         self.devices = devices
 
 

@@ -28,19 +28,13 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
 
     @callback
     def conflict() -> None:
-        issue_id = f"{ISSUE_SESSION_CONFLICT}_{entry_id}"
-        if not data.guard.in_conflict:
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
-            return
-        ir.async_create_issue(
+        _keep_issue(
             hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_SESSION_CONFLICT,
-            translation_placeholders={"minutes": str(data.guard.minutes)},
+            f"{ISSUE_SESSION_CONFLICT}_{entry_id}",
+            ISSUE_SESSION_CONFLICT,
+            active=data.guard.in_conflict,
+            fixable=True,
+            placeholders={"minutes": str(data.guard.minutes)},
             data={"entry_id": entry_id},
         )
 
@@ -49,32 +43,31 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
         if data.settings_coordinator.current is None:
             return
         for serial, state in data.states().items():
-            _sync_event_upload(
+            _keep_issue(
                 hass,
-                entry_id,
-                serial,
-                title=state.device.title,
-                owner=state.device.owner,
-                granted=state.event_upload,
+                f"{ISSUE_EVENT_UPLOAD}_{serial}",
+                ISSUE_EVENT_UPLOAD,
+                active=not state.event_upload,
+                fixable=state.device.owner,
+                placeholders={"device": state.device.title},
+                data={"entry_id": entry_id, "serial": serial},
             )
             plan = state.plan
-            issue_id = f"{ISSUE_PLAN_ENDING}_{serial}"
-            if plan is not None and plan.active and plan.seconds_left <= PLAN_WARNING_DAYS * 86400:
-                ir.async_create_issue(
-                    hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key=ISSUE_PLAN_ENDING,
-                    translation_placeholders={
-                        "device": state.device.title,
-                        "plan": plan.name,
-                        "days": str(max(1, -(-plan.seconds_left // 86400))),
-                    },
-                )
-            else:
-                ir.async_delete_issue(hass, DOMAIN, issue_id)
+            ending = (
+                plan is not None and plan.active and plan.seconds_left <= PLAN_WARNING_DAYS * 86400
+            )
+            _keep_issue(
+                hass,
+                f"{ISSUE_PLAN_ENDING}_{serial}",
+                ISSUE_PLAN_ENDING,
+                active=ending,
+                fixable=False,
+                placeholders={
+                    "device": state.device.title,
+                    "plan": plan.name if plan else "",
+                    "days": str(max(1, -(-plan.seconds_left // 86400))) if plan else "",
+                },
+            )
 
     devices()
     undo = [
@@ -90,22 +83,29 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
     return unsubscribe
 
 
-def _sync_event_upload(
-    hass: HomeAssistant, entry_id: str, serial: str, *, title: str, owner: bool, granted: bool
+def _keep_issue(
+    hass: HomeAssistant,
+    issue_id: str,
+    translation_key: str,
+    *,
+    active: bool,
+    fixable: bool,
+    placeholders: dict[str, str],
+    data: dict[str, str | int | float | None] | None = None,
 ) -> None:
-    issue_id = f"{ISSUE_EVENT_UPLOAD}_{serial}"
-    if granted:
+    """A warning issue while `active`, none otherwise."""
+    if not active:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
     ir.async_create_issue(
         hass,
         DOMAIN,
         issue_id,
-        is_fixable=owner,
+        is_fixable=fixable,
         severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_EVENT_UPLOAD,
-        translation_placeholders={"device": title},
-        data={"entry_id": entry_id, "serial": serial},
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+        data=data,
     )
 
 
