@@ -109,11 +109,15 @@ async def onboard(page: Any, pair: Pair) -> None:
 async def choose(page: Any, label: str, option: str) -> None:
     """Pick an option of a form's dropdown: a combobox of options (2025.4) or a field that
     opens a menu (2026.x)."""
+    # wait for the field's label first: a count taken before the form has rendered is 0 on
+    # either version, and clicking the 2025.4 label instead of its combobox is intercepted
+    label_text = page.get_by_text(re.compile(rf"^{re.escape(label)}")).first
+    await label_text.wait_for()
     combobox = page.get_by_role("combobox", name=field(label))
     if await combobox.count():
         await combobox.click()
     else:
-        await page.get_by_text(re.compile(rf"^{re.escape(label)}")).first.click()
+        await label_text.click()
     choice = page.get_by_role("option", name=option).or_(page.get_by_role("menuitem", name=option))
     await choice.first.click()
 
