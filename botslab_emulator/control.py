@@ -15,9 +15,9 @@ from aiohttp import web
 from .world import WorldError
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .cloud import Cloud
 
-ControlHandler = Callable[["Emulator", dict[str, Any], web.Request], Awaitable[Any]]
+ControlHandler = Callable[["Cloud", dict[str, Any], web.Request], Awaitable[Any]]
 _CONTROL: list[tuple[str, str, ControlHandler]] = []
 
 
@@ -33,16 +33,16 @@ def control(method: str, path: str) -> Callable[[ControlHandler], ControlHandler
     return wrap
 
 
-def add_control_routes(app: web.Application, emu: Emulator) -> None:
+def add_control_routes(app: web.Application, cloud: Cloud) -> None:
     for method, path, func in _CONTROL:
-        app.router.add_route(method, "/_emulator" + path, _wrap(emu, func))
+        app.router.add_route(method, "/_emulator" + path, _wrap(cloud, func))
 
 
 def _wrap(
-    emu: Emulator, func: ControlHandler
+    cloud: Cloud, func: ControlHandler
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        if not emu.loopback_only(request):
+        if not cloud.loopback_only(request):
             return web.json_response({"error": "control API is loopback only"}, status=403)
         body: dict[str, Any] = {}
         if request.method in ("POST", "DELETE") and request.can_read_body:
@@ -55,7 +55,7 @@ def _wrap(
             body = loaded
         body.update({k: v for k, v in request.query.items() if k not in body})
         try:
-            result = await func(emu, body, request)
+            result = await func(cloud, body, request)
         except WorldError as err:
             return web.json_response({"error": err.msg, "code": err.code}, status=400)
         except (BadControl, KeyError, TypeError, ValueError) as err:
@@ -67,33 +67,33 @@ def _wrap(
     return handle
 
 
-def _account(emu: Emulator, body: dict[str, Any]) -> Any:
+def _account(cloud: Cloud, body: dict[str, Any]) -> Any:
     username = body.get("username")
     if not isinstance(username, str):
         raise BadControl("username is required")
-    acc = emu.world.find_account(username)
+    acc = cloud.world.find_account(username)
     if acc is None:
         raise BadControl(f"no account {username}")
     return acc
 
 
-def _device(emu: Emulator, name: Any) -> Any:
-    dev = emu.world.devices.get(str(name))
+def _device(cloud: Cloud, name: Any) -> Any:
+    dev = cloud.world.devices.get(str(name))
     if dev is None:
         raise BadControl(f"no device {name}")
     return dev
 
 
 @control("GET", "/config")
-async def get_config(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    return emu.config()
+async def get_config(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    return cloud.config()
 
 
 @control("GET", "/state")
-async def get_state(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    world = emu.world
+async def get_state(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    world = cloud.world
     return {
-        **emu.snapshot_state(),
+        **cloud.snapshot_state(),
         "accounts": [
             {
                 "qid": a.qid,
@@ -126,8 +126,8 @@ async def get_state(emu: Emulator, body: dict[str, Any], request: web.Request) -
 
 
 @control("POST", "/trigger")
-async def post_trigger(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    return await emu.trigger(
+async def post_trigger(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    return await cloud.trigger(
         str(body["device_name"]),
         str(body["event_type"]),
         ctime=body.get("ctime"),
@@ -137,7 +137,7 @@ async def post_trigger(emu: Emulator, body: dict[str, Any], request: web.Request
 
 
 @control("POST", "/burst")
-async def post_burst(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+async def post_burst(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     """Many events at once, as a busy cloud sends them: {"events": [{device_name, event_type}]}."""
     events = body.get("events")
     if not isinstance(events, list) or not 0 < len(events) <= 1000:
@@ -145,7 +145,7 @@ async def post_burst(emu: Emulator, body: dict[str, Any], request: web.Request) 
     results = []
     for item in events:
         results.append(
-            await emu.trigger(
+            await cloud.trigger(
                 str(item["device_name"]), str(item["event_type"]), title=item.get("title")
             )
         )
@@ -154,8 +154,8 @@ async def post_burst(emu: Emulator, body: dict[str, Any], request: web.Request) 
 
 
 @control("POST", "/accounts")
-async def post_account(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    acc = emu.world.add_account(
+async def post_account(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    acc = cloud.world.add_account(
         str(body["username"]),
         str(body["password"]),
         str(body.get("region", "eu1")),
@@ -169,9 +169,9 @@ async def post_account(emu: Emulator, body: dict[str, Any], request: web.Request
 
 
 @control("POST", "/devices")
-async def post_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    owner = _account(emu, {"username": body.get("owner")})
-    dev = emu.world.add_device(
+async def post_device(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    owner = _account(cloud, {"username": body.get("owner")})
+    dev = cloud.world.add_device(
         owner.qid,
         title=str(body.get("title", "Camera")),
         category_key=str(body.get("category_key", "camera")),
@@ -187,9 +187,9 @@ async def post_device(emu: Emulator, body: dict[str, Any], request: web.Request)
 
 
 @control("POST", "/devices/{device_name}")
-async def update_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    dev = _device(emu, request.match_info["device_name"])
-    world = emu.world
+async def update_device(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    dev = _device(cloud, request.match_info["device_name"])
+    world = cloud.world
     if "online" in body:
         dev.online = bool(body["online"])
     if "title" in body:
@@ -208,16 +208,16 @@ async def update_device(emu: Emulator, body: dict[str, Any], request: web.Reques
 
 
 @control("DELETE", "/devices/{device_name}")
-async def delete_device(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    emu.world.remove_device(request.match_info["device_name"])
+async def delete_device(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    cloud.world.remove_device(request.match_info["device_name"])
     return {"removed": request.match_info["device_name"]}
 
 
 @control("POST", "/shares")
-async def post_share(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    dev = _device(emu, body["device_name"])
-    target = _account(emu, {"username": body.get("to")})
-    share = emu.world.share(
+async def post_share(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    dev = _device(cloud, body["device_name"])
+    target = _account(cloud, {"username": body.get("to")})
+    share = cloud.world.share(
         dev.owner_qid,
         dev.product_key,
         dev.device_name,
@@ -231,10 +231,10 @@ async def post_share(emu: Emulator, body: dict[str, Any], request: web.Request) 
 
 
 @control("POST", "/expire")
-async def post_expire(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    acc = _account(emu, body)
+async def post_expire(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(cloud, body)
     what = body.get("what", "sid")
-    world = emu.world
+    world = cloud.world
     if what == "sid":
         for sess in world.sessions.values():
             if sess.qid == acc.qid:
@@ -252,16 +252,16 @@ async def post_expire(emu: Emulator, body: dict[str, Any], request: web.Request)
 
 
 @control("POST", "/kick")
-async def post_kick(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+async def post_kick(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     """The phone app logs in: the integration's session becomes 'stolen' (102003)."""
-    acc = _account(emu, body)
-    sess = emu.world.app_login(acc.qid, acc.region, phone_app=True)
+    acc = _account(cloud, body)
+    sess = cloud.world.app_login(acc.qid, acc.region, phone_app=True)
     return {"kicked": True, "at": sess.created}
 
 
 @control("POST", "/captcha")
-async def post_captcha(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    acc = _account(emu, body)
+async def post_captcha(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(cloud, body)
     if "required" in body:
         acc.captcha_required = bool(body["required"])
     if "risk_new_device" in body:
@@ -270,82 +270,82 @@ async def post_captcha(emu: Emulator, body: dict[str, Any], request: web.Request
 
 
 @control("GET", "/captcha")
-async def get_captcha(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    ch = emu.world.latest_challenge(body.get("username"))
+async def get_captcha(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    ch = cloud.world.latest_challenge(body.get("username"))
     if ch is None:
         return web.json_response({"error": "no captcha issued"}, status=404)
     return {"sc": ch.sc, "code": ch.code, "mid": ch.mid}
 
 
 @control("POST", "/faults")
-async def post_faults(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    http_names = {f.name for f in fields(emu.faults)}
-    push_names = {f.name for f in fields(emu.push.faults)}
-    live_names = {f.name for f in fields(emu.live.faults)}
+async def post_faults(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    http_names = {f.name for f in fields(cloud.faults)}
+    push_names = {f.name for f in fields(cloud.push.faults)}
+    live_names = {f.name for f in fields(cloud.live.faults)}
     for key, value in body.items():
         if key in http_names:
-            setattr(emu.faults, key, type(getattr(emu.faults, key))(value))
+            setattr(cloud.faults, key, type(getattr(cloud.faults, key))(value))
         elif key.startswith("push_") and key[5:] in push_names:
             name = key[5:]
-            setattr(emu.push.faults, name, type(getattr(emu.push.faults, name))(value))
+            setattr(cloud.push.faults, name, type(getattr(cloud.push.faults, name))(value))
         elif key.startswith("live_") and key[5:] in live_names:
             name = key[5:]
-            setattr(emu.live.faults, name, type(getattr(emu.live.faults, name))(value))
+            setattr(cloud.live.faults, name, type(getattr(cloud.live.faults, name))(value))
         elif key == "upgrade_fail":
-            emu.world.upgrade_fail = bool(value)
+            cloud.world.upgrade_fail = bool(value)
         elif key == "upgrade_seconds":
-            emu.world.upgrade_seconds = float(value)
+            cloud.world.upgrade_seconds = float(value)
         elif key == "url_ttl":
-            emu.world.url_ttl = int(value)
+            cloud.world.url_ttl = int(value)
         else:
             raise BadControl(f"unknown fault {key}")
     return {
-        "http": asdict(emu.faults),
-        "push": asdict(emu.push.faults),
-        "live": asdict(emu.live.faults),
+        "http": asdict(cloud.faults),
+        "push": asdict(cloud.push.faults),
+        "live": asdict(cloud.live.faults),
     }
 
 
 @control("POST", "/push/drop")
-async def push_drop(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    return {"dropped": emu.push.drop_all()}
+async def push_drop(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    return {"dropped": cloud.push.drop_all()}
 
 
 @control("POST", "/push/malformed")
-async def push_malformed(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    return {"sent": emu.push.malformed(str(body.get("kind", "garbage")))}
+async def push_malformed(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    return {"sent": cloud.push.malformed(str(body.get("kind", "garbage")))}
 
 
 @control("GET", "/push")
-async def push_stats(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+async def push_stats(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     return {
-        **asdict(emu.push.stats),
-        "connections_now": len(emu.push.conns),
-        "bound_aliases": len(emu.push.by_alias),
+        **asdict(cloud.push.stats),
+        "connections_now": len(cloud.push.conns),
+        "bound_aliases": len(cloud.push.by_alias),
     }
 
 
 @control("POST", "/clock")
-async def post_clock(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
+async def post_clock(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     if "advance" in body:
-        emu.world.clock_offset += float(body["advance"])
+        cloud.world.clock_offset += float(body["advance"])
     if "offset" in body:
-        emu.world.clock_offset = float(body["offset"])
-    return {"now": emu.world.now(), "offset": emu.world.clock_offset}
+        cloud.world.clock_offset = float(body["offset"])
+    return {"now": cloud.world.now(), "offset": cloud.world.clock_offset}
 
 
 @control("POST", "/consent")
-async def post_consent(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    acc = _account(emu, body)
+async def post_consent(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    acc = _account(cloud, body)
     pk = dn = ""
     if body.get("device_name"):
-        dev = _device(emu, body["device_name"])
+        dev = _device(cloud, body["device_name"])
         pk, dn = dev.product_key, dev.device_name
-    emu.world.set_consent(acc.qid, str(body["scope"]), int(body["granted"]), pk, dn)
-    return {"items": emu.world.consent_items(acc.qid)}
+    cloud.world.set_consent(acc.qid, str(body["scope"]), int(body["granted"]), pk, dn)
+    return {"items": cloud.world.consent_items(acc.qid)}
 
 
 @control("POST", "/save")
-async def post_save(emu: Emulator, body: dict[str, Any], request: web.Request) -> Any:
-    emu.save()
-    return {"saved": emu.state_path is not None}
+async def post_save(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    cloud.save()
+    return {"saved": cloud.state_path is not None}

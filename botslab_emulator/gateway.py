@@ -34,7 +34,7 @@ from .world import (
 )
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .cloud import Cloud
 
 SIGN_WINDOW_S = 300
 MAX_BODY = 64 * 1024
@@ -46,7 +46,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass
 class Ctx:
-    emu: Emulator
+    cloud: Cloud
     region: str
     params: dict[str, str]
     account: Account
@@ -77,7 +77,7 @@ class Ctx:
         pk, dn = self.get("product_key"), self.get("device_name")
         if not pk or not dn:
             raise WorldError(codes.INVALID_PARAM, "product_key and device_name are required")
-        return self.emu.world.device_for(self.qid, pk, dn, level=level)
+        return self.cloud.world.device_for(self.qid, pk, dn, level=level)
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
@@ -160,7 +160,7 @@ async def _params(request: web.Request) -> dict[str, str]:
     return params
 
 
-def _check_sign(emu: Emulator, query: dict[str, str]) -> bool:
+def _check_sign(nonces: NonceCache, query: dict[str, str]) -> bool:
     m2, sign_ts, sign_no = query.get("m2", ""), query.get("sign_ts", ""), query.get("sign_no", "")
     appkey = query.get("appkey", "")
     if not (_M2.match(m2) and sign_ts.isdigit() and _SIGN_NO.match(sign_no) and appkey):
@@ -170,7 +170,7 @@ def _check_sign(emu: Emulator, query: dict[str, str]) -> bool:
     real_now = time.time()
     if abs(int(sign_ts) - real_now) > SIGN_WINDOW_S:
         return False
-    return emu.nonces.use(f"{m2}:{sign_no}", real_now)
+    return nonces.use(f"{m2}:{sign_no}", real_now)
 
 
 def _parse_jws(header: str) -> dict[str, Any] | None:
@@ -184,19 +184,28 @@ def _parse_jws(header: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def make_handler(
-    emu: Emulator, route: Route
+def add_gateway_routes(app: web.Application, cloud: Cloud) -> None:
+    """Every endpoint under /api/{region}, sharing one replay cache."""
+    nonces = NonceCache()
+    for route in ROUTES:
+        app.router.add_route(
+            route.method, "/api/{region}" + route.path, _make_handler(cloud, route, nonces)
+        )
+
+
+def _make_handler(
+    cloud: Cloud, route: Route, nonces: NonceCache
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         region = request.match_info["region"]
-        emu.counters.last_headers[route.path] = {
+        cloud.counters.last_headers[route.path] = {
             k: request.headers.get(k, "")
             for k in ("Authorization", "Accept", "Content-Type", "Content-Length", "User-Agent")
         }
-        if not _check_sign(emu, dict(request.query)):
+        if not _check_sign(nonces, dict(request.query)):
             return envelope(codes.BAD_SIGN, route=route)
         auth = _parse_jws(request.headers.get("Authorization", ""))
-        world = emu.world
+        world = cloud.world
         try:
             if (
                 auth is None
@@ -205,7 +214,7 @@ def make_handler(
             ):
                 raise WorldError(codes.QT_EXPIRED)
             tok = world.check_tokens(
-                auth["Q"], auth["T"], region, decoded_ok=emu.faults.qt_decoded_ok
+                auth["Q"], auth["T"], region, decoded_ok=cloud.faults.qt_decoded_ok
             )
             account = world.account(tok.qid)
             session = None
@@ -217,7 +226,7 @@ def make_handler(
             if tz := request.query.get("ci_tz"):
                 account.tz = tz
             params = await _params(request)
-            ctx = Ctx(emu, region, params, account, session)
+            ctx = Ctx(cloud, region, params, account, session)
             data = await route.handler(ctx)
         except WorldError as err:
             return envelope(err.code, msg=err.msg, route=route)
@@ -233,7 +242,7 @@ def make_handler(
 
 @endpoint("POST", "/v1/app/login", needs_sid=False)
 async def app_login(ctx: Ctx) -> Any:
-    sess = ctx.emu.world.app_login(ctx.qid, ctx.region)
+    sess = ctx.cloud.world.app_login(ctx.qid, ctx.region)
     return {
         "sid": sess.sid,
         "push_alias": ctx.account.push_alias,
@@ -265,9 +274,9 @@ def device_json(dev: Device, role: str, level: int) -> dict[str, Any]:
 async def device_list(ctx: Ctx) -> Any:
     page = ctx.num("page", 1, 1)
     size = ctx.num("page_size", 50, 1, 50)
-    devices = sorted(ctx.emu.world.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
+    devices = sorted(ctx.cloud.world.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
     chunk = devices[(page - 1) * size : page * size]
-    key = ctx.emu.faults.device_list_key
+    key = ctx.cloud.faults.device_list_key
     return {key: [device_json(*d) for d in chunk], "total": len(devices), "page": page}
 
 
@@ -290,7 +299,7 @@ async def set_property(ctx: Ctx) -> Any:
         raise WorldError(codes.INVALID_PARAM, "items must be a JSON object") from err
     if not isinstance(items, dict) or not items:
         raise WorldError(codes.INVALID_PARAM, "items must be a JSON object")
-    ctx.emu.world.set_properties(dev, items)
+    ctx.cloud.world.set_properties(dev, items)
     return None
 
 
@@ -300,7 +309,7 @@ async def camera_get_keys(ctx: Ctx) -> Any:
     dev = ctx.device()
     if ctx.get("sn") and ctx.get("sn") != dev.device_name:
         raise WorldError(codes.INVALID_PARAM, "sn does not match device_name")
-    return ctx.emu.world.live_keys(dev)
+    return ctx.cloud.world.live_keys(dev)
 
 
 @endpoint("POST", "/v1/iot/device/invoke_service")
@@ -315,7 +324,7 @@ async def invoke_service(ctx: Ctx) -> Any:
         raise WorldError(codes.INVALID_PARAM, "input must be a JSON object")
     if ident not in SERVICES:
         raise WorldError(codes.UNKNOWN_IDENTIFIER, f"unknown service {ident}")
-    world = ctx.emu.world
+    world = ctx.cloud.world
     if not dev.online:
         raise WorldError(codes.DEVICE_OFFLINE)
     result: dict[str, Any] = {"ErrorNO": 0}
@@ -327,7 +336,7 @@ async def invoke_service(ctx: Ctx) -> Any:
         if not world.is_awake(dev):
             result = {"ErrorNO": 10, "ErrorMsg": "device is sleeping"}
         else:
-            result["url"] = await ctx.emu.take_snapshot(dev)
+            result["url"] = await ctx.cloud.oss.take_snapshot(dev)
     elif ident in ("SirenOn", "SirenOff"):
         world.report_property(dev, "Siren", int(ident == "SirenOn"))
     return {"result": json.dumps(result)}
@@ -337,8 +346,8 @@ async def invoke_service(ctx: Ctx) -> Any:
 
 
 def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
-    emu = ctx.emu
-    expires = int(emu.world.now()) + emu.world.url_ttl
+    cloud = ctx.cloud
+    expires = int(cloud.world.now()) + cloud.world.url_ttl
     tdata: dict[str, Any] = {
         "event_type": msg.event_type,
         "device_name": msg.device_name,
@@ -346,7 +355,7 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
         "title": msg.title,
         "ctime": msg.ctime,
         "image": {
-            "url": emu.oss_url(msg.image_object, expires),
+            "url": cloud.oss.url(msg.image_object, expires),
             "encrypt": "none",
             "expire_time": expires,
         },
@@ -354,15 +363,15 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
     }
     if msg.video_object:
         tdata["video"] = {
-            "url": emu.aliyun_url(msg.video_object),
+            "url": cloud.oss.aliyun_url(msg.video_object),
             "secretkey": msg.secretkey,
             # an unknown `encrypt` value in place of chacha2: the clip_encrypt knob
-            "encrypt": emu.faults.clip_encrypt
-            if emu.faults.clip_encrypt and msg.encrypt == "chacha2"
+            "encrypt": cloud.faults.clip_encrypt
+            if cloud.faults.clip_encrypt and msg.encrypt == "chacha2"
             else msg.encrypt,
-            "duration": emu.clip_duration,
+            "duration": cloud.clip_duration,
         }
-    return message_forms(ctx.emu.faults, msg, tdata)
+    return message_forms(ctx.cloud.faults, msg, tdata)
 
 
 def message_forms(faults: Any, msg: Message, tdata: dict[str, Any]) -> dict[str, Any]:
@@ -393,7 +402,7 @@ async def message_list(ctx: Ctx) -> Any:
         except ValueError as err:
             raise WorldError(codes.INVALID_PARAM, "date must be YYYY-MM-DD") from err
     types = {t for t in ctx.get("event_type").split(",") if t} or None
-    items, more = ctx.emu.world.list_messages(
+    items, more = ctx.cloud.world.list_messages(
         ctx.qid,
         nextid=nextid,
         day=day,
@@ -415,7 +424,8 @@ async def message_list(ctx: Ctx) -> Any:
 async def event_type_catalogue(ctx: Ctx) -> Any:
     pk = ctx.get("product_key")
     is_doorbell = any(
-        d.category_key == "doorbell" and d.product_key == pk for d in ctx.emu.world.devices.values()
+        d.category_key == "doorbell" and d.product_key == pk
+        for d in ctx.cloud.world.devices.values()
     )
     select: list[dict[str, str]] = []
     for kind, raws in EVENT_TYPES.items():
@@ -435,7 +445,7 @@ async def event_type_catalogue(ctx: Ctx) -> Any:
 @endpoint("GET", "/v1/oss/get_play_url")
 async def get_play_url(ctx: Ctx) -> Any:
     url = ctx.get("url")
-    resolved = ctx.emu.resolve_aliyun(url, ctx.qid)
+    resolved = ctx.cloud.oss.resolve_aliyun(url, ctx.qid)
     if resolved is None:
         raise WorldError(codes.INVALID_PARAM, "unknown or badly signed url")
     return resolved
@@ -450,7 +460,7 @@ async def get_play_url_post(ctx: Ctx) -> Any:
 async def cloud_service(ctx: Ctx) -> Any:
     dev = ctx.device()
     plan = dev.plan
-    now = ctx.emu.world.now()
+    now = ctx.cloud.world.now()
     if not plan:
         return {
             "commodity_name": "",
@@ -492,7 +502,7 @@ async def share_by_mobile(ctx: Ctx) -> Any:
     mobile = ctx.get("mobile").lstrip("+")
     if not _MOBILE.match(mobile):
         raise WorldError(codes.INVALID_PARAM, "mobile must be E.164 digits")
-    share = ctx.emu.world.share(
+    share = ctx.cloud.world.share(
         ctx.qid, ctx.get("product_key"), ctx.get("device_name"), mobile=mobile, level=_level(ctx)
     )
     return share_json(share)
@@ -503,7 +513,7 @@ async def share_by_email(ctx: Ctx) -> Any:
     email = ctx.get("email").strip()
     if not _EMAIL.match(email):
         raise WorldError(codes.INVALID_PARAM, "invalid email")
-    share = ctx.emu.world.share(
+    share = ctx.cloud.world.share(
         ctx.qid, ctx.get("product_key"), ctx.get("device_name"), email=email, level=_level(ctx)
     )
     return share_json(share)
@@ -511,19 +521,19 @@ async def share_by_email(ctx: Ctx) -> Any:
 
 @endpoint("GET", "/v1/iot/share/list")
 async def share_list(ctx: Ctx) -> Any:
-    shares = ctx.emu.world.device_shares(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
+    shares = ctx.cloud.world.device_shares(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
     return {"items": [share_json(s) for s in shares]}
 
 
 @endpoint("POST", "/v1/iot/share/cancel")
 async def share_cancel(ctx: Ctx) -> Any:
-    ctx.emu.world.cancel_share(ctx.qid, ctx.num("id"))
+    ctx.cloud.world.cancel_share(ctx.qid, ctx.num("id"))
     return None
 
 
 @endpoint("GET", "/v1/iot/share/pending")
 async def share_pending(ctx: Ctx) -> Any:
-    world = ctx.emu.world
+    world = ctx.cloud.world
     items = []
     for s in world.pending_for(ctx.qid):
         dev = world.devices.get(s.device_name)
@@ -543,13 +553,13 @@ async def share_pending(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/iot/share/accept")
 async def share_accept(ctx: Ctx) -> Any:
-    ctx.emu.world.answer_invitation(ctx.qid, ctx.num("id"), True)
+    ctx.cloud.world.answer_invitation(ctx.qid, ctx.num("id"), True)
     return None
 
 
 @endpoint("POST", "/v1/iot/share/refuse")
 async def share_refuse(ctx: Ctx) -> Any:
-    ctx.emu.world.answer_invitation(ctx.qid, ctx.num("id"), False)
+    ctx.cloud.world.answer_invitation(ctx.qid, ctx.num("id"), False)
     return None
 
 
@@ -616,7 +626,7 @@ async def device_setting_set(ctx: Ctx) -> Any:
 async def snooze(ctx: Ctx) -> Any:
     dev = ctx.device()
     seconds = ctx.num("second", None, 0, 7 * 86400)
-    until = ctx.emu.world.now() + seconds
+    until = ctx.cloud.world.now() + seconds
     if seconds:
         ctx.account.snoozes[dev.key] = until
     else:
@@ -629,7 +639,7 @@ async def snooze(ctx: Ctx) -> Any:
 
 @endpoint("GET", "/v1/user/privacy/consent")
 async def consent_list(ctx: Ctx) -> Any:
-    return {"items": ctx.emu.world.consent_items(ctx.qid)}
+    return {"items": ctx.cloud.world.consent_items(ctx.qid)}
 
 
 @endpoint("POST", "/v1/user/privacy/consent")
@@ -637,19 +647,19 @@ async def consent_set(ctx: Ctx) -> Any:
     scope = ctx.get("scope")
     if scope not in ACCOUNT_SCOPES + DEVICE_SCOPES:
         raise WorldError(codes.INVALID_PARAM, f"unknown scope {scope}")
-    ctx.emu.world.set_consent(
+    ctx.cloud.world.set_consent(
         ctx.qid,
         scope,
         ctx.num("granted", None, 0, 1),
         ctx.get("product_key"),
         ctx.get("device_name"),
     )
-    return {"items": ctx.emu.world.consent_items(ctx.qid)}
+    return {"items": ctx.cloud.world.consent_items(ctx.qid)}
 
 
 @endpoint("GET", "/v1/user/privacy/export")
 async def privacy_export(ctx: Ctx) -> Any:
-    return ctx.emu.world.export(ctx.qid)
+    return ctx.cloud.world.export(ctx.qid)
 
 
 @endpoint("POST", "/v1/user/privacy/restrict")
@@ -660,12 +670,12 @@ async def privacy_restrict(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/user/privacy/erase")
 async def privacy_erase(ctx: Ctx) -> Any:
-    return ctx.emu.world.request_erasure(ctx.qid, ctx.get("confirm"))
+    return ctx.cloud.world.request_erasure(ctx.qid, ctx.get("confirm"))
 
 
 @endpoint("GET", "/v1/iot/ota/check_upgrade_version")
 async def ota_check(ctx: Ctx) -> Any:
-    state = ctx.emu.world.firmware_state(ctx.device())
+    state = ctx.cloud.world.firmware_state(ctx.device())
     return {
         k: state[k]
         for k in ("current_version", "upgrade", "version", "descriptions", "size", "is_upgrading")
@@ -674,21 +684,21 @@ async def ota_check(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/iot/ota/upgrade")
 async def ota_upgrade(ctx: Ctx) -> Any:
-    dev = ctx.emu.world.owned_device(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
-    ctx.emu.world.start_upgrade(dev)
+    dev = ctx.cloud.world.owned_device(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
+    ctx.cloud.world.start_upgrade(dev)
     return None
 
 
 @endpoint("GET", "/v1/iot/ota/progress")
 async def ota_progress(ctx: Ctx) -> Any:
-    state = ctx.emu.world.firmware_state(ctx.device())
+    state = ctx.cloud.world.firmware_state(ctx.device())
     return {"percent": state["percent"], "progress": state["progress"]}
 
 
 @endpoint("POST", "/v1/iot/device/network_test")
 async def network_test(ctx: Ctx) -> Any:
     dev = ctx.device()
-    world = ctx.emu.world
+    world = ctx.cloud.world
     if not world.consent(ctx.qid, "network_test"):
         raise WorldError(codes.CONSENT_REQUIRED, "network_test consent is withdrawn")
     if not dev.online:

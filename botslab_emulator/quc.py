@@ -21,7 +21,7 @@ from .crypto import (
 from .media import captcha_png
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .cloud import Cloud
 
 MAX_FORM = 64 * 1024
 FAILURES_BEFORE_CAPTCHA = 3
@@ -55,7 +55,7 @@ def _mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) >= 8 else mobile
 
 
-async def handle_request(request: web.Request, emu: Emulator) -> web.StreamResponse:
+async def handle_request(request: web.Request, cloud: Cloud) -> web.StreamResponse:
     region = request.match_info["region"]
     if request.content_length is not None and request.content_length > MAX_FORM:
         return _plain_error(codes.QUC_BAD_REQUEST)
@@ -68,7 +68,7 @@ async def handle_request(request: web.Request, emu: Emulator) -> web.StreamRespo
         return _plain_error(codes.QUC_BAD_REQUEST)
     if not {"parad", "key"} <= form.keys():
         return _plain_error(codes.QUC_BAD_REQUEST)
-    world = emu.world
+    world = cloud.world
     try:
         key_string = world.keypair.decrypt_key_string(form["key"])
         key8 = des_key_of(key_string)
@@ -84,17 +84,17 @@ async def handle_request(request: web.Request, emu: Emulator) -> web.StreamRespo
     method = inner.get("method") or form.get("method", "")
     mid = inner.get("mid", "")
     if method == "UserIntf.getCaptcha":
-        username = emu.captcha_pending.get(mid, "")
+        username = cloud.captcha_pending.get(mid, "")
         ch = world.new_challenge(mid, username)
         body = captcha_png(ch.code, seed=hash(ch.sc) & 0xFFFF)
         return web.Response(body=body, content_type="image/png", headers={"sc": quote(ch.sc)})
     if method != "UserIntf.login":
         return _answer(key8, codes.QUC_BAD_REQUEST)
-    return _login(emu, region, inner, key8)
+    return _login(cloud, region, inner, key8)
 
 
-def _login(emu: Emulator, region: str, inner: dict[str, str], key8: bytes) -> web.Response:
-    world = emu.world
+def _login(cloud: Cloud, region: str, inner: dict[str, str], key8: bytes) -> web.Response:
+    world = cloud.world
     username = inner.get("username", "").strip()
     mid = inner.get("mid", "")
     acc = world.find_account(username)
@@ -108,7 +108,7 @@ def _login(emu: Emulator, region: str, inner: dict[str, str], key8: bytes) -> we
     if needs_captcha:
         sc = inner.get("sc", "")
         if not sc:
-            emu.captcha_pending[mid] = acc.username
+            cloud.captcha_pending[mid] = acc.username
             return _answer(
                 key8, codes.QUC_CAPTCHA_REQUIRED, {"errdetail": {"captchaType": "graph"}}
             )
@@ -118,7 +118,7 @@ def _login(emu: Emulator, region: str, inner: dict[str, str], key8: bytes) -> we
             or challenge.mid != mid
             or challenge.code.lower() != inner.get("uc", "").strip().lower()
         ):
-            emu.captcha_pending[mid] = acc.username
+            cloud.captcha_pending[mid] = acc.username
             return _answer(key8, codes.QUC_CAPTCHA_WRONG, {"errdetail": {"captchaType": "graph"}})
     if inner.get("password", "").lower() != acc.password_md5:
         acc.failed_logins += 1
@@ -127,7 +127,7 @@ def _login(emu: Emulator, region: str, inner: dict[str, str], key8: bytes) -> we
     acc.captcha_required = False
     if mid and mid not in acc.known_mids:
         acc.known_mids = [*acc.known_mids[-19:], mid]
-    emu.captcha_pending.pop(mid, None)
+    cloud.captcha_pending.pop(mid, None)
     tok = world.issue_tokens(acc)
     user = {
         "qid": int(acc.qid),

@@ -6,7 +6,7 @@ import random
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .cloud import Cloud
 
 DEMO_USER = "demo@botslab.local"
 DEMO_PASSWORD = "botslab-demo"  # noqa: S105 - the emulator's published demo password
@@ -14,11 +14,11 @@ NEIGHBOUR_USER = "neighbour@botslab.local"
 TRAVELLER_USER = "traveller@botslab.local"
 
 
-async def seed_demo(emu: Emulator) -> None:
+async def seed_demo(cloud: Cloud) -> None:
     """One eu1 account owning two cameras and a video doorbell, one camera shared to it by
     another account, and a few hours of events. A third account lives in na1 (region fallback).
     """
-    world = emu.world
+    world = cloud.world
     if world.find_account(DEMO_USER) is not None:
         return
     now = int(world.now())
@@ -96,4 +96,4 @@ async def seed_demo(emu: Emulator) -> None:
     stamps = sorted(now - rnd.randrange(600, 4 * 3600) for _ in range(24))
     for idx, ctime in enumerate(stamps):
         dev, kind = plan_events[idx % len(plan_events)]
-        await emu.trigger(dev.device_name, kind, ctime=ctime, push=False)
+        await cloud.trigger(dev.device_name, kind, ctime=ctime, push=False)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from botslab_emulator import Emulator
-from botslab_emulator.server import shared_clip
+from botslab_emulator.oss import shared_clip
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.media_ref import MediaRef, unseal
 from custom_components.botslab.views import SnapshotCache

@@ -14,19 +14,20 @@ from Crypto.Cipher import AES
 from .signing import relay_urlsign, substream_body, substream_sign
 
 if TYPE_CHECKING:
-    from ..server import Emulator
+    from ..world import World
+    from .hub import LiveHub
 
 CLOUD_CONTROL_KEY = b"livecloud0123456"
 CORE = ("channel", "dtype", "sid", "sn", "stype", "ts", "userid")
 
 
-def add_live_routes(app: web.Application, emu: Emulator) -> None:
+def add_live_routes(app: web.Application, hub: LiveHub, world: World) -> None:
     async def cloud_control(request: web.Request) -> web.Response:
         net = {
-            "p2p_tunnel_servers": emu.host,
-            "p2p_tunnel_port": str(emu.tunnel_port),
+            "p2p_tunnel_servers": hub.host,
+            "p2p_tunnel_port": str(hub.tunnel.port),
             "enable_p2p": "1",
-            "tcp_tracker_dispatch_server": f"{emu.host}:80",
+            "tcp_tracker_dispatch_server": f"{hub.host}:80",
         }
         plain = json.dumps({"net": net}).encode()
         pad = 16 - len(plain) % 16
@@ -38,11 +39,11 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
     async def relay_sign(request: web.Request) -> web.Response:
         form = await request.post()
         product_id, sn, reg_time = (str(form.get(k, "")) for k in ("product_id", "sn", "reg_time"))
-        if emu.live.faults.bad_sign or request.query.get("urlsign", "") != relay_urlsign(
+        if hub.faults.bad_sign or request.query.get("urlsign", "") != relay_urlsign(
             product_id, sn, reg_time
         ):
             return web.json_response({"errno": 1001, "errmsg": "urlsign error"})
-        dev = emu.world.devices.get(sn)
+        dev = world.devices.get(sn)
         lic = (dev.live or {}).get("license") if dev is not None else None
         if (
             lic is None
@@ -58,7 +59,7 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
         ):
             return web.json_response({"errno": 1002, "errmsg": "license rejected"})
         sign = {"sign": secrets.token_hex(16), "sname": secrets.token_hex(6), "sn": sn}
-        emu.live_signs[sign["sign"]] = sign
+        hub.signs[sign["sign"]] = sign
         return web.json_response(
             {"errno": 0, "errmsg": "", "data": {"sign": sign["sign"], "sname": sign["sname"]}}
         )
@@ -66,7 +67,7 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
     async def substream(request: web.Request) -> web.Response:
         query = dict(request.query)
         core = {k: query.get(k, "") for k in CORE}
-        issued = emu.live_signs.get(query.get("_usign", ""))
+        issued = hub.signs.get(query.get("_usign", ""))
         if query.get("_sign") != substream_sign(core) or issued is None:
             return web.Response(text=substream_body({"errcode": 1001, "errmsg": "sign error"}))
         device_sn = query.get("_deviceid", "")
@@ -74,19 +75,19 @@ def add_live_routes(app: web.Application, emu: Emulator) -> None:
         video = sid.endswith("_bf")
         if not (sid.startswith(("shedule_1_", "shedule_2_")) or video) or issued["sn"] != device_sn:
             return web.Response(text=substream_body({"errcode": 1002, "errmsg": "bad session"}))
-        if emu.live.faults.substream_errcode:
-            code = emu.live.faults.substream_errcode
+        if hub.faults.substream_errcode:
+            code = hub.faults.substream_errcode
             return web.Response(text=substream_body({"errcode": code, "errmsg": "refused"}))
         if sid.startswith("shedule_2_"):
             # the viewer's registration: `sn` is <sn>_01_<machineId>, userid its account
             machine = core["sn"].removeprefix(f"{device_sn}_01_")
-            emu.live.registered[(device_sn, machine)] = core["userid"]
+            hub.registered[(device_sn, machine)] = core["userid"]
         ukey = secrets.token_hex(8)
-        emu.live_ukeys[ukey] = {"sn": device_sn, "video": video}
+        hub.ukeys[ukey] = {"sn": device_sn, "video": video}
         stream_id = f"{device_sn}_01_01"
         answer: dict[str, Any] = {
             "errcode": 0,
-            "servers": [f"{emu.host}:{emu.relay.port}"],
+            "servers": [f"{hub.host}:{hub.relay.port}"],
             "auth_key": ukey,
             "cluster_id": "EU_relay",
             "sn": stream_id,

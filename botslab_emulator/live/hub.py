@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .clip import live_clip
+from .faults import LiveFaults
 from .frames import app_frame, read_tlvs
 from .media import encrypt_frame, media_body
 from .qtp import QtpServer
@@ -22,37 +23,11 @@ from .signing import BOOT_KEY, double_b64_decrypt, double_b64_encrypt
 from .tunnel import device_xmsg, header, parse, xmsg_content
 
 if TYPE_CHECKING:
-    from ..server import Emulator
-    from ..world import Device
+    from ..world import Device, World
 
 _LOGGER = logging.getLogger(__name__)
 UNKNOWN_INDEX = 9999
 LAN_HUB = "4227967168:8000"  # 192.168.1.252, read little-endian (liveview.md 5.4)
-
-
-@dataclass
-class LiveFaults:
-    """Fault knobs of live view (POST /_emulator/faults with the `live_` prefix)."""
-
-    bad_sign: bool = False  # getRelaySign answers errno 1001
-    substream_errcode: int = 0  # /substream answers this errcode
-    login_result: int = 0  # the relays refuse LOGIN with this result
-    audio_only: bool = False  # req_relay_res carries flag 0 for everyone
-    stay_asleep: bool = False  # the device never answers req_relay
-    unknown_key_index: bool = False  # frames carry a key index nobody was given
-    drop_after_frames: int = 0  # the relay drops a viewer after this many video frames
-    video_transport: str = "qtp"  # "qtp": video over QTP, audio over TCP; "tcp": both TCP
-    tcp_framing: str = "raw"  # "qtp": the TCP relay speaks only QTP-wrapped frames
-    # liveview.md 10.1: the real TCP relay was never seen answering LOGIN (0x69) when video
-    # comes over QTP; it stays silent then. False: it answers (the easy form)
-    tcp_silent: bool = True
-    # the first req_relay replies often carry flag 0: this many before flag 1 (10.1)
-    flag0_replies: int = 3
-    synack_flags: int = 0x0C00  # the flags of the relay's SYN-ACK (accepted by length, 10.1)
-    # "real": slices with escape bytes early and late, as real encoders write (8.4);
-    # "canonical": none, so that every reading of the sources decrypts alike
-    media: str = "real"
-    heartbeat_timeout_s: float = 10.0  # publishing stops without req_heartbeat
 
 
 @dataclass
@@ -86,7 +61,7 @@ class Publisher:
 
     def _keys(self) -> dict[int, bytes]:
         """The device's current keys (a rotation on the emulator clock applies at once)."""
-        live = self.hub.emu.world.live_state(self.dev)
+        live = self.hub.world.live_state(self.dev)
         if live.get("keys") is not self._keys_src or not self._key_cache:
             self._keys_src = live.get("keys")
             self._key_cache = {
@@ -172,7 +147,7 @@ class TunnelServer(asyncio.DatagramProtocol):
         ack = uuid40 + route40 + data[0x68:0x70] + bytes(12)
         self._send(header(0x02, 0x31, conv, len(ack)) + ack, addr)
         content = xmsg_content(data)
-        dev = self.hub.emu.world.devices[str(content["sn"])]
+        dev = self.hub.world.devices[str(content["sn"])]
         keys: dict[str, str] = (dev.live or {}).get("keys", {})
         index = int(content.get("index", 0) or 0)
         key = BOOT_KEY if not int(content.get("algo", 0) or 0) else keys[str(index)].encode()
@@ -201,7 +176,7 @@ class TunnelServer(asyncio.DatagramProtocol):
             )
         elif kind == "req_relay":
             stats.req_relay += 1
-            world = self.hub.emu.world
+            world = self.hub.world
             if self.hub.faults.stay_asleep or not world.is_awake(dev):
                 return  # a sleeping device does not answer
             flag = self.hub.video_flag(dev, str(inner.get("requester_ctx", "")))
@@ -232,14 +207,18 @@ class TunnelServer(asyncio.DatagramProtocol):
 
 
 class LiveHub:
-    def __init__(self, emu: Emulator, host: str) -> None:
-        self.emu = emu
+    def __init__(self, world: World, host: str) -> None:
+        self.world = world
+        self.host = host
         self.faults = LiveFaults()
         self.stats = LiveStats()
         self.registered: dict[tuple[str, str], str] = {}  # (sn, machineId) -> uid (schedule_2)
+        # relay signs issued (sign -> {sign, sname, sn}) and ukeys minted (ukey -> {sn, video})
+        self.signs: dict[str, dict[str, str]] = {}
+        self.ukeys: dict[str, dict[str, Any]] = {}
         self.tunnel = TunnelServer(self, host)
-        self.relay = RelayServer(self, host)
-        self.qtp = QtpServer(self, host)
+        self.relay = RelayServer(self.faults, self.check_login, host)
+        self.qtp = QtpServer(self.faults, self.check_login, host)
         self.publishers: dict[str, Publisher] = {}
         self.timers: list[asyncio.TimerHandle] = []
         self.flag_zero_sent: dict[str, int] = {}  # flag-0 replies given, by session
@@ -267,7 +246,7 @@ class LiveHub:
         """1 (video) for a viewer the owner's account registered with schedule_2, else 0."""
         machine = requester_ctx.split("[", 1)[0]
         uid = self.registered.get((dev.device_name, machine), "")
-        role = self.emu.world.role(uid.removeprefix("botslab_"), dev) if uid else None
+        role = self.world.role(uid.removeprefix("botslab_"), dev) if uid else None
         return int(role is not None and role[0] == "owner" and not self.faults.audio_only)
 
     def check_login(self, body: bytes) -> tuple[int, str, bool]:
@@ -278,7 +257,7 @@ class LiveHub:
             return 1, "", False
         ukey = fields.get(0x0002, b"").decode(errors="replace")
         stream_id = fields.get(0x0001, b"").decode(errors="replace")
-        minted = self.emu.live_ukeys.get(ukey)
+        minted = self.ukeys.get(ukey)
         if minted is None or stream_id != f"{minted['sn']}_01_01":
             return 1, stream_id, False
         if self.faults.login_result:
@@ -300,7 +279,7 @@ class LiveHub:
         if pub is not None:
             pub.last_hb = time.monotonic()
         if dev.battery:  # a device streaming stays awake
-            dev.awake_until = max(dev.awake_until, self.emu.world.now() + 30)
+            dev.awake_until = max(dev.awake_until, self.world.now() + 30)
 
     def publishing(self, stream_id: str) -> bool:
         pub = self.publishers.get(stream_id)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .frames import login_result
 
 if TYPE_CHECKING:
-    from .hub import LiveHub
+    from .faults import LiveFaults, LoginCheck
 
 FLAGS_MEDIA = 0x1D00
 FLAGS_CLIENT = 0x1D02
@@ -61,8 +61,9 @@ class QtpPeer:
 
 
 class QtpServer(asyncio.DatagramProtocol):
-    def __init__(self, hub: LiveHub, host: str) -> None:
-        self.hub = hub
+    def __init__(self, faults: LiveFaults, check_login: LoginCheck, host: str) -> None:
+        self.faults = faults
+        self.check_login = check_login
         self.host = host
         self.peers: dict[tuple[str, int], QtpPeer] = {}
         self.transport: asyncio.DatagramTransport | None = None
@@ -116,7 +117,7 @@ class QtpServer(asyncio.DatagramProtocol):
 
     def _syn_ack(self, peer: QtpPeer, own_id: int) -> bytes:
         out = bytearray(0x30)
-        flags = self.hub.faults.synack_flags  # 0x0C00, or other flags (the knob)
+        flags = self.faults.synack_flags  # 0x0C00, or other flags (the knob)
         struct.pack_into(">5H", out, 0, peer.conv, 0, CMD_SYN_ACK, flags, 0)
         struct.pack_into(">H", out, 8, checksum(peer.conv, 0, CMD_SYN_ACK, flags))
         host = bytes(int(p) for p in self.host.split("."))
@@ -149,7 +150,7 @@ class QtpServer(asyncio.DatagramProtocol):
             raise ValueError("client message is not one app-frame")
         cls = frame[5]
         if cls == 0x01:
-            code, stream_id, video = self.hub.check_login(frame[10:])
+            code, stream_id, video = self.check_login(frame[10:])
             peer.stream_id, peer.video = stream_id, video
             self.send_frame(peer, login_result(code))
         elif cls == 0x09 and peer.stream_id:

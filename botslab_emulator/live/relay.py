@@ -17,7 +17,7 @@ from .frames import app_frame, login_result
 from .qtp import FLAGS_CLIENT, FLAGS_MEDIA, data_header, read_header
 
 if TYPE_CHECKING:
-    from .hub import LiveHub
+    from .faults import LiveFaults, LoginCheck
 
 MAX_BODY = 64 * 1024
 LOGIN_TIMEOUT_S = 10.0
@@ -42,8 +42,11 @@ class TcpViewer:
 
 
 class RelayServer:
-    def __init__(self, hub: LiveHub, host: str, port: int = 0) -> None:
-        self.hub = hub
+    def __init__(
+        self, faults: LiveFaults, check_login: LoginCheck, host: str, port: int = 0
+    ) -> None:
+        self.faults = faults
+        self.check_login = check_login
         self.host = host
         self.port = port
         self.viewers: dict[str, set[TcpViewer]] = {}  # stream id -> attached viewers
@@ -106,10 +109,10 @@ class RelayServer:
         try:
             while True:
                 cls, body, conv = await self._read(reader, LOGIN_TIMEOUT_S)
-                if cls == 0x01 and (conv is not None or self.hub.faults.tcp_framing != "qtp"):
+                if cls == 0x01 and (conv is not None or self.faults.tcp_framing != "qtp"):
                     break  # a LOGIN in a framing this relay speaks
-            code, stream_id, video = self.hub.check_login(body)
-            faults = self.hub.faults
+            code, stream_id, video = self.check_login(body)
+            faults = self.faults
             if code == 0 and faults.tcp_silent and faults.video_transport == "qtp":
                 # the real relay: no answer to LOGIN on TCP (liveview.md 10.1)
                 while True:

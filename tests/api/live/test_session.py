@@ -269,7 +269,7 @@ async def test_no_secret_in_the_logs(
     await session.stop()
     dev = emu.world.devices[DOOR]
     assert dev.live is not None
-    secrets = [*emu.live_ukeys, *emu.live_signs, *dev.live["keys"].values()]
+    secrets = [*emu.live.ukeys, *emu.live.signs, *dev.live["keys"].values()]
     secrets += [dev.live["license"]["authorization"], client.session.sid]  # type: ignore[union-attr]
     text = caplog.text + repr(session) + repr(session.stats)
     assert "live" in caplog.text.lower() or caplog.records

@@ -37,11 +37,14 @@ async def test_setup_chain(
         "machine_id": machine_id(client.identity.m2),
     }
     first = await setup.schedule(http, endpoints, kind=1, **common)
-    assert first.servers == (f"127.0.0.1:{emu.relay.port}",) and first.stream_id == f"{DOOR}_01_01"
-    assert emu.live_ukeys[first.ukey] == {"sn": DOOR, "video": False}
+    assert (
+        first.servers == (f"127.0.0.1:{emu.live.relay.port}",)
+        and first.stream_id == f"{DOOR}_01_01"
+    )
+    assert emu.live.ukeys[first.ukey] == {"sn": DOOR, "video": False}
     await setup.schedule(http, endpoints, kind=2, **common)
     video = await setup.schedule(http, endpoints, kind="bf", stream_id=first.stream_id, **common)
-    assert emu.live_ukeys[video.ukey]["video"] is True
+    assert emu.live.ukeys[video.ukey]["video"] is True
     # the TCP relay: a login with the video ukey, START, and what the relay sends arrives
     tcp, _early = await relay.open_tcp_relay(
         video.servers[0],
@@ -52,11 +55,11 @@ async def test_setup_chain(
     )
     try:
         for _ in range(100):
-            if emu.relay.viewers.get(video.stream_id):
+            if emu.live.relay.viewers.get(video.stream_id):
                 break
             await asyncio.sleep(0.01)
         body = b"\x00\x00\x00\x00\x00\x03" + bytes(0x32) + b"\x00\x00\x00\x01\x65" + bytes(8)
-        assert emu.relay.send(video.stream_id, 0x02, body) == 1
+        assert emu.live.relay.send(video.stream_id, 0x02, body) == 1
         got = []
         while not got:
             got = list(tcp.frames.feed(await asyncio.wait_for(tcp.reader.read(65536), 5)))

@@ -1,0 +1,220 @@
+"""The emulator's object storage (OSS, protocol.md 3.3): signed URLs, the `aliyun://` references
+the gateway resolves, snapshots drawn on first download and clips encrypted per message key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+import functools
+import hashlib
+import hmac
+import secrets
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from aiohttp import web
+
+from .media import Clip, make_clip, make_real_clip, snapshot_jpeg
+from .mpegts import TsLayout, encrypt_real_segment
+from .world import EVENT_TITLES, Device, World, kind_of
+
+if TYPE_CHECKING:
+    from .faults import HttpFaults
+
+BUCKET_HOST = "oss-{region}.aliyuncs.com"
+
+_clips: dict[str, Clip] = {}
+_layouts: dict[str, TsLayout] = {}  # of the canonical clip's segments
+
+
+async def shared_clip(media: str = "canonical") -> Clip:
+    """A synthetic clip, made once per process (PyAV encoding runs in a thread): "real" has
+    what real clips have (escape bytes, ADTS frames across PES packets, tables in the first
+    segment only, a cut last packet), "canonical" avoids all of it."""
+    if media not in _clips:
+        maker = make_real_clip if media == "real" else make_clip
+        # a thread of its own, ended before returning: nothing lingers in the caller's loop
+        with ThreadPoolExecutor(1, thread_name_prefix="botslab-clip") as pool:
+            clip = await asyncio.get_running_loop().run_in_executor(pool, maker)
+        if media not in _clips:
+            _clips[media] = clip
+            if media == "canonical":
+                _layouts.update({name: TsLayout(seg) for name, seg in clip.segments.items()})
+    return _clips[media]
+
+
+class ObjectStore:
+    """The OSS host: signs and checks URLs, keeps the encrypted segments of recent clip keys."""
+
+    def __init__(self, world: World, faults: HttpFaults, base_url: Callable[[], str]) -> None:
+        self._world = world
+        self._faults = faults
+        self._base_url = base_url
+        self._keys: dict[str, dict[str, bytes]] = {}
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _sign(self, bucket: str, obj: str, expires: int) -> str:
+        mac = hmac.new(
+            self._world.oss_secret.encode(),
+            f"GET\n\n\n{expires}\n/{bucket}/{obj}".encode(),
+            hashlib.sha1,
+        )
+        return base64.b64encode(mac.digest()).decode()
+
+    def bucket(self, region: str = "eu1") -> str:
+        return f"botslab-{region}"
+
+    def url(self, obj: str, expires: int, bucket: str | None = None, *, base: str = "") -> str:
+        bucket = bucket or self.bucket()
+        sig = quote(self._sign(bucket, obj, expires), safe="")
+        query = f"Expires={expires}&OSSAccessKeyId=LTAIemulator&Signature={sig}"
+        base = base or self._faults.media_base_url or self._base_url()
+        return f"{base.rstrip('/')}/oss/{bucket}/{obj}?{query}"
+
+    def aliyun_url(self, obj: str) -> str:
+        bucket = self.bucket()
+        sign = hmac.new(
+            self._world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        return f"aliyun://{bucket}.{BUCKET_HOST.format(region='eu-central-1')}/{obj}?sign={sign}"
+
+    def resolve_aliyun(self, url: str, qid: str) -> dict[str, Any] | None:
+        parts = urlsplit(url)
+        if parts.scheme != "aliyun" or not parts.hostname:
+            return None
+        bucket = parts.hostname.split(".")[0]
+        obj = parts.path.lstrip("/")
+        sign = parse_qs(parts.query).get("sign", [""])[0]
+        want = hmac.new(
+            self._world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        if not hmac.compare_digest(sign, want):
+            return None
+        found = self._world.find_message(obj)
+        if found is None or (found[0].qid != qid and self._world.role(qid, found[1]) is None):
+            return None
+        expires = int(self._world.now()) + self._world.url_ttl
+        return {"expire_time": expires, "url": self.url(obj, expires, bucket)}
+
+    def choose_secretkey(self, media: str = "canonical") -> str:
+        """A clip key whose ciphertext a player can carry: for the canonical clip one that
+        needs no escape bytes (the segments keep their length), for the real clip one whose
+        slices do not end in 00 (protocol.md 3.3; liveview.md 8.4). The encrypted segments
+        are kept for the key."""
+        clip = _clips.get(media)
+        assert clip is not None, "shared_clip(media) first"
+        for _ in range(50):
+            key = secrets.token_hex(16)
+            if media == "real":
+                found = {
+                    n: encrypt_real_segment(seg, key.encode()) for n, seg in clip.segments.items()
+                }
+            else:
+                found = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
+            if all(v is not None for v in found.values()):
+                self._keys[key] = {n: v for n, v in found.items() if v is not None}
+                while len(self._keys) > 64:
+                    self._keys.pop(next(iter(self._keys)))
+                return key
+        raise RuntimeError("no clean clip key found")
+
+    async def take_snapshot(self, dev: Device) -> str:
+        token = secrets.token_hex(6)
+        obj = f"snapshots/{dev.device_name}/take-{token}.jpg"
+        self._world.cache_snapshot(
+            obj, snapshot_jpeg(dev.title, int(self._world.now()), "Snapshot", seed=hash(token))
+        )
+        return self.url(obj, int(self._world.now()) + self._world.url_ttl)
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        bucket, obj = request.match_info["bucket"], request.match_info["obj"]
+        q = request.query
+        try:
+            expires = int(q.get("Expires", ""))
+        except ValueError:
+            return _oss_error(403, "AccessDenied", "missing Expires")
+        if not hmac.compare_digest(q.get("Signature", ""), self._sign(bucket, obj, expires)):
+            return _oss_error(403, "SignatureDoesNotMatch", "signature mismatch")
+        if expires < self._world.now():
+            return _oss_error(403, "AccessDenied", "Request has expired.")
+        if obj.startswith("snapshots/"):
+            data = self._world.snapshot_cache.get(obj)
+            if data is None:
+                found = self._world.find_message(obj)
+                if found is None:
+                    return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+                msg, dev = found
+                kind = kind_of(msg.event_type)
+                # drawn off the event loop, as a separate OSS server would: pushes and API
+                # answers do not wait for JPEG encoding
+                data = await asyncio.get_running_loop().run_in_executor(
+                    self._pool,
+                    functools.partial(
+                        snapshot_jpeg,
+                        dev.title,
+                        msg.ctime,
+                        EVENT_TITLES.get(kind, kind),
+                        seed=msg.seq,
+                    ),
+                )
+                self._world.cache_snapshot(obj, data)
+            return web.Response(body=data, content_type="image/jpeg")
+        if obj.startswith("clips/"):
+            return await self._clip(bucket, obj, expires)
+        return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+
+    async def _clip(self, bucket: str, obj: str, expires: int) -> web.StreamResponse:
+        # clips/<dn>/<mid>.m3u8 or clips/<dn>/<mid>/segN.ts
+        parts = obj.split("/")
+        if len(parts) == 3 and parts[2].endswith(".m3u8"):
+            found = self._world.find_message(obj)
+            segment = None
+        elif len(parts) == 4 and parts[3].endswith(".ts"):
+            found = self._world.find_message("/".join(parts[:3]) + ".m3u8")
+            segment = parts[3]
+        else:
+            found = None
+        if found is None or not found[0].video_object:
+            return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+        msg = found[0]
+        clip = await shared_clip(msg.clip_media)
+        base = msg.video_object[: -len(".m3u8")]
+        if segment is None:
+            lines = []
+            for line in clip.playlist.splitlines():
+                if line.endswith(".ts"):
+                    lines.append(
+                        self.url(
+                            f"{base}/{line}", expires, bucket, base=self._faults.segment_base_url
+                        )
+                    )
+                else:
+                    lines.append(line)
+            return web.Response(
+                text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl"
+            )
+        plain = clip.segments.get(segment)
+        if plain is None:
+            return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
+        if msg.encrypt != "chacha2":
+            return web.Response(body=plain, content_type="video/mp2t")
+        cached = self._keys.get(msg.secretkey, {}).get(segment)
+        if cached is None and msg.clip_media == "real":
+            cached = encrypt_real_segment(plain, msg.secretkey.encode())
+        data = cached or _layouts[segment].encrypt(msg.secretkey.encode())
+        if data is None:
+            return _oss_error(500, "InternalError", "clip key unusable")
+        return web.Response(body=data, content_type="video/mp2t")
+
+
+def _oss_error(status: int, code: str, message: str) -> web.Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return web.Response(status=status, text=body, content_type="application/xml")
