@@ -44,10 +44,10 @@ class Cloud:
         self.captcha_pending: dict[str, str] = {}  # QUC: mid -> username owing a captcha
         self.clip_duration = 4
         self.live = LiveHub(self.world, host)  # live view (liveview.md 13)
-        self.world.on_message.append(self._on_message)
-        self.world.secretkey_factory = self.oss.choose_secretkey
-        self.world.clip_media_factory = lambda: self.faults.clip_media
-        self.world.message_id_factory = self._message_id
+        self.world.messages.on_message.append(self._on_message)
+        self.world.messages.secretkey_factory = self.oss.choose_secretkey
+        self.world.messages.clip_media_factory = lambda: self.faults.clip_media
+        self.world.messages.message_id_factory = self._message_id
 
     def save(self) -> None:
         if self.state_path is not None:
@@ -98,7 +98,7 @@ class Cloud:
 
     def _on_message(self, msg: Message, dev: Device) -> None:
         # the snapshot is drawn from the message on first download (deterministic), see oss.py
-        if not self.world.push_allowed(msg):
+        if not self.world.notifications.push_allowed(msg):
             return
         acc = self.world.accounts[msg.qid]
         self.push.publish(
@@ -117,7 +117,7 @@ class Cloud:
         dev = self.world.devices.get(device_name)
         if dev is not None and dev.clip_encrypt == "chacha2":
             await shared_clip(self.faults.clip_media)
-        result = self.world.trigger(device_name, event_type, **kw)
+        result = self.world.messages.trigger(device_name, event_type, **kw)
         if result["msg_id"] is not None:
             result["pushed_at"] = self.push.last_push_write.get(result["msg_id"])
         return result

@@ -71,7 +71,7 @@ def _account(cloud: Cloud, body: dict[str, Any]) -> Any:
     username = body.get("username")
     if not isinstance(username, str):
         raise BadControl("username is required")
-    acc = cloud.world.find_account(username)
+    acc = cloud.world.accounts.find(username)
     if acc is None:
         raise BadControl(f"no account {username}")
     return acc
@@ -118,9 +118,9 @@ async def get_state(cloud: Cloud, body: dict[str, Any], request: web.Request) ->
             }
             for d in world.devices.values()
         ],
-        "shares": [asdict(s) for s in world.shares.values()],
-        "messages": {qid: len(box) for qid, box in world.messages.items()},
-        "sessions": {qid: sid[:6] for qid, sid in world.active_sid.items()},
+        "shares": [asdict(s) for s in world.sharing.shares.values()],
+        "messages": {qid: len(box) for qid, box in world.messages.boxes.items()},
+        "sessions": {qid: sid[:6] for qid, sid in world.accounts.active_sid.items()},
         "clock": world.now(),
     }
 
@@ -155,7 +155,7 @@ async def post_burst(cloud: Cloud, body: dict[str, Any], request: web.Request) -
 
 @control("POST", "/accounts")
 async def post_account(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
-    acc = cloud.world.add_account(
+    acc = cloud.world.accounts.add(
         str(body["username"]),
         str(body["password"]),
         str(body.get("region", "eu1")),
@@ -171,7 +171,7 @@ async def post_account(cloud: Cloud, body: dict[str, Any], request: web.Request)
 @control("POST", "/devices")
 async def post_device(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     owner = _account(cloud, {"username": body.get("owner")})
-    dev = cloud.world.add_device(
+    dev = cloud.world.devices.add(
         owner.qid,
         title=str(body.get("title", "Camera")),
         category_key=str(body.get("category_key", "camera")),
@@ -203,7 +203,7 @@ async def update_device(cloud: Cloud, body: dict[str, Any], request: web.Request
     if "plan" in body:
         dev.plan = body["plan"]
     for ident, value in (body.get("properties") or {}).items():
-        world.report_property(dev, ident, value)
+        world.devices.report_property(dev, ident, value)
     return {"device_name": dev.device_name, "online": dev.online}
 
 
@@ -217,7 +217,7 @@ async def delete_device(cloud: Cloud, body: dict[str, Any], request: web.Request
 async def post_share(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     dev = _device(cloud, body["device_name"])
     target = _account(cloud, {"username": body.get("to")})
-    share = cloud.world.share(
+    share = cloud.world.sharing.share(
         dev.owner_qid,
         dev.product_key,
         dev.device_name,
@@ -236,11 +236,11 @@ async def post_expire(cloud: Cloud, body: dict[str, Any], request: web.Request) 
     what = body.get("what", "sid")
     world = cloud.world
     if what == "sid":
-        for sess in world.sessions.values():
+        for sess in world.accounts.sessions.values():
             if sess.qid == acc.qid:
                 sess.expired = True
     elif what in ("qt", "timeout"):
-        for tok in world.tokens.values():
+        for tok in world.accounts.tokens.values():
             if tok.qid == acc.qid:
                 if what == "qt":
                     tok.expired = True
@@ -255,7 +255,7 @@ async def post_expire(cloud: Cloud, body: dict[str, Any], request: web.Request) 
 async def post_kick(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     """The phone app logs in: the integration's session becomes 'stolen' (102003)."""
     acc = _account(cloud, body)
-    sess = cloud.world.app_login(acc.qid, acc.region, phone_app=True)
+    sess = cloud.world.accounts.app_login(acc.qid, acc.region, phone_app=True)
     return {"kicked": True, "at": sess.created}
 
 
@@ -271,7 +271,7 @@ async def post_captcha(cloud: Cloud, body: dict[str, Any], request: web.Request)
 
 @control("GET", "/captcha")
 async def get_captcha(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
-    ch = cloud.world.latest_challenge(body.get("username"))
+    ch = cloud.world.accounts.latest_challenge(body.get("username"))
     if ch is None:
         return web.json_response({"error": "no captcha issued"}, status=404)
     return {"sc": ch.sc, "code": ch.code, "mid": ch.mid}
@@ -292,9 +292,9 @@ async def post_faults(cloud: Cloud, body: dict[str, Any], request: web.Request) 
             name = key[5:]
             setattr(cloud.live.faults, name, type(getattr(cloud.live.faults, name))(value))
         elif key == "upgrade_fail":
-            cloud.world.upgrade_fail = bool(value)
+            cloud.world.firmware.upgrade_fail = bool(value)
         elif key == "upgrade_seconds":
-            cloud.world.upgrade_seconds = float(value)
+            cloud.world.firmware.upgrade_seconds = float(value)
         elif key == "url_ttl":
             cloud.world.url_ttl = int(value)
         else:
@@ -341,8 +341,8 @@ async def post_consent(cloud: Cloud, body: dict[str, Any], request: web.Request)
     if body.get("device_name"):
         dev = _device(cloud, body["device_name"])
         pk, dn = dev.product_key, dev.device_name
-    cloud.world.set_consent(acc.qid, str(body["scope"]), int(body["granted"]), pk, dn)
-    return {"items": cloud.world.consent_items(acc.qid)}
+    cloud.world.consents.set(acc.qid, str(body["scope"]), int(body["granted"]), pk, dn)
+    return {"items": cloud.world.consents.items_of(acc.qid)}
 
 
 @control("POST", "/save")

@@ -77,7 +77,7 @@ class Ctx:
         pk, dn = self.get("product_key"), self.get("device_name")
         if not pk or not dn:
             raise WorldError(codes.INVALID_PARAM, "product_key and device_name are required")
-        return self.cloud.world.device_for(self.qid, pk, dn, level=level)
+        return self.cloud.world.sharing.device_for(self.qid, pk, dn, level=level)
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
@@ -213,16 +213,16 @@ def _make_handler(
                 or not isinstance(auth.get("T"), str)
             ):
                 raise WorldError(codes.QT_EXPIRED)
-            tok = world.check_tokens(
+            tok = world.accounts.check_tokens(
                 auth["Q"], auth["T"], region, decoded_ok=cloud.faults.qt_decoded_ok
             )
-            account = world.account(tok.qid)
+            account = world.accounts.require(tok.qid)
             session = None
             if route.needs_sid:
                 sid = auth.get("sid")
                 if not isinstance(sid, str) or not sid:
                     raise WorldError(codes.SID_EXPIRED)
-                session = world.check_session(sid, account.qid)
+                session = world.accounts.check_session(sid, account.qid)
             if tz := request.query.get("ci_tz"):
                 account.tz = tz
             params = await _params(request)
@@ -242,7 +242,7 @@ def _make_handler(
 
 @endpoint("POST", "/v1/app/login", needs_sid=False)
 async def app_login(ctx: Ctx) -> Any:
-    sess = ctx.cloud.world.app_login(ctx.qid, ctx.region)
+    sess = ctx.cloud.world.accounts.app_login(ctx.qid, ctx.region)
     return {
         "sid": sess.sid,
         "push_alias": ctx.account.push_alias,
@@ -274,7 +274,7 @@ def device_json(dev: Device, role: str, level: int) -> dict[str, Any]:
 async def device_list(ctx: Ctx) -> Any:
     page = ctx.num("page", 1, 1)
     size = ctx.num("page_size", 50, 1, 50)
-    devices = sorted(ctx.cloud.world.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
+    devices = sorted(ctx.cloud.world.sharing.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
     chunk = devices[(page - 1) * size : page * size]
     key = ctx.cloud.faults.device_list_key
     return {key: [device_json(*d) for d in chunk], "total": len(devices), "page": page}
@@ -299,7 +299,7 @@ async def set_property(ctx: Ctx) -> Any:
         raise WorldError(codes.INVALID_PARAM, "items must be a JSON object") from err
     if not isinstance(items, dict) or not items:
         raise WorldError(codes.INVALID_PARAM, "items must be a JSON object")
-    ctx.cloud.world.set_properties(dev, items)
+    ctx.cloud.world.devices.set_properties(dev, items)
     return None
 
 
@@ -309,7 +309,7 @@ async def camera_get_keys(ctx: Ctx) -> Any:
     dev = ctx.device()
     if ctx.get("sn") and ctx.get("sn") != dev.device_name:
         raise WorldError(codes.INVALID_PARAM, "sn does not match device_name")
-    return ctx.cloud.world.live_keys(dev)
+    return ctx.cloud.world.devices.live_keys(dev)
 
 
 @endpoint("POST", "/v1/iot/device/invoke_service")
@@ -331,14 +331,14 @@ async def invoke_service(ctx: Ctx) -> Any:
     if ident == "WakeUp":
         dev.awake_until = world.now() + 60
     elif ident == "Reboot":
-        world.report_property(dev, "LastReboot", int(world.now()))
+        world.devices.report_property(dev, "LastReboot", int(world.now()))
     elif ident == "TakeSnapshot":
-        if not world.is_awake(dev):
+        if not world.devices.is_awake(dev):
             result = {"ErrorNO": 10, "ErrorMsg": "device is sleeping"}
         else:
             result["url"] = await ctx.cloud.oss.take_snapshot(dev)
     elif ident in ("SirenOn", "SirenOff"):
-        world.report_property(dev, "Siren", int(ident == "SirenOn"))
+        world.devices.report_property(dev, "Siren", int(ident == "SirenOn"))
     return {"result": json.dumps(result)}
 
 
@@ -402,7 +402,7 @@ async def message_list(ctx: Ctx) -> Any:
         except ValueError as err:
             raise WorldError(codes.INVALID_PARAM, "date must be YYYY-MM-DD") from err
     types = {t for t in ctx.get("event_type").split(",") if t} or None
-    items, more = ctx.cloud.world.list_messages(
+    items, more = ctx.cloud.world.messages.list(
         ctx.qid,
         nextid=nextid,
         day=day,
@@ -502,7 +502,7 @@ async def share_by_mobile(ctx: Ctx) -> Any:
     mobile = ctx.get("mobile").lstrip("+")
     if not _MOBILE.match(mobile):
         raise WorldError(codes.INVALID_PARAM, "mobile must be E.164 digits")
-    share = ctx.cloud.world.share(
+    share = ctx.cloud.world.sharing.share(
         ctx.qid, ctx.get("product_key"), ctx.get("device_name"), mobile=mobile, level=_level(ctx)
     )
     return share_json(share)
@@ -513,7 +513,7 @@ async def share_by_email(ctx: Ctx) -> Any:
     email = ctx.get("email").strip()
     if not _EMAIL.match(email):
         raise WorldError(codes.INVALID_PARAM, "invalid email")
-    share = ctx.cloud.world.share(
+    share = ctx.cloud.world.sharing.share(
         ctx.qid, ctx.get("product_key"), ctx.get("device_name"), email=email, level=_level(ctx)
     )
     return share_json(share)
@@ -521,13 +521,15 @@ async def share_by_email(ctx: Ctx) -> Any:
 
 @endpoint("GET", "/v1/iot/share/list")
 async def share_list(ctx: Ctx) -> Any:
-    shares = ctx.cloud.world.device_shares(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
+    shares = ctx.cloud.world.sharing.device_shares(
+        ctx.qid, ctx.get("product_key"), ctx.get("device_name")
+    )
     return {"items": [share_json(s) for s in shares]}
 
 
 @endpoint("POST", "/v1/iot/share/cancel")
 async def share_cancel(ctx: Ctx) -> Any:
-    ctx.cloud.world.cancel_share(ctx.qid, ctx.num("id"))
+    ctx.cloud.world.sharing.cancel_share(ctx.qid, ctx.num("id"))
     return None
 
 
@@ -535,7 +537,7 @@ async def share_cancel(ctx: Ctx) -> Any:
 async def share_pending(ctx: Ctx) -> Any:
     world = ctx.cloud.world
     items = []
-    for s in world.pending_for(ctx.qid):
+    for s in world.sharing.pending_for(ctx.qid):
         dev = world.devices.get(s.device_name)
         owner = world.accounts.get(s.owner_qid)
         items.append(
@@ -553,13 +555,13 @@ async def share_pending(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/iot/share/accept")
 async def share_accept(ctx: Ctx) -> Any:
-    ctx.cloud.world.answer_invitation(ctx.qid, ctx.num("id"), True)
+    ctx.cloud.world.sharing.answer_invitation(ctx.qid, ctx.num("id"), True)
     return None
 
 
 @endpoint("POST", "/v1/iot/share/refuse")
 async def share_refuse(ctx: Ctx) -> Any:
-    ctx.cloud.world.answer_invitation(ctx.qid, ctx.num("id"), False)
+    ctx.cloud.world.sharing.answer_invitation(ctx.qid, ctx.num("id"), False)
     return None
 
 
@@ -639,7 +641,7 @@ async def snooze(ctx: Ctx) -> Any:
 
 @endpoint("GET", "/v1/user/privacy/consent")
 async def consent_list(ctx: Ctx) -> Any:
-    return {"items": ctx.cloud.world.consent_items(ctx.qid)}
+    return {"items": ctx.cloud.world.consents.items_of(ctx.qid)}
 
 
 @endpoint("POST", "/v1/user/privacy/consent")
@@ -647,19 +649,19 @@ async def consent_set(ctx: Ctx) -> Any:
     scope = ctx.get("scope")
     if scope not in ACCOUNT_SCOPES + DEVICE_SCOPES:
         raise WorldError(codes.INVALID_PARAM, f"unknown scope {scope}")
-    ctx.cloud.world.set_consent(
+    ctx.cloud.world.consents.set(
         ctx.qid,
         scope,
         ctx.num("granted", None, 0, 1),
         ctx.get("product_key"),
         ctx.get("device_name"),
     )
-    return {"items": ctx.cloud.world.consent_items(ctx.qid)}
+    return {"items": ctx.cloud.world.consents.items_of(ctx.qid)}
 
 
 @endpoint("GET", "/v1/user/privacy/export")
 async def privacy_export(ctx: Ctx) -> Any:
-    return ctx.cloud.world.export(ctx.qid)
+    return ctx.cloud.world.rights.export(ctx.qid)
 
 
 @endpoint("POST", "/v1/user/privacy/restrict")
@@ -670,12 +672,12 @@ async def privacy_restrict(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/user/privacy/erase")
 async def privacy_erase(ctx: Ctx) -> Any:
-    return ctx.cloud.world.request_erasure(ctx.qid, ctx.get("confirm"))
+    return ctx.cloud.world.rights.request_erasure(ctx.qid, ctx.get("confirm"))
 
 
 @endpoint("GET", "/v1/iot/ota/check_upgrade_version")
 async def ota_check(ctx: Ctx) -> Any:
-    state = ctx.cloud.world.firmware_state(ctx.device())
+    state = ctx.cloud.world.firmware.state(ctx.device())
     return {
         k: state[k]
         for k in ("current_version", "upgrade", "version", "descriptions", "size", "is_upgrading")
@@ -684,14 +686,16 @@ async def ota_check(ctx: Ctx) -> Any:
 
 @endpoint("POST", "/v1/iot/ota/upgrade")
 async def ota_upgrade(ctx: Ctx) -> Any:
-    dev = ctx.cloud.world.owned_device(ctx.qid, ctx.get("product_key"), ctx.get("device_name"))
-    ctx.cloud.world.start_upgrade(dev)
+    dev = ctx.cloud.world.sharing.owned_device(
+        ctx.qid, ctx.get("product_key"), ctx.get("device_name")
+    )
+    ctx.cloud.world.firmware.start_upgrade(dev)
     return None
 
 
 @endpoint("GET", "/v1/iot/ota/progress")
 async def ota_progress(ctx: Ctx) -> Any:
-    state = ctx.cloud.world.firmware_state(ctx.device())
+    state = ctx.cloud.world.firmware.state(ctx.device())
     return {"percent": state["percent"], "progress": state["progress"]}
 
 
@@ -699,7 +703,7 @@ async def ota_progress(ctx: Ctx) -> Any:
 async def network_test(ctx: Ctx) -> Any:
     dev = ctx.device()
     world = ctx.cloud.world
-    if not world.consent(ctx.qid, "network_test"):
+    if not world.consents.granted(ctx.qid, "network_test"):
         raise WorldError(codes.CONSENT_REQUIRED, "network_test consent is withdrawn")
     if not dev.online:
         raise WorldError(codes.DEVICE_OFFLINE)

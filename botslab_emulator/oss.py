@@ -49,7 +49,7 @@ class ObjectStore:
     """The OSS host: signs and checks URLs, keeps the encrypted segments of recent clip keys."""
 
     def __init__(self, world: World, faults: HttpFaults, base_url: Callable[[], str]) -> None:
-        self._world = world
+        self.world = world
         self._faults = faults
         self._base_url = base_url
         self._keys: dict[str, dict[str, bytes]] = {}
@@ -60,7 +60,7 @@ class ObjectStore:
 
     def _sign(self, bucket: str, obj: str, expires: int) -> str:
         mac = hmac.new(
-            self._world.oss_secret.encode(),
+            self.world.oss_secret.encode(),
             f"GET\n\n\n{expires}\n/{bucket}/{obj}".encode(),
             hashlib.sha1,
         )
@@ -79,7 +79,7 @@ class ObjectStore:
     def aliyun_url(self, obj: str) -> str:
         bucket = self.bucket()
         sign = hmac.new(
-            self._world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+            self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
         ).hexdigest()[:32]
         return f"aliyun://{bucket}.{BUCKET_HOST.format(region='eu-central-1')}/{obj}?sign={sign}"
 
@@ -91,14 +91,16 @@ class ObjectStore:
         obj = parts.path.lstrip("/")
         sign = parse_qs(parts.query).get("sign", [""])[0]
         want = hmac.new(
-            self._world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
+            self.world.oss_secret.encode(), f"{bucket}/{obj}".encode(), hashlib.sha256
         ).hexdigest()[:32]
         if not hmac.compare_digest(sign, want):
             return None
-        found = self._world.find_message(obj)
-        if found is None or (found[0].qid != qid and self._world.role(qid, found[1]) is None):
+        found = self.world.messages.find(obj)
+        if found is None or (
+            found[0].qid != qid and self.world.sharing.role(qid, found[1]) is None
+        ):
             return None
-        expires = int(self._world.now()) + self._world.url_ttl
+        expires = int(self.world.now()) + self.world.url_ttl
         return {"expire_time": expires, "url": self.url(obj, expires, bucket)}
 
     def choose_secretkey(self, media: str = "canonical") -> str:
@@ -126,10 +128,10 @@ class ObjectStore:
     async def take_snapshot(self, dev: Device) -> str:
         token = secrets.token_hex(6)
         obj = f"snapshots/{dev.device_name}/take-{token}.jpg"
-        self._world.cache_snapshot(
-            obj, snapshot_jpeg(dev.title, int(self._world.now()), "Snapshot", seed=hash(token))
+        self.world.messages.cache_snapshot(
+            obj, snapshot_jpeg(dev.title, int(self.world.now()), "Snapshot", seed=hash(token))
         )
-        return self.url(obj, int(self._world.now()) + self._world.url_ttl)
+        return self.url(obj, int(self.world.now()) + self.world.url_ttl)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         bucket, obj = request.match_info["bucket"], request.match_info["obj"]
@@ -140,12 +142,12 @@ class ObjectStore:
             return _oss_error(403, "AccessDenied", "missing Expires")
         if not hmac.compare_digest(q.get("Signature", ""), self._sign(bucket, obj, expires)):
             return _oss_error(403, "SignatureDoesNotMatch", "signature mismatch")
-        if expires < self._world.now():
+        if expires < self.world.now():
             return _oss_error(403, "AccessDenied", "Request has expired.")
         if obj.startswith("snapshots/"):
-            data = self._world.snapshot_cache.get(obj)
+            data = self.world.messages.snapshot_cache.get(obj)
             if data is None:
-                found = self._world.find_message(obj)
+                found = self.world.messages.find(obj)
                 if found is None:
                     return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
                 msg, dev = found
@@ -162,7 +164,7 @@ class ObjectStore:
                         seed=msg.seq,
                     ),
                 )
-                self._world.cache_snapshot(obj, data)
+                self.world.messages.cache_snapshot(obj, data)
             return web.Response(body=data, content_type="image/jpeg")
         if obj.startswith("clips/"):
             return await self._clip(bucket, obj, expires)
@@ -172,10 +174,10 @@ class ObjectStore:
         # clips/<dn>/<mid>.m3u8 or clips/<dn>/<mid>/segN.ts
         parts = obj.split("/")
         if len(parts) == 3 and parts[2].endswith(".m3u8"):
-            found = self._world.find_message(obj)
+            found = self.world.messages.find(obj)
             segment = None
         elif len(parts) == 4 and parts[3].endswith(".ts"):
-            found = self._world.find_message("/".join(parts[:3]) + ".m3u8")
+            found = self.world.messages.find("/".join(parts[:3]) + ".m3u8")
             segment = parts[3]
         else:
             found = None

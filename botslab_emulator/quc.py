@@ -85,7 +85,7 @@ async def handle_request(request: web.Request, cloud: Cloud) -> web.StreamRespon
     mid = inner.get("mid", "")
     if method == "UserIntf.getCaptcha":
         username = cloud.captcha_pending.get(mid, "")
-        ch = world.new_challenge(mid, username)
+        ch = world.accounts.new_challenge(mid, username)
         body = captcha_png(ch.code, seed=hash(ch.sc) & 0xFFFF)
         return web.Response(body=body, content_type="image/png", headers={"sc": quote(ch.sc)})
     if method != "UserIntf.login":
@@ -97,7 +97,7 @@ def _login(cloud: Cloud, region: str, inner: dict[str, str], key8: bytes) -> web
     world = cloud.world
     username = inner.get("username", "").strip()
     mid = inner.get("mid", "")
-    acc = world.find_account(username)
+    acc = world.accounts.find(username)
     if acc is None or acc.region != region:
         return _answer(key8, codes.QUC_WRONG_REGION)
     needs_captcha = (
@@ -112,7 +112,7 @@ def _login(cloud: Cloud, region: str, inner: dict[str, str], key8: bytes) -> web
             return _answer(
                 key8, codes.QUC_CAPTCHA_REQUIRED, {"errdetail": {"captchaType": "graph"}}
             )
-        challenge = world.challenges.pop(sc, None)
+        challenge = world.accounts.challenges.pop(sc, None)
         if (
             challenge is None
             or challenge.mid != mid
@@ -128,7 +128,7 @@ def _login(cloud: Cloud, region: str, inner: dict[str, str], key8: bytes) -> web
     if mid and mid not in acc.known_mids:
         acc.known_mids = [*acc.known_mids[-19:], mid]
     cloud.captcha_pending.pop(mid, None)
-    tok = world.issue_tokens(acc)
+    tok = world.accounts.issue_tokens(acc)
     user = {
         "qid": int(acc.qid),
         "q": quote(tok.q, safe=""),

@@ -19,14 +19,14 @@ async def seed_demo(cloud: Cloud) -> None:
     another account, and a few hours of events. A third account lives in na1 (region fallback).
     """
     world = cloud.world
-    if world.find_account(DEMO_USER) is not None:
+    if world.accounts.find(DEMO_USER) is not None:
         return
     now = int(world.now())
-    demo = world.add_account(
+    demo = world.accounts.add(
         DEMO_USER, DEMO_PASSWORD, "eu1", nickname="Demo", mobile="4915123456789"
     )
-    neighbour = world.add_account(NEIGHBOUR_USER, "neighbour-demo", "eu1", nickname="Neighbour")
-    world.add_account(TRAVELLER_USER, "traveller-demo", "na1", nickname="Traveller")
+    neighbour = world.accounts.add(NEIGHBOUR_USER, "neighbour-demo", "eu1", nickname="Neighbour")
+    world.accounts.add(TRAVELLER_USER, "traveller-demo", "na1", nickname="Traveller")
     plan = {
         "commodity_name": "Cloud Basic 30 days",
         "start_timestamp": now - 20 * 86400,
@@ -34,7 +34,7 @@ async def seed_demo(cloud: Cloud) -> None:
         "service_day_num": 30,
         "storage_day_num": 30,
     }
-    door = world.add_device(
+    door = world.devices.add(
         demo.qid,
         title="Front Door",
         category_key="doorbell",
@@ -45,7 +45,7 @@ async def seed_demo(cloud: Cloud) -> None:
         clip_encrypt="chacha2",
         plan=plan,
     )
-    garden = world.add_device(
+    garden = world.devices.add(
         demo.qid,
         title="Garden",
         category_key="camera",
@@ -55,7 +55,7 @@ async def seed_demo(cloud: Cloud) -> None:
         firmware="2.1.0",
         latest_firmware="2.2.0",
     )
-    living = world.add_device(
+    living = world.devices.add(
         demo.qid,
         title="Living Room",
         category_key="camera",
@@ -65,7 +65,7 @@ async def seed_demo(cloud: Cloud) -> None:
         firmware="2.2.0",
         latest_firmware="2.2.0",
     )
-    drive = world.add_device(
+    drive = world.devices.add(
         neighbour.qid,
         title="Driveway",
         category_key="camera",
@@ -73,7 +73,7 @@ async def seed_demo(cloud: Cloud) -> None:
         product_key="pk_camera_c5",
         device_name="BCC5A0B1C2D3",
     )
-    share = world.share(
+    share = world.sharing.share(
         neighbour.qid, drive.product_key, drive.device_name, email=DEMO_USER, level=2
     )
     share.status = 2

@@ -80,11 +80,13 @@ async def test_emulator_region_is_offered_only_when_configured(
 
 async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulator) -> None:
     entry = await add_entry(ha)
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
     assert entry.unique_id == acc.qid and entry.title == acc.nickname == "Demo"
     assert entry.data[CONF_REGION] == "eu1" and entry.data[CONF_QID] == acc.qid
-    assert unquote(entry.data[CONF_Q]) in emulator.world.tokens, "kept as the login sent it"
+    assert unquote(entry.data[CONF_Q]) in emulator.world.accounts.tokens, (
+        "kept as the login sent it"
+    )
     assert "%3D" in entry.data[CONF_Q]
     assert set(entry.data[CONF_IDENTITY]) == {"m2", "mid", "androidid"}
     assert entry.data[CONF_EMULATOR_URL] == emulator.base_url
@@ -109,7 +111,7 @@ async def test_cannot_connect(ha: HomeAssistant, emulator: Emulator) -> None:
 
 
 async def test_captcha_wrong_then_right(ha: HomeAssistant, emulator: Emulator) -> None:
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
     acc.captcha_required = True
     result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
@@ -119,7 +121,7 @@ async def test_captcha_wrong_then_right(ha: HomeAssistant, emulator: Emulator) -
     result = await ha.config_entries.flow.async_configure(result["flow_id"], {CONF_CAPTCHA: "0000"})
     assert result["step_id"] == "captcha" and result["errors"] == {"base": "invalid_captcha"}
     assert result["description_placeholders"]["captcha"] != first_image, "a new image"
-    challenge = emulator.world.latest_challenge()
+    challenge = emulator.world.accounts.latest_challenge()
     assert challenge is not None
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"], {CONF_CAPTCHA: challenge.code}
@@ -279,7 +281,7 @@ async def test_the_entry_title_never_shows_a_phone_number_or_email(
     ha: HomeAssistant, emulator: Emulator, username: str, nickname: str, title: str
 ) -> None:
     """Home Assistant's own log lines and the media browser show the entry title."""
-    acc = emulator.world.add_account(username, "pw-title", "eu1", nickname=nickname)
+    acc = emulator.world.accounts.add(username, "pw-title", "eu1", nickname=nickname)
     acc.nickname = nickname  # an account without any nickname, as the cloud may have
     entry = await add_entry(ha, username, "pw-title")
     assert entry.title == title

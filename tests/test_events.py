@@ -212,7 +212,7 @@ async def test_sid_expiry_during_a_fetch(
 ) -> None:
     bus = Bus(hass)
     await pushed(hass, entry)
-    for session in emulator.world.sessions.values():
+    for session in emulator.world.accounts.sessions.values():
         session.expired = True
     result = await emulator.trigger(DOOR, "ring")
     await until(hass, lambda: bus.ids() == [result["msg_id"]])
@@ -278,10 +278,10 @@ async def test_withdrawn_event_upload(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_client: ClientSessionGenerator
 ) -> None:
     bus = Bus(hass)
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
     dev = emulator.world.devices[GARDEN]
-    emulator.world.set_consent(acc.qid, "event_upload", 0, dev.product_key, dev.device_name)
+    emulator.world.consents.set(acc.qid, "event_upload", 0, dev.product_key, dev.device_name)
     await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state == STATE_UNAVAILABLE
@@ -294,7 +294,7 @@ async def test_withdrawn_event_upload(
     result = await fix_issue(hass, hass_client, issue_id)
     assert result["type"] == "create_entry"
     await hass.async_block_till_done()
-    assert emulator.world.device_consent(dev, "event_upload")
+    assert emulator.world.consents.device_granted(dev, "event_upload")
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state != STATE_UNAVAILABLE
     await pushed(hass, entry)

@@ -148,7 +148,7 @@ async def test_commands_reach_the_emulator(
     await hass.services.async_call(
         "button", "press", {"entity_id": entity_id(hass, DOOR, "wake_up")}, blocking=True
     )
-    assert emulator.world.is_awake(door)
+    assert emulator.world.devices.is_awake(door)
     # a cloud refusal becomes a translated error
     garden.online = False
     with pytest.raises(HomeAssistantError) as err:
@@ -166,7 +166,7 @@ async def test_commands_reach_the_emulator(
 async def test_view_only_share_gets_no_write_entities(
     ha: HomeAssistant, emulator: Emulator
 ) -> None:
-    for share in emulator.world.shares.values():
+    for share in emulator.world.sharing.shares.values():
         share.level = 1
     entry = await add_entry(ha)
     ent_reg = er.async_get(ha)
@@ -182,7 +182,7 @@ async def test_firmware_update(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(update_platform, "PROGRESS_POLL_SECONDS", 0.05)
-    emulator.world.upgrade_seconds = 0.6
+    emulator.world.firmware.upgrade_seconds = 0.6
     eid = entity_id(hass, GARDEN, "firmware")
     state = hass.states.get(eid)
     assert state.state == STATE_ON and state.attributes["installed_version"] == "2.1.0"
@@ -203,7 +203,7 @@ async def test_firmware_update(
 async def test_camera_image(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
     door_image = await async_get_image(hass, entity_id(hass, DOOR, "camera"))
     assert door_image.content[:2] == b"\xff\xd8", "the doorbell shows its latest event image"
-    assert not emulator.world.is_awake(emulator.world.devices[DOOR]), "without waking it"
+    assert not emulator.world.devices.is_awake(emulator.world.devices[DOOR]), "without waking it"
     garden_image = await async_get_image(hass, entity_id(hass, GARDEN, "camera"))
     assert garden_image.content[:2] == b"\xff\xd8"
     assert emulator.counters.requests["/api/eu1/v1/iot/device/invoke_service"] == 1, (
@@ -214,9 +214,9 @@ async def test_camera_image(hass: HomeAssistant, entry: ConfigEntry, emulator: E
 async def test_devices_appear_and_disappear(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
-    new = emulator.world.add_device(
+    new = emulator.world.devices.add(
         acc.qid, title="Garage", category_key="camera", product_name="Indoor Camera C2"
     )
     await refresh(hass, entry)
@@ -262,7 +262,7 @@ async def test_setup_failures(ha: HomeAssistant, emulator: Emulator) -> None:
     entry = await add_entry(ha)
     await ha.config_entries.async_unload(entry.entry_id)
     # Q/T expired: reauth
-    for tok in emulator.world.tokens.values():
+    for tok in emulator.world.accounts.tokens.values():
         tok.expired = True
     await ha.config_entries.async_setup(entry.entry_id)
     await ha.async_block_till_done()
@@ -271,7 +271,7 @@ async def test_setup_failures(ha: HomeAssistant, emulator: Emulator) -> None:
     assert any(f["context"]["source"] == "reauth" for f in flows)
     for flow in flows:
         ha.config_entries.flow.async_abort(flow["flow_id"])
-    for tok in emulator.world.tokens.values():
+    for tok in emulator.world.accounts.tokens.values():
         tok.expired = False
     # the cloud down: retry later
     emulator.faults.errors_left, emulator.faults.error_path = 1000, "/api/"
@@ -285,7 +285,7 @@ async def test_setup_failures(ha: HomeAssistant, emulator: Emulator) -> None:
 async def test_expired_session_during_refresh_starts_reauth(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    for tok in emulator.world.tokens.values():
+    for tok in emulator.world.accounts.tokens.values():
         tok.timed_out = True
     await refresh(hass, entry)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -315,9 +315,9 @@ async def test_session_conflict_backs_off_with_a_repair(
 
 
 async def emulator_kick(emulator: Emulator) -> None:
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
-    emulator.world.app_login(acc.qid, acc.region, phone_app=True)
+    emulator.world.accounts.app_login(acc.qid, acc.region, phone_app=True)
 
 
 async def test_diagnostics_hold_no_secret(

@@ -104,7 +104,7 @@ async def test_day_pages_through_the_message_list(
     hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator
 ) -> None:
     for _ in range(120):
-        emulator.world.trigger(GARDEN, "motion", push=False)
+        emulator.world.messages.trigger(GARDEN, "motion", push=False)
     device = await browse(hass, f"{browser.entry_id}/{GARDEN}")
     today = await media_source.async_browse_media(hass, device.children[0].media_content_id)
     assert len(today.children) >= 120
@@ -134,7 +134,7 @@ async def test_encrypted_clip_is_decrypted_by_the_view(
     await emulator.trigger(DOOR, "ring")
     item = await newest_event_item(hass, browser, DOOR)
     ref = media_ref(hass, browser, item.media_content_id)
-    message = emulator.world.by_id[ref.msg_id]
+    message = emulator.world.messages.by_id[ref.msg_id]
     assert message.encrypt == "chacha2" and ref.secretkey == message.secretkey
     # the identifier carries what playback needs, sealed: no key or link in the clear
     assert message.secretkey not in item.media_content_id
@@ -177,7 +177,7 @@ async def test_clip_plays_from_its_reference_alone(
     """No message-list lookup at play time: even a message gone from the list plays."""
     await emulator.trigger(DOOR, "ring")
     item = await newest_event_item(hass, browser, DOOR)
-    for box in emulator.world.messages.values():
+    for box in emulator.world.messages.boxes.values():
         box.clear()
     lists = emulator.counters.requests.get("/api/eu1/v2/message/list", 0)
     segments = await play(hass, await hass_client(), item.media_content_id)
@@ -262,7 +262,7 @@ async def test_event_without_clip_resolves_to_its_snapshot(
 ) -> None:
     acc = emulator.world.accounts[browser.runtime_data.client.credentials.qid]
     dev = emulator.world.devices[GARDEN]
-    emulator.world.set_consent(acc.qid, "cloud_recording", 0, dev.product_key, dev.device_name)
+    emulator.world.consents.set(acc.qid, "cloud_recording", 0, dev.product_key, dev.device_name)
     await emulator.trigger(GARDEN, "person")
     item = await newest_event_item(hass, browser, GARDEN)
     assert item.media_class == "image"

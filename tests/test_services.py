@@ -67,7 +67,7 @@ async def test_share_list_unshare(
         and share["status"] == "pending"
         and "5678" not in share["shared_with"]
     )
-    stored = [s for s in emulator.world.shares.values() if s.device_name == GARDEN]
+    stored = [s for s in emulator.world.sharing.shares.values() if s.device_name == GARDEN]
     assert [(s.mobile, s.level) for s in stored] == [("4917612345678", 2)], "normalised to E.164"
     await call(hass, "share_device", {"device_id": garden, "email": NEIGHBOUR_USER})
     listed = await call(hass, "list_shares", {"device_id": garden}, response=True)
@@ -78,7 +78,7 @@ async def test_share_list_unshare(
     await call(
         hass, "unshare_device", {"device_id": garden, "share_id": listed["shares"][1]["share_id"]}
     )
-    assert not [s for s in emulator.world.shares.values() if s.device_name == GARDEN]
+    assert not [s for s in emulator.world.sharing.shares.values() if s.device_name == GARDEN]
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "unshare_device", {"device_id": garden, "email": "nobody@example.com"})
     assert err.value.translation_key == "unknown_share"
@@ -97,11 +97,11 @@ async def test_share_list_unshare(
 async def test_share_rejects_bad_input_and_changes_nothing(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, data: dict[str, str], key: str
 ) -> None:
-    before = len(emulator.world.shares)
+    before = len(emulator.world.sharing.shares)
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "share_device", {"device_id": device_id(hass, GARDEN), **data})
     assert err.value.translation_key == key
-    assert len(emulator.world.shares) == before
+    assert len(emulator.world.sharing.shares) == before
 
 
 async def test_share_errors(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
@@ -127,12 +127,12 @@ async def test_share_errors(hass: HomeAssistant, entry: ConfigEntry, emulator: E
 
 
 async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
-    neighbour = emulator.world.find_account(NEIGHBOUR_USER)
+    neighbour = emulator.world.accounts.find(NEIGHBOUR_USER)
     assert neighbour is not None
-    other = emulator.world.add_device(
+    other = emulator.world.devices.add(
         neighbour.qid, title="Shed", category_key="camera", product_name="Outdoor Camera C5"
     )
-    share = emulator.world.share(
+    share = emulator.world.sharing.share(
         neighbour.qid, other.product_key, other.device_name, email=DEMO_USER, level=1
     )
     invitations = await call(hass, "list_invitations", {}, response=True)
@@ -153,13 +153,13 @@ async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Em
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     assert find_device(hass, other.device_name) is not None
-    second = emulator.world.share(
+    second = emulator.world.sharing.share(
         neighbour.qid, other.product_key, other.device_name, mobile="4915123456789"
     )
     # the demo account's phone: an invitation to refuse
     assert second.target_qid
     await call(hass, "refuse_invitation", {"invitation_id": second.id})
-    assert second.id not in emulator.world.shares
+    assert second.id not in emulator.world.sharing.shares
 
 
 async def test_consents_actions_and_switches(
@@ -170,7 +170,7 @@ async def test_consents_actions_and_switches(
     assert hass.states.get(marketing).state == STATE_OFF
     await hass.services.async_call("switch", "turn_on", {"entity_id": marketing}, blocking=True)
     assert hass.states.get(marketing).state == STATE_ON
-    assert emulator.world.consent(qid, "marketing")
+    assert emulator.world.consents.granted(qid, "marketing")
     await call(hass, "set_consent", {"scope": "marketing", "granted": False})
     await hass.async_block_till_done()
     assert hass.states.get(marketing).state == STATE_OFF
@@ -178,7 +178,7 @@ async def test_consents_actions_and_switches(
     recording = switch(hass, f"{GARDEN}_consent_cloud_recording")
     await hass.services.async_call("switch", "turn_off", {"entity_id": recording}, blocking=True)
     dev = emulator.world.devices[GARDEN]
-    assert not emulator.world.device_consent(dev, "cloud_recording")
+    assert not emulator.world.consents.device_granted(dev, "cloud_recording")
     assert hass.states.get(recording).state == STATE_OFF
     consents = await call(hass, "list_consents", {}, response=True)
     entry_ = next(
@@ -246,7 +246,7 @@ async def test_notifications(hass: HomeAssistant, entry: ConfigEntry, emulator: 
 
 async def test_data_rights(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
     qid = entry.runtime_data.client.credentials.qid
-    emulator.world.share(qid, "pk_camera_c5", GARDEN, email=NEIGHBOUR_USER)
+    emulator.world.sharing.share(qid, "pk_camera_c5", GARDEN, email=NEIGHBOUR_USER)
     exported = await call(hass, "export_data", {"write_file": True}, response=True)
     document = exported["document"]
     assert {d["device_name"] for d in document["devices"]} == {DOOR, GARDEN, "BCC2C9D0E1F2", DRIVE}
@@ -281,7 +281,9 @@ async def test_network_test(hass: HomeAssistant, entry: ConfigEntry, emulator: E
 
 async def test_shares_sensor(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
     qid = entry.runtime_data.client.credentials.qid
-    share = emulator.world.share(qid, "pk_camera_c5", GARDEN, mobile="4917699999999", level=2)
+    share = emulator.world.sharing.share(
+        qid, "pk_camera_c5", GARDEN, mobile="4917699999999", level=2
+    )
     share.status = 2
     await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
@@ -366,14 +368,14 @@ async def test_consent_switches_are_admin_only(  # noqa: PLR0917 (fixtures)
     prefix = f"account_{entry.runtime_data.client.credentials.qid}" if owner == "account" else owner
     switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{prefix}_consent_{scope}")
     assert switch is not None
-    acc = emulator.world.find_account(DEMO_USER)
+    acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
     dev = emulator.world.devices.get(owner)
 
     def granted() -> bool:
         if dev is None:
-            return emulator.world.consent(acc.qid, scope)
-        return emulator.world.device_consent(dev, scope)
+            return emulator.world.consents.granted(acc.qid, scope)
+        return emulator.world.consents.device_granted(dev, scope)
 
     # a user of the "Users" group: may control every entity, is no administrator
     users = await hass.auth.async_get_group(GROUP_ID_USER)
@@ -409,23 +411,23 @@ async def test_unshare_only_cancels_a_share_of_that_device(
     """A share id of another device, or of a share made to this account, is refused and
     every share stays."""
     qid = entry.runtime_data.client.credentials.qid
-    living = emulator.world.share(qid, "pk_camera_c2", "BCC2C9D0E1F2", email=NEIGHBOUR_USER)
-    incoming = next(s for s in emulator.world.shares.values() if s.device_name == DRIVE)
-    before = set(emulator.world.shares)
+    living = emulator.world.sharing.share(qid, "pk_camera_c2", "BCC2C9D0E1F2", email=NEIGHBOUR_USER)
+    incoming = next(s for s in emulator.world.sharing.shares.values() if s.device_name == DRIVE)
+    before = set(emulator.world.sharing.shares)
     for share_id in (living.id, incoming.id, 10**40):
         with pytest.raises(ServiceValidationError) as err:
             await call(
                 hass, "unshare_device", {"device_id": device_id(hass, GARDEN), "share_id": share_id}
             )
         assert err.value.translation_key == "unknown_share"
-    assert set(emulator.world.shares) == before
+    assert set(emulator.world.sharing.shares) == before
     # the right device still works by id
     await call(
         hass,
         "unshare_device",
         {"device_id": device_id(hass, "BCC2C9D0E1F2"), "share_id": living.id},
     )
-    assert living.id not in emulator.world.shares
+    assert living.id not in emulator.world.sharing.shares
 
 
 @pytest.mark.parametrize(
@@ -499,10 +501,10 @@ async def test_nicknames_that_are_phone_numbers_or_emails_are_masked(
 ) -> None:
     """Accounts registered by phone have the number as nickname: it is masked like one."""
     world = emulator.world
-    world.add_account("4917655501234", "pw-1", "eu1", nickname="4917655501234")
-    world.add_account("dora@example.net", "pw-2", "eu1", nickname="dora@example.net")
-    friend = world.add_account("friend@example.net", "pw-3", "eu1", nickname="+49 176 555 0999")
-    cam = world.add_device(
+    world.accounts.add("4917655501234", "pw-1", "eu1", nickname="4917655501234")
+    world.accounts.add("dora@example.net", "pw-2", "eu1", nickname="dora@example.net")
+    friend = world.accounts.add("friend@example.net", "pw-3", "eu1", nickname="+49 176 555 0999")
+    cam = world.devices.add(
         friend.qid,
         title="Friend's Porch",
         category_key="camera",
@@ -510,7 +512,7 @@ async def test_nicknames_that_are_phone_numbers_or_emails_are_masked(
         product_key="pk_camera_c5",
         device_name="BCC5F0F1F2F3",
     )
-    world.share(friend.qid, cam.product_key, cam.device_name, email=DEMO_USER)
+    world.sharing.share(friend.qid, cam.product_key, cam.device_name, email=DEMO_USER)
     garden = device_id(hass, GARDEN)
     shared = await call(
         hass, "share_device", {"device_id": garden, "phone": "+4917655501234"}, response=True

@@ -61,7 +61,7 @@ class Publisher:
 
     def _keys(self) -> dict[int, bytes]:
         """The device's current keys (a rotation on the emulator clock applies at once)."""
-        live = self.hub.world.live_state(self.dev)
+        live = self.hub.world.devices.live_state(self.dev)
         if live.get("keys") is not self._keys_src or not self._key_cache:
             self._keys_src = live.get("keys")
             self._key_cache = {
@@ -177,7 +177,7 @@ class TunnelServer(asyncio.DatagramProtocol):
         elif kind == "req_relay":
             stats.req_relay += 1
             world = self.hub.world
-            if self.hub.faults.stay_asleep or not world.is_awake(dev):
+            if self.hub.faults.stay_asleep or not world.devices.is_awake(dev):
                 return  # a sleeping device does not answer
             flag = self.hub.video_flag(dev, str(inner.get("requester_ctx", "")))
             if inner.get("token"):
@@ -246,7 +246,7 @@ class LiveHub:
         """1 (video) for a viewer the owner's account registered with schedule_2, else 0."""
         machine = requester_ctx.split("[", 1)[0]
         uid = self.registered.get((dev.device_name, machine), "")
-        role = self.world.role(uid.removeprefix("botslab_"), dev) if uid else None
+        role = self.world.sharing.role(uid.removeprefix("botslab_"), dev) if uid else None
         return int(role is not None and role[0] == "owner" and not self.faults.audio_only)
 
     def check_login(self, body: bytes) -> tuple[int, str, bool]:

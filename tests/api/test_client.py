@@ -49,10 +49,10 @@ async def test_devices_kinds_and_roles(client: BotslabClient, tokens: TokenLog) 
 
 
 async def test_device_paging(client: BotslabClient, emu: Emulator) -> None:
-    acc = emu.world.find_account(DEMO_USER)
+    acc = emu.world.accounts.find(DEMO_USER)
     assert acc is not None
     for i in range(60):
-        emu.world.add_device(
+        emu.world.devices.add(
             acc.qid, title=f"Cam {i}", category_key="camera", product_name="Indoor Camera C2"
         )
     await emu.trigger(DOOR, "ring")
@@ -261,7 +261,7 @@ async def test_firmware_network_plan(client: BotslabClient, emu: Emulator) -> No
         "2.1.0",
         "2.2.0",
     )
-    emu.world.upgrade_seconds = 10
+    emu.world.firmware.upgrade_seconds = 10
     await client.upgrade_firmware(garden)
     assert (await client.firmware_progress(garden)).state is UpgradeState.WAITING
     emu.world.clock_offset += 5
@@ -288,7 +288,7 @@ async def test_sid_expiry_mid_call_logs_in_once_and_retries(
 ) -> None:
     await client.devices()
     old = client.session
-    await_expire = emu.world.sessions
+    await_expire = emu.world.accounts.sessions
     for sess in await_expire.values():
         sess.expired = True
     results = await asyncio.gather(*(client.devices() for _ in range(5)))
@@ -301,12 +301,12 @@ async def test_qt_expiry_and_timeout_raise_auth_expired(
     client: BotslabClient, emu: Emulator
 ) -> None:
     await client.devices()
-    for tok in emu.world.tokens.values():
+    for tok in emu.world.accounts.tokens.values():
         tok.timed_out = True
     with pytest.raises(AuthExpired) as timed_out:
         await client.devices()
     assert timed_out.value.code == 102008
-    for tok in emu.world.tokens.values():
+    for tok in emu.world.accounts.tokens.values():
         tok.timed_out, tok.expired = False, True
     with pytest.raises(AuthExpired) as expired:
         await client.devices()

@@ -38,11 +38,11 @@ async def test_full_session_logs_no_secret(
     quc = QucLogin(http, endpoints, identity)
     with pytest.raises(CaptchaRequired) as asked:
         await quc.login(DEMO_USER, DEMO_PASSWORD)
-    code = emu.world.challenges[asked.value.challenge].code
+    code = emu.world.accounts.challenges[asked.value.challenge].code
     creds = await quc.login(DEMO_USER, DEMO_PASSWORD, captcha=(asked.value.challenge, code))
     client = BotslabClient(http, endpoints, identity, creds)
     devices = await client.devices()
-    for sess in emu.world.sessions.values():
+    for sess in emu.world.accounts.sessions.values():
         sess.expired = True
     await client.devices()  # 1015 → app login → retry
     session = client.session

@@ -32,11 +32,11 @@ async def test_login_returns_tokens_not_the_password(
     http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
 ) -> None:
     creds = await QucLogin(http, endpoints, Identity.generate()).login(DEMO_USER, DEMO_PASSWORD)
-    acc = emu.world.find_account(DEMO_USER)
+    acc = emu.world.accounts.find(DEMO_USER)
     assert acc is not None
     assert creds.qid == acc.qid and creds.region == "eu1"
     # Q/T kept exactly as the login handed them out: URL-encoded (protocol.md 2)
-    issued = emu.world.tokens[unquote(creds.q)]
+    issued = emu.world.accounts.tokens[unquote(creds.q)]
     assert creds.q == quote(issued.q, safe="") and creds.t == quote(issued.t, safe="")
     assert "%3D" in creds.q and "=" not in creds.q
     text = repr(creds)

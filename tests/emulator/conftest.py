@@ -42,7 +42,7 @@ class World:
 async def logged_in(
     emu: Emulator, http: aiohttp.ClientSession, user: str, password: str
 ) -> ApiCaller:
-    acc = emu.world.find_account(user)
+    acc = emu.world.accounts.find(user)
     assert acc is not None
     cfg = emu.config()["regions"][acc.region]
     quc = QucCaller(cfg["quc_url"], emu.world.keypair.public_spki_b64())
@@ -56,12 +56,12 @@ async def logged_in(
 
 @pytest.fixture
 async def world(emu: Emulator, http: aiohttp.ClientSession) -> World:
-    alice = emu.world.add_account(USER, PASSWORD, "eu1", mobile="4915111111111")
-    emu.world.add_account(OTHER, OTHER_PASSWORD, "eu1", mobile="4915222222222")
-    cam = emu.world.add_device(
+    alice = emu.world.accounts.add(USER, PASSWORD, "eu1", mobile="4915111111111")
+    emu.world.accounts.add(OTHER, OTHER_PASSWORD, "eu1", mobile="4915222222222")
+    cam = emu.world.devices.add(
         alice.qid, title="Garden", category_key="camera", product_name="Outdoor Camera C5"
     )
-    door = emu.world.add_device(
+    door = emu.world.devices.add(
         alice.qid,
         title="Front Door",
         category_key="doorbell",

@@ -73,9 +73,9 @@ async def test_shared_user_cannot_change_device_consents(
     world: World, http: aiohttp.ClientSession
 ) -> None:
     dev = world.emu.world.devices[world.cam]
-    bob = world.emu.world.find_account("bob@example.com")
+    bob = world.emu.world.accounts.find("bob@example.com")
     assert bob is not None
-    share = world.emu.world.share(
+    share = world.emu.world.sharing.share(
         dev.owner_qid, dev.product_key, dev.device_name, email=bob.email, level=3
     )
     share.status = 2

@@ -75,10 +75,10 @@ async def test_auth_ladder(world: World, http: aiohttp.ClientSession) -> None:
 
 async def test_device_list_and_paging(world: World, http: aiohttp.ClientSession) -> None:
     emu, api = world.emu, world.alice
-    alice = emu.world.find_account(USER)
+    alice = emu.world.accounts.find(USER)
     assert alice is not None
     for i in range(53):
-        emu.world.add_device(
+        emu.world.devices.add(
             alice.qid, title=f"Cam {i}", category_key="camera", product_name="Indoor Camera C2"
         )
     first = await api.get(http, "/v1/iot/device/list", {"page": 1, "page_size": 50})
@@ -371,7 +371,7 @@ async def test_privacy_endpoints(world: World, http: aiohttp.ClientSession) -> N
     assert (await api.post(http, "/v1/user/privacy/restrict", {"restricted": 1}))["data"] == {
         "restricted": 1
     }
-    alice = emu.world.find_account(USER)
+    alice = emu.world.accounts.find(USER)
     assert alice is not None and alice.restricted
     assert (await api.post(http, "/v1/user/privacy/erase", {"confirm": "123"}))["code"] == 204001
     erase = await api.post(http, "/v1/user/privacy/erase", {"confirm": alice.qid})

@@ -70,7 +70,7 @@ async def connect(
 
 
 def alias_of(world: World) -> str:
-    acc = world.emu.world.find_account(USER)
+    acc = world.emu.world.accounts.find(USER)
     assert acc is not None
     return acc.push_alias
 

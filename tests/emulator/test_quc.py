@@ -17,7 +17,7 @@ from .wire import QucCaller, des_cbc, tokens
 
 @pytest.fixture
 async def alice(emu: Emulator) -> str:
-    emu.world.add_account(USER, PASSWORD, "eu1", mobile="4915111111111")
+    emu.world.accounts.add(USER, PASSWORD, "eu1", mobile="4915111111111")
     return USER
 
 
@@ -45,7 +45,7 @@ async def test_login_accepts_every_variant(
     assert outer["errno"] == 0 and inner is not None
     assert inner["errno"] == 0 and inner["errmsg"] == outer["errmsg"]
     user = inner["user"]
-    assert str(user["qid"]) == emu.world.find_account(USER).qid  # type: ignore[union-attr]
+    assert str(user["qid"]) == emu.world.accounts.find(USER).qid  # type: ignore[union-attr]
     q, t = tokens(inner)
     assert q.startswith("u%3D360H") and "%26" in q and t, "URL-encoded, as the cloud sends them"
     assert "%" in user["q"], "Q travels URL-encoded"
@@ -99,7 +99,7 @@ async def test_captcha_is_bound_to_the_install_identity(
     outer, _ = await quc.login(http, alice, PASSWORD)
     assert outer["errno"] == 5010
     _image, sc = await quc.captcha(http)
-    code = emu.world.challenges[sc].code
+    code = emu.world.accounts.challenges[sc].code
     stranger = caller(emu)  # another mid
     outer, _ = await stranger.login(http, alice, PASSWORD, sc=sc, uc=code, captchaType="graph")
     assert outer["errno"] == 5011
@@ -114,7 +114,7 @@ async def test_new_device_risk_asks_for_captcha(
     quc = caller(emu)
     assert (await quc.login(http, alice, PASSWORD))[0]["errno"] == 5010
     _image, sc = await quc.captcha(http)
-    code = emu.world.challenges[sc].code
+    code = emu.world.accounts.challenges[sc].code
     assert (await quc.login(http, alice, PASSWORD, sc=sc, uc=code, captchaType="graph"))[0][
         "errno"
     ] == 0

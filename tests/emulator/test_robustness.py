@@ -152,17 +152,17 @@ async def test_memory_stays_bounded_under_many_bad_connections(emu: Emulator) ->
 
 
 async def test_message_store_is_bounded(world: World) -> None:
-    from botslab_emulator import world as world_mod
+    from botslab_emulator.world import messages as world_mod
 
     world_mod_limit = world_mod.MAX_MESSAGES_PER_ACCOUNT
     world_mod.MAX_MESSAGES_PER_ACCOUNT = 50
     try:
         for _ in range(80):
-            world.emu.world.trigger(world.cam, "motion", push=False)
+            world.emu.world.messages.trigger(world.cam, "motion", push=False)
     finally:
         world_mod.MAX_MESSAGES_PER_ACCOUNT = world_mod_limit
-    acc = world.emu.world.find_account(USER)
-    assert acc is not None and len(world.emu.world.messages[acc.qid]) == 50
+    acc = world.emu.world.accounts.find(USER)
+    assert acc is not None and len(world.emu.world.messages.boxes[acc.qid]) == 50
 
 
 @pytest.mark.parametrize("path", ["/_emulator/state", "/_emulator/config"])
