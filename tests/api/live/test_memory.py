@@ -9,14 +9,15 @@ from collections.abc import Callable, Iterator
 import contextlib
 import struct
 import tracemalloc
+from typing import Any
 
 from custom_components.botslab.api import BotslabClient
 from custom_components.botslab.api.live import (
     LiveFeed,
     LiveSession,
     feed as feed_module,
+    pipeline as pipeline_module,
     qtp,
-    session as session_module,
 )
 from custom_components.botslab.api.live.frames import (
     CLASS_IFRAME,
@@ -26,7 +27,7 @@ from custom_components.botslab.api.live.frames import (
     MEDIA_HEAD,
     AppFrame,
 )
-from custom_components.botslab.api.live.session import LiveFrame
+from custom_components.botslab.api.live.pipeline import LiveFrame, MediaPipeline
 
 MIB = 1024 * 1024
 DOOR = "BDX3A1B2C3D4"
@@ -51,32 +52,42 @@ async def _session(client: BotslabClient) -> LiveSession:
     return LiveSession(client, door)
 
 
+async def _pipeline(client: BotslabClient) -> MediaPipeline:
+    door = next(d for d in await client.devices() if d.serial == DOOR)
+    keys = await client.camera_keys(door)
+
+    async def refetch() -> Any:
+        return keys
+
+    return MediaPipeline(keys, refetch)
+
+
 async def test_raw_frames_are_bounded_in_bytes(client: BotslabClient) -> None:
-    session = await _session(client)
+    session = await _pipeline(client)
     offered = 200  # 800 MiB of the largest frames, nobody reading
     with peak_mib() as peak:
         for _ in range(offered):
-            session._offer(AppFrame(CLASS_IFRAME, MEDIA_HEAD + bytes(MAX_BODY - 6)), "tcp")
+            session.offer(AppFrame(CLASS_IFRAME, MEDIA_HEAD + bytes(MAX_BODY - 6)), "tcp")
     kept = session._raw.qsize()
-    assert kept * MAX_BODY <= session_module.RAW_MAX_BYTES
-    assert kept >= session_module.RAW_MAX_BYTES // MAX_BODY - 1
+    assert kept * MAX_BODY <= pipeline_module.RAW_MAX_BYTES
+    assert kept >= pipeline_module.RAW_MAX_BYTES // MAX_BODY - 1
     assert session.stats.dropped == offered - kept
-    assert peak() < session_module.RAW_MAX_BYTES / MIB + 3 * MAX_BODY / MIB
+    assert peak() < pipeline_module.RAW_MAX_BYTES / MIB + 3 * MAX_BODY / MIB
 
 
 async def test_decoded_frames_are_bounded_in_bytes(client: BotslabClient) -> None:
-    session = await _session(client)
+    session = await _pipeline(client)
     with peak_mib() as peak:
         for ts in range(200):
             session._enqueue(LiveFrame(ts, bytes(MAX_BODY), ts % 10 == 0))
     held = sum(len(f.au) for f in session._queue)
-    assert held <= session_module.QUEUE_MAX_BYTES and session._queue_bytes == held
+    assert held <= pipeline_module.QUEUE_MAX_BYTES and session._queue_bytes == held
     assert [f.ts_ms for f in session._queue][-1] == 199, "the newest are kept"
-    assert peak() < session_module.QUEUE_MAX_BYTES / MIB + 3 * MAX_BODY / MIB
+    assert peak() < pipeline_module.QUEUE_MAX_BYTES / MIB + 3 * MAX_BODY / MIB
     # small frames are still bounded by count
     for ts in range(500):
         session._enqueue(LiveFrame(1000 + ts, b"\x00\x00\x00\x01\x41", False))
-    assert len(session._queue) == session_module.QUEUE_MAX
+    assert len(session._queue) == pipeline_module.QUEUE_MAX
 
 
 async def test_the_keyframe_group_is_bounded_in_bytes(client: BotslabClient) -> None:

@@ -128,7 +128,9 @@ async def test_tolerance_of_the_working_client(
         await session.stop()
     assert frames[0].keyframe and session.stats.transport == "qtp"
     if knob == "flag0_replies" and value:
-        assert session._flag_zero == value, "it kept asking through the flag-0 replies"
+        assert session.signalling is not None and session.signalling.flag_zero == value, (
+            "it kept asking through the flag-0 replies"
+        )
 
 
 @pytest.mark.parametrize(
@@ -201,7 +203,7 @@ async def test_keys_rotated_between_sessions_are_refetched(
     finally:
         await second.stop()
     assert frames[0].au in live_clip().aus
-    assert second._refetched_at is not None
+    assert second.pipeline is not None and second.pipeline.refetched_at is not None
 
 
 async def test_stop_leaves_nothing_running(client: BotslabClient, emu: Emulator) -> None:
@@ -211,8 +213,8 @@ async def test_stop_leaves_nothing_running(client: BotslabClient, emu: Emulator)
     emu.live.faults.heartbeat_timeout_s = 1.0
     assert emu.live.publishing(f"{DOOR}_01_01")
     await session.stop()
-    assert not session._tasks and session._tunnel_transport is not None
-    assert session._tunnel_transport.is_closing()
+    assert not session._tasks and session.signalling is not None
+    assert session.signalling.transport is not None and session.signalling.transport.is_closing()
     assert session._qtp is not None and session._qtp.transport is not None
     assert session._qtp.transport.is_closing()
     sent = emu.live.stats.xmsgs
@@ -236,7 +238,7 @@ async def test_keys_rotated_mid_session(client: BotslabClient, emu: Emulator) ->
         frames = await _collect(session, 40)
     finally:
         await session.stop()
-    assert session._refetched_at is not None
+    assert session.pipeline is not None and session.pipeline.refetched_at is not None
     assert not old & set(session._keys.secret_keys)  # type: ignore[union-attr]
     clip = live_clip(real=True)
     assert all(frame.au in clip.aus for frame in frames)
