@@ -16,6 +16,7 @@ from .api import (
     CloudPlan,
     Device,
     DeviceNotifications,
+    Event,
     FirmwareInfo,
     Properties,
     Share,
@@ -46,6 +47,7 @@ class DeviceState:
     notifications: DeviceNotifications | None = None
     shares: list[Share] | None = None
     plan: CloudPlan | None = None
+    last_event: Event | None = None  # the newest by its time (late deliveries do not win)
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class BotslabData:
             return None
         settings = self.settings_coordinator.data
         device_settings = settings.devices.get(serial) if settings is not None else None
+        latest = self.events.latest.get(serial) if self.events is not None else None
         return DeviceState(
             device=status.device,
             properties=status.properties,
@@ -79,6 +82,7 @@ class BotslabData:
             notifications=device_settings.notifications if device_settings else None,
             shares=device_settings.shares if device_settings else None,
             plan=device_settings.plan if device_settings else None,
+            last_event=latest.event if latest is not None else None,
         )
 
     def states(self) -> dict[str, DeviceState]:

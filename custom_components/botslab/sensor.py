@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -55,12 +56,24 @@ ACCESS_LEVELS = ["owner", *(level.value for level in ShareLevel)]
 
 @dataclass(frozen=True, kw_only=True)
 class BotslabSensorDescription(BotslabEntityDescription, SensorEntityDescription):
+    """A device sensor: its value (and attributes) from the device's state. `on_event`: the
+    value also changes when an event of the device is delivered; `restore`: the last value is
+    kept while the state has none (after a restart, the events' latest is not known until the
+    next one)."""
+
     value_fn: Callable[[DeviceState], str | int | float | datetime | None]
+    attrs_fn: Callable[[DeviceState], dict[str, Any]] | None = None
+    on_event: bool = False
+    restore: bool = False
 
 
 def _plan_end(state: DeviceState) -> datetime | None:
     plan = state.plan
     return dt_util.utc_from_timestamp(plan.end) if plan and plan.end else None
+
+
+def _has_plan(state: DeviceState) -> bool:
+    return state.plan is not None and bool(state.plan.name)
 
 
 def _sd(index: int) -> Callable[[DeviceState], int | None]:
@@ -69,6 +82,30 @@ def _sd(index: int) -> Callable[[DeviceState], int | None]:
         return None if storage is None else storage[index]
 
     return value
+
+
+def _active_shares(state: DeviceState) -> int | None:
+    if state.shares is None:
+        return None
+    return sum(1 for share in state.shares if not share.pending)
+
+
+def _share_list(state: DeviceState) -> dict[str, Any]:
+    """Every share of an owned device, numbers and addresses masked."""
+    return {
+        "shares": [
+            {
+                "level": share.level.value,
+                "status": "pending" if share.pending else "sharing",
+                "shared_with": share.target_masked,
+            }
+            for share in state.shares or []
+        ]
+    }
+
+
+def _has_events(state: DeviceState) -> bool:
+    return state.device.kind is not DeviceKind.OTHER
 
 
 DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
@@ -137,7 +174,7 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         translation_key="cloud_plan",
         entity_category=EntityCategory.DIAGNOSTIC,
         available_offline=True,
-        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
+        exists_fn=_has_plan,
         value_fn=lambda s: s.plan.name if s.plan else None,
     ),
     BotslabSensorDescription(
@@ -147,7 +184,7 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         entity_category=EntityCategory.DIAGNOSTIC,
         available_offline=True,
-        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
+        exists_fn=_has_plan,
         value_fn=lambda s: s.plan.seconds_left // 86400 if s.plan else None,
     ),
     BotslabSensorDescription(
@@ -156,10 +193,8 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         available_offline=True,
-        exists_fn=lambda s: s.plan is not None and bool(s.plan.name),
-        value_fn=lambda s: (
-            dt_util.utc_from_timestamp(s.plan.end) if s.plan and s.plan.end else None
-        ),
+        exists_fn=_has_plan,
+        value_fn=_plan_end,
     ),
     BotslabSensorDescription(
         key="access",
@@ -170,69 +205,25 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         available_offline=True,
         value_fn=lambda s: "owner" if s.device.owner else s.device.share_level.value,
     ),
-)
-
-
-class BotslabSensor(BotslabEntity, SensorEntity):
-    entity_description: BotslabSensorDescription
-
-    @property
-    def native_value(self) -> str | int | float | datetime | None:
-        state = self.state_data
-        return None if state is None else self.entity_description.value_fn(state)
-
-
-class BotslabLastEventSensor(BotslabEntity, RestoreSensor):
-    """The time or the kind of a device's latest event (late ones included), restored at start."""
-
-    entity_description: BotslabSensorDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, serial: str, description: BotslabEntityDescription
-    ) -> None:
-        super().__init__(coordinator, serial, description)
-        self._value: datetime | str | None = None
-
-    @property
-    def native_value(self) -> datetime | str | None:
-        return self._value
-
-    async def async_added_to_hass(self) -> None:
-        await super().async_added_to_hass()
-        last = await self.async_get_last_sensor_data()
-        if last is not None and isinstance(last.native_value, (datetime, str)):
-            self._value = last.native_value
-        events = self.runtime.events
-        if events is not None and self._serial in events.latest:
-            self._apply(events.latest[self._serial])
-        self.listen(SIGNAL_EVENT, self._on_event)
-
-    def _apply(self, delivered: DeliveredEvent) -> None:
-        event = delivered.event
-        self._value = (
-            event.time if self.entity_description.key == "last_event_time" else event.kind.value
-        )
-
-    @callback
-    def _on_event(self, delivered: DeliveredEvent) -> None:
-        if delivered.event.serial != self._serial:
-            return
-        events = self.runtime.events
-        if events is not None and events.latest.get(self._serial) is not delivered:
-            return  # an older event delivered late: the latest stays
-        before = self._value
-        self._apply(delivered)
-        if self._value != before:
-            self.async_write_ha_state()
-
-
-LAST_EVENT_DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
+    BotslabSensorDescription(
+        key="shares",
+        translation_key="shares",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_offline=True,
+        exists_fn=lambda s: s.device.owner,
+        value_fn=_active_shares,
+        attrs_fn=_share_list,
+    ),
     BotslabSensorDescription(
         key="last_event_time",
         translation_key="last_event_time",
         device_class=SensorDeviceClass.TIMESTAMP,
         available_offline=True,
-        value_fn=lambda _s: None,
+        exists_fn=_has_events,
+        value_fn=lambda s: s.last_event.time if s.last_event else None,
+        on_event=True,
+        restore=True,
     ),
     BotslabSensorDescription(
         key="last_event_kind",
@@ -240,9 +231,47 @@ LAST_EVENT_DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[kind.value for kind in EventKind],
         available_offline=True,
-        value_fn=lambda _s: None,
+        exists_fn=_has_events,
+        value_fn=lambda s: s.last_event.kind.value if s.last_event else None,
+        on_event=True,
+        restore=True,
     ),
 )
+
+
+class BotslabSensor(BotslabEntity, RestoreSensor):
+    entity_description: BotslabSensorDescription
+    _kept: str | int | float | datetime | None = None  # the last value, where `restore`
+
+    @property
+    def native_value(self) -> str | int | float | datetime | None:
+        state = self.state_data
+        value = None if state is None else self.entity_description.value_fn(state)
+        if value is None:
+            return self._kept
+        if self.entity_description.restore:
+            self._kept = value
+        return value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        attrs_fn = self.entity_description.attrs_fn
+        state = self.state_data
+        return None if attrs_fn is None or state is None else attrs_fn(state)
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        description = self.entity_description
+        if description.restore:
+            last = await self.async_get_last_sensor_data()
+            if last is not None and isinstance(last.native_value, (datetime, str)):
+                self._kept = last.native_value
+        if description.on_event:
+            self.listen(SIGNAL_EVENT, self._on_event)
+
+    @callback
+    def _on_event(self, _delivered: DeliveredEvent) -> None:
+        self.async_write_ha_state()  # unchanged for a late event: nothing is recorded
 
 
 class BotslabConnectionSensor(SensorEntity):
@@ -273,16 +302,7 @@ class BotslabConnectionSensor(SensorEntity):
 
 def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     serial = state.device.serial
-    entities: list[Entity] = [
-        BotslabSensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
-    ]
-    if state.device.kind is not DeviceKind.OTHER:
-        entities += [
-            BotslabLastEventSensor(coordinator, serial, d) for d in LAST_EVENT_DESCRIPTIONS
-        ]
-    if exists(SHARES_DESCRIPTION, state):
-        entities.append(BotslabSharesSensor(coordinator, serial, SHARES_DESCRIPTION))
-    return entities
+    return [BotslabSensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)]
 
 
 async def async_setup_entry(
@@ -290,42 +310,3 @@ async def async_setup_entry(
 ) -> None:
     async_add_entities([BotslabConnectionSensor(entry)])
     async_setup_device_entities(entry, async_add_entities, _entities)
-
-
-class BotslabSharesSensor(BotslabEntity, SensorEntity):
-    """Active shares of an owned device; attributes list every share, numbers masked."""
-
-    entity_description: BotslabSensorDescription
-    _attr_state_class = SensorStateClass.MEASUREMENT
-
-    @property
-    def native_value(self) -> int | None:
-        state = self.state_data
-        if state is None or state.shares is None:
-            return None
-        return sum(1 for share in state.shares if not share.pending)
-
-    @property
-    def extra_state_attributes(self) -> dict[str, list[dict[str, str]]]:
-        state = self.state_data
-        shares = state.shares if state is not None and state.shares is not None else []
-        return {
-            "shares": [
-                {
-                    "level": share.level.value,
-                    "status": "pending" if share.pending else "sharing",
-                    "shared_with": share.target_masked,
-                }
-                for share in shares
-            ]
-        }
-
-
-SHARES_DESCRIPTION = BotslabSensorDescription(
-    key="shares",
-    translation_key="shares",
-    entity_category=EntityCategory.DIAGNOSTIC,
-    available_offline=True,
-    exists_fn=lambda s: s.device.owner,
-    value_fn=lambda _s: None,
-)

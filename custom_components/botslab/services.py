@@ -8,6 +8,7 @@ supported Home Assistant version); the rest needs a signed-in user.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 import json
 import re
@@ -75,90 +76,6 @@ def _snooze_duration(value: Any) -> timedelta:
 
 DEVICE_SCHEMA: dict[vol.Marker, Any] = {vol.Required(ATTR_DEVICE_ID): cv.string}
 ENTRY_SCHEMA: dict[vol.Marker, Any] = {vol.Optional(ATTR_ENTRY): cv.string}
-
-SCHEMAS: dict[str, vol.Schema] = {
-    "share_device": vol.Schema(
-        {
-            **DEVICE_SCHEMA,
-            vol.Optional(ATTR_PHONE): cv.string,
-            vol.Optional(ATTR_EMAIL): cv.string,
-            vol.Optional(ATTR_LEVEL, default="view"): vol.In(LEVELS),
-        }
-    ),
-    "unshare_device": vol.Schema(
-        {
-            **DEVICE_SCHEMA,
-            vol.Optional(ATTR_SHARE_ID): vol.Coerce(int),
-            vol.Optional(ATTR_PHONE): cv.string,
-            vol.Optional(ATTR_EMAIL): cv.string,
-        }
-    ),
-    "list_shares": vol.Schema(DEVICE_SCHEMA),
-    "list_invitations": vol.Schema(ENTRY_SCHEMA),
-    "accept_invitation": vol.Schema(
-        {**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}
-    ),
-    "refuse_invitation": vol.Schema(
-        {**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}
-    ),
-    "set_consent": vol.Schema(
-        {
-            **ENTRY_SCHEMA,
-            vol.Required(ATTR_SCOPE): vol.In([scope.value for scope in ConsentScope]),
-            vol.Required(ATTR_GRANTED): cv.boolean,
-            vol.Optional(ATTR_DEVICE_ID): cv.string,
-        }
-    ),
-    "list_consents": vol.Schema(ENTRY_SCHEMA),
-    "set_do_not_disturb": vol.Schema(
-        {
-            **ENTRY_SCHEMA,
-            vol.Required(ATTR_ENABLED): cv.boolean,
-            vol.Optional(ATTR_START): cv.string,
-            vol.Optional(ATTR_END): cv.string,
-        }
-    ),
-    "set_device_notifications": vol.Schema(
-        {
-            **DEVICE_SCHEMA,
-            vol.Required(ATTR_ENABLED): cv.boolean,
-            vol.Optional(ATTR_KINDS): vol.All(cv.ensure_list, [vol.In(NOTIFY_KINDS)]),
-        }
-    ),
-    "snooze_notifications": vol.Schema(
-        {
-            **DEVICE_SCHEMA,
-            vol.Required(ATTR_DURATION): _snooze_duration,
-        }
-    ),
-    "export_data": vol.Schema(
-        {**ENTRY_SCHEMA, vol.Optional(ATTR_WRITE_FILE, default=False): cv.boolean}
-    ),
-    "restrict_processing": vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_RESTRICTED): cv.boolean}),
-    "request_erasure": vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_CONFIRM): cv.string}),
-    "run_network_test": vol.Schema(DEVICE_SCHEMA),
-}
-
-# who may call: admin-only where the action changes who can see the cameras or what is kept
-ADMIN_ONLY = {
-    "share_device",
-    "unshare_device",
-    "accept_invitation",
-    "refuse_invitation",
-    "set_consent",
-    "export_data",
-    "restrict_processing",
-    "request_erasure",
-}
-RESPONSES = {
-    "share_device": SupportsResponse.OPTIONAL,
-    "list_shares": SupportsResponse.ONLY,
-    "list_invitations": SupportsResponse.ONLY,
-    "list_consents": SupportsResponse.ONLY,
-    "export_data": SupportsResponse.ONLY,
-    "request_erasure": SupportsResponse.OPTIONAL,
-    "run_network_test": SupportsResponse.ONLY,
-}
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -476,45 +393,165 @@ async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
     }
 
 
-HANDLERS: dict[str, Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]] = {
-    "share_device": _share_device,
-    "unshare_device": _unshare_device,
-    "list_shares": _list_shares,
-    "list_invitations": _list_invitations,
-    "accept_invitation": lambda hass, call: _answer_invitation(hass, call, True),
-    "refuse_invitation": lambda hass, call: _answer_invitation(hass, call, False),
-    "set_consent": _set_consent,
-    "list_consents": _list_consents,
-    "set_do_not_disturb": _set_dnd,
-    "set_device_notifications": _set_device_notifications,
-    "snooze_notifications": _snooze,
-    "export_data": _export,
-    "restrict_processing": _restrict,
-    "request_erasure": _erase,
-    "run_network_test": _network_test,
-}
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One action: its name, its schema, its handler, whether only admins may call it (it
+    changes who can see the cameras or what is kept), and whether it answers."""
+
+    name: str
+    schema: vol.Schema
+    handler: Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]
+    admin: bool = False
+    response: SupportsResponse = SupportsResponse.NONE
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        "share_device",
+        vol.Schema(
+            {
+                **DEVICE_SCHEMA,
+                vol.Optional(ATTR_PHONE): cv.string,
+                vol.Optional(ATTR_EMAIL): cv.string,
+                vol.Optional(ATTR_LEVEL, default="view"): vol.In(LEVELS),
+            }
+        ),
+        _share_device,
+        admin=True,
+        response=SupportsResponse.OPTIONAL,
+    ),
+    ActionSpec(
+        "unshare_device",
+        vol.Schema(
+            {
+                **DEVICE_SCHEMA,
+                vol.Optional(ATTR_SHARE_ID): vol.Coerce(int),
+                vol.Optional(ATTR_PHONE): cv.string,
+                vol.Optional(ATTR_EMAIL): cv.string,
+            }
+        ),
+        _unshare_device,
+        admin=True,
+    ),
+    ActionSpec(
+        "list_shares",
+        vol.Schema(DEVICE_SCHEMA),
+        _list_shares,
+        response=SupportsResponse.ONLY,
+    ),
+    ActionSpec(
+        "list_invitations",
+        vol.Schema(ENTRY_SCHEMA),
+        _list_invitations,
+        response=SupportsResponse.ONLY,
+    ),
+    ActionSpec(
+        "accept_invitation",
+        vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}),
+        lambda hass, call: _answer_invitation(hass, call, True),
+        admin=True,
+    ),
+    ActionSpec(
+        "refuse_invitation",
+        vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_INVITATION_ID): vol.Coerce(int)}),
+        lambda hass, call: _answer_invitation(hass, call, False),
+        admin=True,
+    ),
+    ActionSpec(
+        "set_consent",
+        vol.Schema(
+            {
+                **ENTRY_SCHEMA,
+                vol.Required(ATTR_SCOPE): vol.In([scope.value for scope in ConsentScope]),
+                vol.Required(ATTR_GRANTED): cv.boolean,
+                vol.Optional(ATTR_DEVICE_ID): cv.string,
+            }
+        ),
+        _set_consent,
+        admin=True,
+    ),
+    ActionSpec(
+        "list_consents",
+        vol.Schema(ENTRY_SCHEMA),
+        _list_consents,
+        response=SupportsResponse.ONLY,
+    ),
+    ActionSpec(
+        "set_do_not_disturb",
+        vol.Schema(
+            {
+                **ENTRY_SCHEMA,
+                vol.Required(ATTR_ENABLED): cv.boolean,
+                vol.Optional(ATTR_START): cv.string,
+                vol.Optional(ATTR_END): cv.string,
+            }
+        ),
+        _set_dnd,
+    ),
+    ActionSpec(
+        "set_device_notifications",
+        vol.Schema(
+            {
+                **DEVICE_SCHEMA,
+                vol.Required(ATTR_ENABLED): cv.boolean,
+                vol.Optional(ATTR_KINDS): vol.All(cv.ensure_list, [vol.In(NOTIFY_KINDS)]),
+            }
+        ),
+        _set_device_notifications,
+    ),
+    ActionSpec(
+        "snooze_notifications",
+        vol.Schema(
+            {
+                **DEVICE_SCHEMA,
+                vol.Required(ATTR_DURATION): _snooze_duration,
+            }
+        ),
+        _snooze,
+    ),
+    ActionSpec(
+        "export_data",
+        vol.Schema({**ENTRY_SCHEMA, vol.Optional(ATTR_WRITE_FILE, default=False): cv.boolean}),
+        _export,
+        admin=True,
+        response=SupportsResponse.ONLY,
+    ),
+    ActionSpec(
+        "restrict_processing",
+        vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_RESTRICTED): cv.boolean}),
+        _restrict,
+        admin=True,
+    ),
+    ActionSpec(
+        "request_erasure",
+        vol.Schema({**ENTRY_SCHEMA, vol.Required(ATTR_CONFIRM): cv.string}),
+        _erase,
+        admin=True,
+        response=SupportsResponse.OPTIONAL,
+    ),
+    ActionSpec(
+        "run_network_test",
+        vol.Schema(DEVICE_SCHEMA),
+        _network_test,
+        response=SupportsResponse.ONLY,
+    ),
+)
 
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action once (async_setup)."""
 
-    for name, handler in HANDLERS.items():
+    for spec in ACTIONS:
 
-        async def run(
-            call: ServiceCall, handler: Any = handler, name: str = name
-        ) -> ServiceResponse:
-            if name in ADMIN_ONLY:
+        async def run(call: ServiceCall, spec: ActionSpec = spec) -> ServiceResponse:
+            if spec.admin:
                 await async_require_admin(hass, call.context)
-            result: ServiceResponse = await handler(hass, call)
-            if RESPONSES.get(name) is None or not call.return_response:
+            result = await spec.handler(hass, call)
+            if spec.response is SupportsResponse.NONE or not call.return_response:
                 return None
             return result
 
         hass.services.async_register(
-            DOMAIN,
-            name,
-            run,
-            schema=SCHEMAS[name],
-            supports_response=RESPONSES.get(name, SupportsResponse.NONE),
+            DOMAIN, spec.name, run, schema=spec.schema, supports_response=spec.response
         )
