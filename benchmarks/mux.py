@@ -21,6 +21,7 @@ from fractions import Fraction
 import io
 import statistics
 import time
+from typing import Any
 
 import av
 
@@ -81,7 +82,8 @@ def main() -> int:
     args = parser.parse_args()
     clip = live_clip(real=True)
     aus = [clip.aus[n % len(clip.aus)] for n in range(args.frames)]
-    with av.open(io.BytesIO(ours(clip.aus[:30])[0]), format="mpegts") as probe:
+    probe: Any = av.open(io.BytesIO(ours(list(clip.aus[:30]))[0]), format="mpegts")
+    with probe:
         first = next(probe.decode(video=0))
         width, height = first.width, first.height
     ours_ts, ours_times = ours(aus)
