@@ -1,0 +1,111 @@
+"""Frozen data classes of the BOTSLAB cloud, each with `from_api()`, by area. Nothing secret or
+personal appears in a `repr`: signed URLs, clip keys, phone numbers and emails are kept out of
+it."""
+
+from __future__ import annotations
+
+from .account import (
+    CloudSession,
+    Credentials,
+    Identity,
+)
+from .devices import (
+    CameraKeys,
+    Device,
+    FirmwareInfo,
+    FirmwareProgress,
+    LiveLicense,
+    NetworkTest,
+    Properties,
+    PropertyValue,
+    ServiceResult,
+    UpgradeState,
+)
+from .events import (
+    MAX_CTIME,
+    CloudPlan,
+    Event,
+    EventTypeInfo,
+    ImageRef,
+    MessagePage,
+    PlayUrl,
+    VideoRef,
+    message_id,
+)
+from .settings import (
+    Consent,
+    DeviceNotifications,
+    DoNotDisturb,
+    ErasureRequest,
+    Invitation,
+    Share,
+)
+from .values import (
+    INT_LIMIT,
+    account_title,
+    as_list,
+    code_of,
+    looks_personal,
+    mask,
+    mask_personal,
+    number,
+    obj_field,
+    plain,
+    str_field,
+)
+from .vocab import (
+    RAW_EVENT_TYPES,
+    ConsentScope,
+    DeviceKind,
+    EventKind,
+    ShareLevel,
+    event_kind,
+)
+
+__all__ = [
+    "INT_LIMIT",
+    "MAX_CTIME",
+    "RAW_EVENT_TYPES",
+    "CameraKeys",
+    "CloudPlan",
+    "CloudSession",
+    "Consent",
+    "ConsentScope",
+    "Credentials",
+    "Device",
+    "DeviceKind",
+    "DeviceNotifications",
+    "DoNotDisturb",
+    "ErasureRequest",
+    "Event",
+    "EventKind",
+    "EventTypeInfo",
+    "FirmwareInfo",
+    "FirmwareProgress",
+    "Identity",
+    "ImageRef",
+    "Invitation",
+    "LiveLicense",
+    "MessagePage",
+    "NetworkTest",
+    "PlayUrl",
+    "Properties",
+    "PropertyValue",
+    "ServiceResult",
+    "Share",
+    "ShareLevel",
+    "UpgradeState",
+    "VideoRef",
+    "account_title",
+    "as_list",
+    "code_of",
+    "event_kind",
+    "looks_personal",
+    "mask",
+    "mask_personal",
+    "message_id",
+    "number",
+    "obj_field",
+    "plain",
+    "str_field",
+]
