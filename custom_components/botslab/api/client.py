@@ -1,43 +1,32 @@
-"""BotslabClient: sessions, signed requests and a typed call for every endpoint of the
-BOTSLAB cloud (protocol.md sections 3, 6, 7 and 8).
-
-The caller owns the aiohttp session (it is never closed here) and persists the Identity and
-the Credentials; `on_tokens` tells it when they change.
-"""
+"""BotslabClient: a typed call for every endpoint of the BOTSLAB cloud (protocol.md sections 3,
+6, 7 and 8), over the signed requests and sessions of `CloudConnection`."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-from collections.abc import AsyncIterator, Callable, Container, Mapping
-import json
+from collections.abc import AsyncIterator, Container, Mapping
 import logging
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from . import endpoints as ep, safejson
-from .crypto import api_sign, random_alnum
-from .endpoints import APP_KEY, APP_VERSION, USER_AGENT, Endpoints
+from .connection import (
+    DEVICE_PAGE,
+    MAX_PAGES,
+    MAX_SNAPSHOT_BYTES,
+    CloudConnection,
+)
 from .exceptions import (
     ApiError,
-    AuthExpired,
     BotslabConnectionError,
     MediaHostRefused,
-    PermissionDenied,
     ProtocolError,
-    SessionConflict,
     SnapshotExpired,
 )
-from .http import check_status, parse_json, read_limited, translated_errors
+from .http import check_status, translated_errors
 from .models import (
     CameraKeys,
     CloudPlan,
-    CloudSession,
     Consent,
-    Credentials,
     Device,
     DeviceNotifications,
     DoNotDisturb,
@@ -46,7 +35,6 @@ from .models import (
     EventTypeInfo,
     FirmwareInfo,
     FirmwareProgress,
-    Identity,
     Invitation,
     MessagePage,
     NetworkTest,
@@ -64,218 +52,9 @@ from .models import (
 
 _LOGGER = logging.getLogger(__name__)
 
-OK = 0
-BAD_SIGN = 1001
-SID_EXPIRED = 1015
-QT_EXPIRED = 100003
-SESSION_STOLEN = 102003
-SESSION_TIMEOUT = 102008
-NOT_OWNER = 202101  # [modelled] (protocol.md 6)
-DEVICE_PAGE = 50
-MAX_PAGES = 200
-MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
-FIRST_PAGE = 10
 
-
-class BotslabClient:
-    """One account's connection to the BOTSLAB cloud."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        endpoints: Endpoints,
-        identity: Identity,
-        credentials: Credentials,
-        *,
-        on_tokens: Callable[[Credentials, CloudSession | None], None] | None = None,
-        language: str = "en-US",
-        timezone: str = "UTC",
-        country: str = "DE",
-        timeout: float = 20.0,
-    ) -> None:
-        self._http = session
-        self._endpoints = endpoints.with_region(credentials.region)
-        self._identity = identity
-        self._credentials = credentials
-        self._session: CloudSession | None = None
-        self._on_tokens = on_tokens
-        self._login_lock = asyncio.Lock()
-        self._lang, self._tz, self._country = language, timezone, country
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
-        self.skipped = 0  # malformed items (devices, messages) skipped in the cloud's answers
-        self._refused_hosts: set[str] = set()  # media hosts refused (reported once each)
-
-    def __repr__(self) -> str:
-        return f"BotslabClient(region={self._endpoints.region!r}, qid={self._credentials.qid!r})"
-
-    # --- state ----------------------------------------------------------------------------
-    @property
-    def endpoints(self) -> Endpoints:
-        return self._endpoints
-
-    @property
-    def http_session(self) -> aiohttp.ClientSession:
-        """The shared aiohttp session (live view's steps go through it too)."""
-        return self._http
-
-    @property
-    def identity(self) -> Identity:
-        return self._identity
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._credentials
-
-    @property
-    def session(self) -> CloudSession | None:
-        return self._session
-
-    def set_credentials(self, credentials: Credentials) -> None:
-        """New Q/T after a password login (reauthentication)."""
-        self._credentials = credentials
-        self._endpoints = self._endpoints.with_region(credentials.region)
-        self._session = None
-
-    # --- plumbing -------------------------------------------------------------------------
-    def _query(self) -> dict[str, str]:
-        sign_ts = str(int(time.time()))
-        sign_no = random_alnum(20)
-        return {
-            "m2": self._identity.m2,
-            "appkey": APP_KEY,
-            "appver": APP_VERSION,
-            "sign": api_sign(APP_KEY, self._identity.m2, sign_ts, sign_no),
-            "sign_ts": sign_ts,
-            "sign_no": sign_no,
-            "ci_brand": "HomeAssistant",
-            "ci_model": "Home Assistant",
-            "ci_net": "wifi",
-            "ci_osver": "11",
-            "appch": APP_KEY,
-            "ci_lang": self._lang,
-            "ci_tz": self._tz,
-            "app_type_id": "1",
-            "ci_cy": self._country,
-            "appflag": "botslab",
-        }
-
-    def _headers(self, with_sid: bool) -> dict[str, str]:
-        auth: dict[str, str] = {"Q": self._credentials.q, "T": self._credentials.t}
-        if with_sid and self._session is not None:
-            auth["sid"] = self._session.sid
-        # the bytes the working public client sends: json.dumps' default ", " and ": "
-        token = base64.b64encode(json.dumps(auth).encode()).decode()
-        return {
-            "Authorization": f"jws {token}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
-
-    async def _raw(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        form: Mapping[str, Any] | None,
-        with_sid: bool,
-    ) -> Mapping[str, Any]:
-        query = self._query()
-        if method == "GET" and params:
-            query.update({k: str(v) for k, v in params.items() if v is not None})
-        data: dict[str, str] | bytes | None = None
-        headers = self._headers(with_sid)
-        if method == "POST" and form is None:
-            # an empty body, as the public client's app login sends it (protocol.md 3)
-            data = b""
-            headers["Content-Type"] = "application/octet-stream"
-        elif form is not None:
-            data = {
-                k: v
-                if isinstance(v, str)
-                else json.dumps(v, separators=(",", ":"))
-                if isinstance(v, (dict, list))
-                else str(v)
-                for k, v in form.items()
-                if v is not None
-            }
-        what = f"{method} {path}"
-        async with (
-            translated_errors(what),
-            self._http.request(
-                method,
-                self._endpoints.api_url + path,
-                params=query,
-                data=data,
-                headers=headers,
-                timeout=self._timeout,
-            ) as resp,
-        ):
-            check_status(resp, what)
-            body = await read_limited(resp, what)
-        if resp.status == 404 and not body.startswith(b"{"):
-            raise ApiError(404, f"{what}: not found")
-        return parse_json(body, what)
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        form: Mapping[str, Any] | None = None,
-        *,
-        with_sid: bool = True,
-    ) -> Any:
-        if with_sid and self._session is None:
-            await self.login()
-        for attempt in range(2):
-            sid_used = self._session
-            answer = await self._raw(
-                method, path, params, form if method == "POST" else None, with_sid
-            )
-            code = code_of(answer.get("code"))
-            if code is None:
-                raise ProtocolError(f"{method} {path}: answer without code")
-            message = str(answer.get("msg") or answer.get("message") or "")
-            if code == OK:
-                return answer["data"] if "data" in answer else answer.get("result")
-            if code == SID_EXPIRED and with_sid and attempt == 0:
-                _LOGGER.debug("sid expired during %s %s: app login and one retry", method, path)
-                await self._relogin(sid_used)
-                continue
-            raise _error_for(code, message, f"{method} {path}")
-        raise ApiError(SID_EXPIRED, "sid refused right after an app login")
-
-    async def _relogin(self, stale: CloudSession | None) -> None:
-        async with self._login_lock:
-            if self._session is not stale and self._session is not None:
-                return  # someone else logged in meanwhile
-            await self._app_login_locked()
-
-    # --- 3.1 ------------------------------------------------------------------------------
-    async def login(self) -> CloudSession:
-        """App login: a sid (the one session of the account), the push alias and the user id."""
-        async with self._login_lock:
-            return await self._app_login_locked()
-
-    async def _app_login_locked(self) -> CloudSession:
-        data = await self._call("POST", ep.APP_LOGIN, with_sid=False)
-        if not isinstance(data, Mapping):
-            raise ProtocolError("app login without data")
-        sid = str(data.get("sid") or data.get("home_sid") or "")
-        if not sid:
-            raise ProtocolError("app login without sid")
-        user_id = str(
-            next((data[k] for k in ("uid", "userid", "user_id", "qid") if data.get(k)), "")
-        )
-        session = CloudSession(
-            sid=sid,
-            push_alias=str(data.get("push_alias") or ""),
-            user_id=user_id.removeprefix("botslab_"),
-        )
-        self._session = session
-        if self._on_tokens is not None:
-            self._on_tokens(self._credentials, session)
-        return session
+class BotslabClient(CloudConnection):
+    """One account's connection to the BOTSLAB cloud, with a typed call per endpoint."""
 
     # --- 3.2 devices ----------------------------------------------------------------------
     async def devices(self) -> list[Device]:
@@ -618,18 +397,6 @@ def _items(data: Any) -> list[Any]:
 
 def _as_int(value: Any) -> int:
     return number(value)
-
-
-def _error_for(code: int, message: str, what: str) -> Exception:
-    if code in (QT_EXPIRED, SESSION_TIMEOUT):
-        return AuthExpired(f"{what}: {message or 'login expired'}", code=code)
-    if code == SESSION_STOLEN:
-        return SessionConflict(f"{what}: the account logged in elsewhere")
-    if code == NOT_OWNER:
-        return PermissionDenied(code, message)
-    if code == BAD_SIGN:
-        return ApiError(code, "bad signature (clock skew or a client bug)")
-    return ApiError(code, message)
 
 
 __all__ = ["BotslabClient", "BotslabConnectionError"]
