@@ -47,7 +47,7 @@ def remember_personal(request: pytest.FixtureRequest, world: object) -> None:
     forms a log line could carry them: as stored and, for numbers, their last ten digits."""
     found: set[str] = set()
     accounts = getattr(world, "accounts", {}).values()
-    shares = getattr(world, "shares", {}).values()
+    shares = getattr(getattr(world, "sharing", None), "shares", {}).values()
     for raw in [
         *(v for a in accounts for v in (a.username, a.email, a.mobile)),
         *(v for s in shares for v in (s.mobile, s.email)),

@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 
 from botslab_emulator import Emulator
 from custom_components.botslab.const import DOMAIN
+from tests.ha_helpers import scoped_uid
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINTS = ROOT / "blueprints" / "automation" / "botslab"
@@ -70,7 +71,9 @@ async def test_person_at_night_turns_on_the_light(
     target = Path(hass.config.path("blueprints", "automation", "botslab"))
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(BLUEPRINTS / "person_at_night_light.yaml", target / "person_at_night_light.yaml")
-    motion = er.async_get(hass).async_get_entity_id("event", DOMAIN, f"{GARDEN}_motion")
+    motion = er.async_get(hass).async_get_entity_id(
+        "event", DOMAIN, scoped_uid(hass, f"{GARDEN}_motion")
+    )
     calls_on = async_mock_service(hass, "light", "turn_on")
     async_mock_service(hass, "light", "turn_off")
     hass.states.async_set("sun.sun", "below_horizon")

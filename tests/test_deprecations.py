@@ -30,6 +30,7 @@ from custom_components.botslab.const import (
     EVENT_BOTSLAB,
 )
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
+from tests.ha_helpers import scoped_uid
 
 from .conftest import add_entry, deprecation_reports, find_device
 from .live_feed_io import read_feed, video_packets
@@ -113,7 +114,9 @@ async def test_everything_without_a_deprecation_report(
     await hass.services.async_call(
         DOMAIN, "snooze_notifications", {"device_id": garden_id, "duration": 600}, blocking=True
     )
-    privacy = ent_reg.async_get_entity_id("switch", DOMAIN, f"{GARDEN}_privacy_mode")
+    privacy = ent_reg.async_get_entity_id(
+        "switch", DOMAIN, scoped_uid(hass, f"{GARDEN}_privacy_mode")
+    )
     assert privacy is not None
     await hass.services.async_call("switch", "turn_on", {"entity_id": privacy}, blocking=True)
     assert hass.states.get(privacy).state == "on"  # type: ignore[union-attr]

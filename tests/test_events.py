@@ -21,6 +21,7 @@ from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER
 from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
 from custom_components.botslab.events import CONNECTION_POLLING, CONNECTION_PUSH
+from tests.ha_helpers import scoped_uid
 
 from .conftest import fix_issue
 
@@ -28,7 +29,9 @@ DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
 
 def eid(hass: HomeAssistant, platform: str, serial: str, key: str) -> str:
-    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{serial}_{key}")
+    found = er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, scoped_uid(hass, f"{serial}_{key}")
+    )
     assert found, f"{platform} {serial}_{key}"
     return found
 
@@ -132,7 +135,12 @@ async def test_kinds_reach_the_motion_entity(
     assert hass.states.get(motion).attributes["event_type"] == "other"
     assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "person")).state == STATE_ON
     assert hass.states.get(eid(hass, "binary_sensor", GARDEN, "motion")).state == STATE_ON
-    assert er.async_get(hass).async_get_entity_id("event", DOMAIN, f"{GARDEN}_doorbell") is None
+    assert (
+        er.async_get(hass).async_get_entity_id(
+            "event", DOMAIN, scoped_uid(hass, f"{GARDEN}_doorbell")
+        )
+        is None
+    )
 
 
 async def test_burst_is_coalesced_exactly_once_in_order(

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
@@ -19,11 +20,19 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from botslab_emulator import Emulator
-from botslab_emulator.seed import DEMO_USER
-from custom_components.botslab import update as update_platform
-from custom_components.botslab.const import CONF_Q, CONF_T, DOMAIN
+from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
+from custom_components.botslab import async_remove_config_entry_device, update as update_platform
+from custom_components.botslab.const import (
+    CONF_Q,
+    CONF_QID,
+    CONF_T,
+    DOMAIN,
+    STALE_AFTER,
+    STALE_MISSES,
+)
 from custom_components.botslab.devices import device_for_serial
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
+from tests.ha_helpers import scoped_uid
 
 from .conftest import add_entry, fix_issue
 
@@ -54,7 +63,7 @@ def entity_id(hass: HomeAssistant, serial: str, key: str) -> str:
             "firmware": "update",
         }[key],
         DOMAIN,
-        f"{serial}_{key}",
+        scoped_uid(hass, f"{serial}_{key}"),
     )
     assert found, f"{serial}_{key}"
     return found
@@ -114,9 +123,16 @@ async def test_entity_states_and_classes(hass: HomeAssistant, entry: ConfigEntry
     assert ent_reg.async_get(entity_id(hass, DOOR, "battery")).entity_category.value == "diagnostic"
     assert ent_reg.async_get(entity_id(hass, GARDEN, "privacy_mode")).entity_category is None
     # only where the device has the property
-    assert ent_reg.async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_battery") is None
-    assert ent_reg.async_get_entity_id("button", DOMAIN, f"{GARDEN}_wake_up") is None
-    assert ent_reg.async_get_entity_id("select", DOMAIN, f"{DOOR}_night_vision") is None
+    assert (
+        ent_reg.async_get_entity_id("sensor", DOMAIN, scoped_uid(hass, f"{GARDEN}_battery")) is None
+    )
+    assert (
+        ent_reg.async_get_entity_id("button", DOMAIN, scoped_uid(hass, f"{GARDEN}_wake_up")) is None
+    )
+    assert (
+        ent_reg.async_get_entity_id("select", DOMAIN, scoped_uid(hass, f"{DOOR}_night_vision"))
+        is None
+    )
 
 
 async def test_commands_reach_the_emulator(
@@ -170,9 +186,14 @@ async def test_view_only_share_gets_no_write_entities(
         share.level = 1
     entry = await add_entry(ha)
     ent_reg = er.async_get(ha)
-    assert ent_reg.async_get_entity_id("switch", DOMAIN, f"{DRIVE}_privacy_mode") is None
-    assert ent_reg.async_get_entity_id("button", DOMAIN, f"{DRIVE}_reboot") is None
-    assert ent_reg.async_get_entity_id("update", DOMAIN, f"{DRIVE}_firmware") is None
+    assert (
+        ent_reg.async_get_entity_id("switch", DOMAIN, scoped_uid(ha, f"{DRIVE}_privacy_mode"))
+        is None
+    )
+    assert ent_reg.async_get_entity_id("button", DOMAIN, scoped_uid(ha, f"{DRIVE}_reboot")) is None
+    assert (
+        ent_reg.async_get_entity_id("update", DOMAIN, scoped_uid(ha, f"{DRIVE}_firmware")) is None
+    )
     assert ha.states.get(entity_id(ha, DRIVE, "access")).state == "view"
     assert ha.states.get(entity_id(ha, DRIVE, "connectivity")).state == STATE_ON
     await ha.config_entries.async_unload(entry.entry_id)
@@ -212,8 +233,11 @@ async def test_camera_image(hass: HomeAssistant, entry: ConfigEntry, emulator: E
 
 
 async def test_devices_appear_and_disappear(
-    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
 ) -> None:
+    """A new device comes with its entities, and an entity gated on a property comes when the
+    property first shows up; a device the cloud stops listing is kept (unavailable) through a
+    grace, then leaves; when it comes back it gets its device and entities again. No reload."""
     acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None
     new = emulator.world.devices.add(
@@ -222,15 +246,64 @@ async def test_devices_appear_and_disappear(
     await refresh(hass, entry)
     assert hass.states.get(entity_id(hass, new.device_name, "privacy_mode")).state == STATE_OFF
     assert device_for_serial(hass, entry.entry_id, new.device_name) is not None
+    battery_uid = scoped_uid(hass, f"{new.device_name}_battery")
+    assert er.async_get(hass).async_get_entity_id("sensor", DOMAIN, battery_uid) is None
+    emulator.world.devices.report_property(new, "BatteryLevel", 64)  # a battery pack fitted
+    await refresh(hass, entry)
+    assert hass.states.get(entity_id(hass, new.device_name, "battery")).state == "64"
+
     garden = device_for_serial(hass, entry.entry_id, GARDEN)
     assert garden is not None
+    privacy = entity_id(hass, GARDEN, "privacy_mode")
+    assert not await async_remove_config_entry_device(hass, entry, garden), "still listed"
     emulator.world.remove_device(GARDEN)
+    for _ in range(STALE_MISSES):
+        await refresh(hass, entry)
+        assert device_for_serial(hass, entry.entry_id, GARDEN) is not None, "within the grace"
+        assert hass.states.get(privacy).state == STATE_UNAVAILABLE
+    assert await async_remove_config_entry_device(hass, entry, garden), "gone: may be removed"
+    freezer.tick(STALE_AFTER)
     await refresh(hass, entry)
     assert device_for_serial(hass, entry.entry_id, GARDEN) is None
     assert dr.async_get(hass).async_get(garden.id) is None
-    assert (
-        er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{GARDEN}_privacy_mode") is None
+    assert er.async_get(hass).async_get(privacy) is None
+
+    # Garden comes back (bound again): its device and entities return, without a reload
+    emulator.world.devices.add(
+        acc.qid,
+        title="Garden",
+        category_key="camera",
+        product_name="Outdoor Camera C5",
+        device_name=GARDEN,
     )
+    await refresh(hass, entry)
+    assert device_for_serial(hass, entry.entry_id, GARDEN) is not None
+    assert hass.states.get(entity_id(hass, GARDEN, "privacy_mode")).state == STATE_OFF
+
+
+async def test_a_device_back_within_the_grace_keeps_its_entities(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A share taken back and given again within the grace: nothing is removed, and the
+    entities are available again. Misses must come in a row: the count starts over."""
+    drive = entity_id(hass, DRIVE, "connectivity")
+    device = device_for_serial(hass, entry.entry_id, DRIVE)
+    share = next(s for s in emulator.world.sharing.shares.values() if s.device_name == DRIVE)
+    status = share.status
+    share.status = 1  # pending again: the demo account does not see Driveway
+    for _ in range(STALE_MISSES - 1):
+        await refresh(hass, entry)
+    freezer.tick(STALE_AFTER)
+    assert hass.states.get(drive).state == STATE_UNAVAILABLE
+    share.status = status
+    await refresh(hass, entry)
+    assert hass.states.get(drive).state == STATE_ON
+    share.status = 1
+    await refresh(hass, entry)  # one miss, not the third: the count started over
+    assert device_for_serial(hass, entry.entry_id, DRIVE) == device
+    share.status = status
+    await refresh(hass, entry)
+    assert hass.states.get(drive).state == STATE_ON
 
 
 async def test_offline_device_and_unreachable_cloud(
@@ -409,12 +482,13 @@ async def test_decoded_tokens_of_an_older_entry_are_migrated(
         entry,
         data={**entry.data, CONF_Q: unquote(encoded_q), CONF_T: unquote(encoded_t)},
         title=DEMO_USER,
+        version=1,
         minor_version=1,
     )
     quc_before = sum(n for p, n in emulator.counters.requests.items() if "request.php" in p)
     assert await ha.config_entries.async_setup(entry.entry_id)
     await ha.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED and entry.minor_version == 3
+    assert entry.state is ConfigEntryState.LOADED and (entry.version, entry.minor_version) == (2, 1)
     assert (entry.data[CONF_Q], entry.data[CONF_T]) == (encoded_q, encoded_t)
     assert entry.title == "d***@botslab.local", "1.3: the sign-in name is masked"
     assert not ha.config_entries.flow.async_progress_by_handler(DOMAIN), "no reauth"
@@ -428,10 +502,10 @@ async def test_a_title_the_user_chose_survives_the_title_migration(
 ) -> None:
     entry = await add_entry(ha)
     assert await ha.config_entries.async_unload(entry.entry_id)
-    ha.config_entries.async_update_entry(entry, title="Home cameras", minor_version=2)
+    ha.config_entries.async_update_entry(entry, title="Home cameras", version=1, minor_version=2)
     assert await ha.config_entries.async_setup(entry.entry_id)
     await ha.async_block_till_done()
-    assert entry.minor_version == 3 and entry.title == "Home cameras"
+    assert (entry.version, entry.minor_version) == (2, 1) and entry.title == "Home cameras"
     assert await ha.config_entries.async_unload(entry.entry_id)
 
 
@@ -458,3 +532,87 @@ async def test_diagnostics_redact_personal_data_in_free_text(
     text = repr(diag)
     for secret in ("12345678", "1234-5678", "aliyuncs.com/a", "S1gn", "abcdef123", "5f2a9c"):
         assert secret not in text, secret
+
+
+async def test_unique_ids_of_an_older_entry_are_scoped_to_the_account(
+    ha: HomeAssistant, emulator: Emulator
+) -> None:
+    """Entries before 2.1 had `{serial}_{key}` unique ids. The migration scopes them to the
+    account and keeps what the user sees: entity ids, names given in the UI, and history."""
+    entry = await add_entry(ha)
+    registry = er.async_get(ha)
+    battery = entity_id(ha, DOOR, "battery")
+    registry.async_update_entity(battery, name="Doorbell charge")
+    before = ha.states.get(battery)
+    assert before is not None
+    assert await ha.config_entries.async_unload(entry.entry_id)
+    await ha.async_block_till_done()
+    qid = entry.data[CONF_QID]
+    mine = er.async_entries_for_config_entry(registry, entry.entry_id)
+    old_ids = {}
+    for reg in mine:
+        if reg.unique_id.startswith(f"{qid}_"):
+            old = reg.unique_id.removeprefix(f"{qid}_")
+            registry.async_update_entity(reg.entity_id, new_unique_id=old)
+            old_ids[reg.entity_id] = old
+    assert len(old_ids) > 20, "the device entities had the old form"
+    ha.config_entries.async_update_entry(entry, version=1, minor_version=3)
+    assert await ha.config_entries.async_setup(entry.entry_id)
+    await ha.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED and (entry.version, entry.minor_version) == (2, 1)
+    for eid, old in old_ids.items():
+        reg = registry.async_get(eid)
+        assert reg is not None and reg.unique_id == f"{qid}_{old}", eid
+    after = er.async_entries_for_config_entry(registry, entry.entry_id)
+    assert {r.entity_id for r in after} == {r.entity_id for r in mine}, "no entity made anew"
+    state = ha.states.get(battery)
+    assert state is not None and state.attributes["friendly_name"] == "Doorbell charge"
+    assert state.state == before.state
+    assert await ha.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_owner_and_a_shared_account_side_by_side(
+    ha: HomeAssistant, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The demo account sees Driveway shared by the neighbour, who owns it: with both accounts
+    added, each has its own entities for it, events reach both from their own message lists,
+    and removing one account leaves the other whole."""
+    mine = await add_entry(ha)
+    theirs = await add_entry(ha, NEIGHBOUR_USER, "neighbour-demo")
+    assert mine.state is theirs.state is ConfigEntryState.LOADED
+    assert "does not generate unique IDs" not in caplog.text
+    registry = er.async_get(ha)
+
+    def drive_entities(entry: ConfigEntry) -> dict[str, str]:
+        """Driveway's entities of one entry, by `domain.key`."""
+        prefix = f"{entry.data[CONF_QID]}_{DRIVE}_"
+        return {
+            f"{r.domain}.{r.unique_id.removeprefix(prefix)}": r.entity_id
+            for r in er.async_entries_for_config_entry(registry, entry.entry_id)
+            if r.unique_id.startswith(prefix)
+        }
+
+    shared, owned = drive_entities(mine), drive_entities(theirs)
+    wanted = {"binary_sensor.connectivity", "event.motion"}
+    assert wanted <= shared.keys() and wanted <= owned.keys()
+    assert "update.firmware" in owned, "the owner updates the firmware"
+    assert "update.firmware" not in shared, "a shared account does not"
+    assert not set(shared.values()) & set(owned.values()), "two entities, not one"
+    for entity in (shared["binary_sensor.connectivity"], owned["binary_sensor.connectivity"]):
+        assert ha.states.get(entity).state == STATE_ON
+    # an event of Driveway comes to both accounts, each from its own message list
+    await emulator.trigger(DRIVE, "motion")
+    motions = (shared["event.motion"], owned["event.motion"])
+    async with asyncio.timeout(10):
+        while any(ha.states.get(e).attributes.get("message_id") is None for e in motions):
+            await asyncio.sleep(0.05)
+    ids = {ha.states.get(e).attributes["message_id"] for e in motions}
+    assert len(ids) == 2, "one message per account"
+    # removing the neighbour's account leaves the demo account's Driveway as it was
+    assert await ha.config_entries.async_remove(theirs.entry_id)
+    await ha.async_block_till_done()
+    assert drive_entities(mine) == shared
+    assert ha.states.get(shared["binary_sensor.connectivity"]).state == STATE_ON
+    assert device_for_serial(ha, mine.entry_id, DRIVE) is not None
+    assert mine.state is ConfigEntryState.LOADED
+    assert await ha.config_entries.async_unload(mine.entry_id)

@@ -23,6 +23,7 @@ from botslab_emulator.oss import shared_clip
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.media_ref import MediaRef, unseal
 from custom_components.botslab.views import SnapshotCache
+from tests.ha_helpers import scoped_uid
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
@@ -274,15 +275,20 @@ async def test_cloud_plan_sensors_and_repair(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     registry = er.async_get(hass)
-    name = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan")
-    days = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan_days_left")
-    expires = registry.async_get_entity_id("sensor", DOMAIN, f"{DOOR}_cloud_plan_expires")
+    name = registry.async_get_entity_id("sensor", DOMAIN, scoped_uid(hass, f"{DOOR}_cloud_plan"))
+    days = registry.async_get_entity_id(
+        "sensor", DOMAIN, scoped_uid(hass, f"{DOOR}_cloud_plan_days_left")
+    )
+    expires = registry.async_get_entity_id(
+        "sensor", DOMAIN, scoped_uid(hass, f"{DOOR}_cloud_plan_expires")
+    )
     assert hass.states.get(name).state == "Cloud Basic 30 days"
     assert hass.states.get(days).state in ("9", "10")
     assert hass.states.get(expires).attributes["device_class"] == "timestamp"
-    assert registry.async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_cloud_plan") is None, (
-        "no plan, no sensor"
-    )
+    assert (
+        registry.async_get_entity_id("sensor", DOMAIN, scoped_uid(hass, f"{GARDEN}_cloud_plan"))
+        is None
+    ), "no plan, no sensor"
     issue_id = f"cloud_plan_ending_{DOOR}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     emulator.world.clock_offset += 5 * 86400

@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockUser
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
 from custom_components.botslab.const import DOMAIN
+from tests.ha_helpers import scoped_uid
 
 from .conftest import find_device
 
@@ -45,7 +46,7 @@ async def call(
 
 
 def switch(hass: HomeAssistant, unique_id: str) -> str:
-    found = er.async_get(hass).async_get_entity_id("switch", DOMAIN, unique_id)
+    found = er.async_get(hass).async_get_entity_id("switch", DOMAIN, scoped_uid(hass, unique_id))
     assert found, unique_id
     return found
 
@@ -196,7 +197,9 @@ async def test_consents_actions_and_switches(
         )
     assert err.value.translation_key == "account_scope_no_device"
     assert (
-        er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{DRIVE}_consent_event_upload")
+        er.async_get(hass).async_get_entity_id(
+            "switch", DOMAIN, scoped_uid(hass, f"{DRIVE}_consent_event_upload")
+        )
         is None
     )
 
@@ -210,7 +213,9 @@ async def test_withdrawn_event_upload_stops_events(
         {"scope": "event_upload", "granted": False, "device_id": device_id(hass, GARDEN)},
     )
     await hass.async_block_till_done()
-    motion = er.async_get(hass).async_get_entity_id("event", DOMAIN, f"{GARDEN}_motion")
+    motion = er.async_get(hass).async_get_entity_id(
+        "event", DOMAIN, scoped_uid(hass, f"{GARDEN}_motion")
+    )
     assert hass.states.get(motion).state == STATE_UNAVAILABLE
     assert (await emulator.trigger(GARDEN, "person"))["msg_id"] is None
     assert hass.states.get(switch(hass, f"{GARDEN}_consent_event_upload")).state == STATE_OFF
@@ -287,7 +292,9 @@ async def test_shares_sensor(hass: HomeAssistant, entry: ConfigEntry, emulator: 
     share.status = 2
     await entry.runtime_data.settings_coordinator.async_refresh()
     await hass.async_block_till_done()
-    sensor = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{GARDEN}_shares")
+    sensor = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, scoped_uid(hass, f"{GARDEN}_shares")
+    )
     state = hass.states.get(sensor)
     assert state.state == "1"
     assert state.attributes["shares"] == [
@@ -366,7 +373,9 @@ async def test_consent_switches_are_admin_only(  # noqa: PLR0917 (fixtures)
     is not an administrator gets the same translated Unauthorized, and the cloud is left as
     it was. An administrator, and an automation (no user), may."""
     prefix = f"account_{entry.runtime_data.client.credentials.qid}" if owner == "account" else owner
-    switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{prefix}_consent_{scope}")
+    switch = er.async_get(hass).async_get_entity_id(
+        "switch", DOMAIN, scoped_uid(hass, f"{prefix}_consent_{scope}")
+    )
     assert switch is not None
     acc = emulator.world.accounts.find(DEMO_USER)
     assert acc is not None

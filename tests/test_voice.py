@@ -30,12 +30,13 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from botslab_emulator import Emulator
 from custom_components.botslab.const import DOMAIN
+from tests.ha_helpers import scoped_uid
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
 
 def eid(hass: HomeAssistant, platform: str, unique_id: str) -> str:
-    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, scoped_uid(hass, unique_id))
     assert found, unique_id
     return found
 

@@ -6,22 +6,27 @@ from collections.abc import Callable, Coroutine
 import logging
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_USERNAME, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
     HomeAssistantError,
 )
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import AuthExpired, BotslabClient, BotslabError, account_title, encode_token
 from .cloud import async_get_endpoints, credentials_from_entry, identity_from_entry, token_saver
 from .compat import vol
-from .const import CONF_EMULATOR_URL, CONF_Q, CONF_T, DOMAIN
+from .const import ACCOUNT_PREFIX, CONF_EMULATOR_URL, CONF_Q, CONF_QID, CONF_T, DOMAIN
 from .coordinator import (
     DeviceCoordinator,
     FirmwareCoordinator,
@@ -72,23 +77,38 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_migrate_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
     """1.1 → 1.2: Q/T were stored URL-decoded; the cloud hands them out encoded and the
     client sends them as received, so they are encoded again (the same bytes the login gave:
-    no new sign-in). 1.2 → 1.3: the title is masked. Returns True or raises (Home
-    Assistant 2026.11's rule)."""
-    if entry.version > 1:
+    no new sign-in). 1.2 → 1.3: the title is masked. 1.3 → 2.1: device entities' unique ids
+    are scoped to the account (`{qid}_{serial}_{key}`), so that a camera that comes through
+    two accounts is two entities; entity ids, names and history stay. Returns True or raises
+    (Home Assistant 2026.11's rule)."""
+    if entry.version > 2:
         raise ConfigEntryError(translation_domain=DOMAIN, translation_key="downgrade_unsupported")
-    if entry.minor_version < 2:
+    if entry.version == 1 and entry.minor_version < 2:
         data = dict(entry.data)
         for key in (CONF_Q, CONF_T):
             data[key] = encode_token(str(data.get(key, "")))
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
         _LOGGER.debug("BOTSLAB entry migrated to version 1.2 (Q/T as the cloud sends them)")
-    if entry.minor_version < 3:
+    if entry.version == 1 and entry.minor_version < 3:
         # the title was the sign-in name, a phone number or an email that Home Assistant's
         # own log lines and the media browser show; a title the user chose stays
         username = str(entry.data.get(CONF_USERNAME, ""))
         title = account_title("", username) if entry.title == username else entry.title
         hass.config_entries.async_update_entry(entry, title=title, minor_version=3)
         _LOGGER.debug("BOTSLAB entry migrated to version 1.3 (title masked)")
+    if entry.version == 1:
+        qid = str(entry.data[CONF_QID])
+
+        @callback
+        def scoped(registry_entry: er.RegistryEntry) -> dict[str, Any] | None:
+            unique_id = registry_entry.unique_id
+            if unique_id.startswith((ACCOUNT_PREFIX, f"{qid}_")):
+                return None  # the account's own entities, or already scoped
+            return {"new_unique_id": f"{qid}_{unique_id}"}
+
+        await er.async_migrate_entries(hass, entry.entry_id, scoped)
+        hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
+        _LOGGER.debug("BOTSLAB entry migrated to version 2.1 (account-scoped unique ids)")
     return True
 
 
@@ -196,6 +216,13 @@ async def async_remove_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> 
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: BotslabConfigEntry, device_entry: dr.DeviceEntry
 ) -> bool:
-    """A device may be removed by hand only when the cloud no longer lists it."""
+    """A device may be removed by hand when the cloud no longer lists it (a device still listed
+    would come back at the next refresh). The account's own device stays while the entry
+    does. With the entry not loaded nothing is known, and the user's word counts."""
+    serials = serials_of(device_entry)
+    if any(serial.startswith(ACCOUNT_PREFIX) for serial in serials):
+        return False
+    if entry.state is not ConfigEntryState.LOADED:
+        return True
     data = entry.runtime_data.coordinator.data or {}
-    return not serials_of(device_entry) & data.keys()
+    return not serials & data.keys()

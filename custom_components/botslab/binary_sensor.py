@@ -34,7 +34,15 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class BotslabBinarySensorDescription(BotslabEntityDescription, BinarySensorEntityDescription):
-    value_fn: Callable[[DeviceState], bool | None]
+    """A binary sensor read from the device's state (`value_fn`), or, with `kinds`, one that is
+    on for a while (the motion option's seconds) after a fresh event of one of those kinds."""
+
+    value_fn: Callable[[DeviceState], bool | None] = lambda _state: None
+    kinds: frozenset[EventKind] = frozenset()
+
+
+def _has_events(state: DeviceState) -> bool:
+    return state.device.kind is not DeviceKind.OTHER
 
 
 DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
@@ -60,31 +68,22 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
         exists_fn=has_prop("SdState"),
         value_fn=lambda s: s.properties.sd_card_present if s.properties else None,
     ),
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BotslabEventSensorDescription(BotslabEntityDescription, BinarySensorEntityDescription):
-    """On for a while after a fresh event of one of `kinds`."""
-
-    kinds: frozenset[EventKind]
-
-
-EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
-    BotslabEventSensorDescription(
+    BotslabBinarySensorDescription(
         key="motion",
         needs_events=True,
         device_class=BinarySensorDeviceClass.MOTION,
         kinds=frozenset({EventKind.MOTION, EventKind.PERSON, EventKind.PET, EventKind.VEHICLE}),
+        exists_fn=_has_events,
     ),
-    BotslabEventSensorDescription(
+    BotslabBinarySensorDescription(
         key="person",
         needs_events=True,
         translation_key="person",
         device_class=BinarySensorDeviceClass.OCCUPANCY,
         kinds=frozenset({EventKind.PERSON}),
+        exists_fn=_has_events,
     ),
-    BotslabEventSensorDescription(
+    BotslabBinarySensorDescription(
         key="ring",
         needs_events=True,
         translation_key="ring",
@@ -95,25 +94,31 @@ EVENT_DESCRIPTIONS: tuple[BotslabEventSensorDescription, ...] = (
 )
 
 
-class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
-    """Turns on with a fresh event, off after the option's seconds."""
-
-    entity_description: BotslabEventSensorDescription
-    _attr_is_on = False
+class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
+    entity_description: BotslabBinarySensorDescription
 
     def __init__(
         self,
         coordinator: DeviceCoordinator,
         serial: str,
-        description: BotslabEventSensorDescription,
+        description: BotslabBinarySensorDescription,
     ) -> None:
         super().__init__(coordinator, serial, description)
+        self._event_on = False
         self._off: CALLBACK_TYPE | None = None
+
+    @property
+    def is_on(self) -> bool | None:
+        if self.entity_description.kinds:
+            return self._event_on
+        state = self.state_data
+        return None if state is None else self.entity_description.value_fn(state)
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        self.listen(SIGNAL_EVENT, self._on_event)
-        self.async_on_remove(self._cancel)
+        if self.entity_description.kinds:
+            self.listen(SIGNAL_EVENT, self._on_event)
+            self.async_on_remove(self._cancel)
 
     @callback
     def _cancel(self) -> None:
@@ -135,38 +140,20 @@ class BotslabEventBinarySensor(BotslabEntity, BinarySensorEntity):
             self.coordinator.config_entry.options.get(CONF_MOTION_SECONDS, DEFAULT_MOTION_SECONDS)
         )
         self._off = async_call_later(self.hass, seconds, self._turn_off)
-        if not self._attr_is_on:  # already on: only the timer moves
-            self._attr_is_on = True
+        if not self._event_on:  # already on: only the timer moves
+            self._event_on = True
             self.async_write_ha_state()
 
     @callback
     def _turn_off(self, _now: object) -> None:
         self._off = None
-        self._attr_is_on = False
+        self._event_on = False
         self.async_write_ha_state()
-
-
-class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
-    entity_description: BotslabBinarySensorDescription
-
-    @property
-    def is_on(self) -> bool | None:
-        state = self.state_data
-        return None if state is None else self.entity_description.value_fn(state)
 
 
 def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
     serial = state.device.serial
-    entities: list[Entity] = [
-        BotslabBinarySensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)
-    ]
-    if state.device.kind is not DeviceKind.OTHER:
-        entities += [
-            BotslabEventBinarySensor(coordinator, serial, d)
-            for d in EVENT_DESCRIPTIONS
-            if exists(d, state)
-        ]
-    return entities
+    return [BotslabBinarySensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)]
 
 
 async def async_setup_entry(

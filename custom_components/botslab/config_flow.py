@@ -73,10 +73,11 @@ def _secret() -> TextSelector:
 class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
     """Sign in to the BOTSLAB cloud. The password is used for the login and then forgotten."""
 
-    VERSION = 1
     # 1.2: Q/T kept URL-encoded, as the cloud sends them; 1.3: the title no longer the
-    # sign-in name (a phone number or email) but the nickname or the name masked
-    MINOR_VERSION = 3
+    # sign-in name (a phone number or email) but the nickname or the name masked; 2.1:
+    # account-scoped unique ids (a downgrade would make every entity again: a major version)
+    VERSION = 2
+    MINOR_VERSION = 1
 
     def __init__(self) -> None:
         self._region = "eu1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
 
 DOMAIN: Final = "botslab"
@@ -30,6 +31,9 @@ DEFAULT_MAX_EVENT_AGE: Final = 120
 DEVICE_REFRESH_SECONDS: Final = 120
 FIRMWARE_REFRESH_SECONDS: Final = 6 * 3600
 SETTINGS_REFRESH_SECONDS: Final = 600  # consents, do-not-disturb, notifications, shares, plans
+# a device the cloud stops listing leaves after this many lists in a row, over this long
+STALE_MISSES: Final = 3
+STALE_AFTER: Final = timedelta(minutes=30)
 ACCOUNT_PREFIX: Final = "account_"  # the identifier of the account's own device
 
 ISSUE_SESSION_CONFLICT: Final = "session_conflict"

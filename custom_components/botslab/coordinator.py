@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 import time
 from typing import Any, cast
@@ -23,6 +23,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .api import (
     ApiError,
@@ -48,6 +49,8 @@ from .const import (
     DOMAIN,
     FIRMWARE_REFRESH_SECONDS,
     SETTINGS_REFRESH_SECONDS,
+    STALE_AFTER,
+    STALE_MISSES,
 )
 from .devices import entry_devices, remove_from_entry, serials_of
 
@@ -199,6 +202,7 @@ class DeviceCoordinator(_CloudCoordinator[dict[str, DeviceStatus]]):
     ) -> None:
         super().__init__(hass, entry, client, guard)
         self._offline: set[str] = set()
+        self._missing: dict[str, tuple[int, datetime]] = {}  # device id -> (misses, since)
 
     async def _read(self) -> dict[str, DeviceStatus]:
         previous = self.data or {}
@@ -243,14 +247,31 @@ class DeviceCoordinator(_CloudCoordinator[dict[str, DeviceStatus]]):
                 _LOGGER.info("BOTSLAB device %s is back online", status.device.title)
 
     def _prune_registry(self, statuses: dict[str, DeviceStatus]) -> None:
-        """Devices gone from the cloud leave the registry (platforms add new ones)."""
+        """Devices gone from the cloud leave the registry, after a grace: missing from
+        STALE_MISSES successful lists in a row, over STALE_AFTER at least (a cloud that lists
+        a device late, or a share taken back and given again, costs nothing). Their entities
+        are unavailable meanwhile."""
         entry_id = self.config_entry.entry_id
+        now = dt_util.utcnow()
+        present: set[str] = set()
         for device_entry in entry_devices(self.hass, entry_id):
             serials = serials_of(device_entry)
             if not serials or any(s.startswith(ACCOUNT_PREFIX) for s in serials):
                 continue
-            if not serials & statuses.keys():
+            present.add(device_entry.id)
+            if serials & statuses.keys():
+                self._missing.pop(device_entry.id, None)
+                continue
+            misses, since = self._missing.get(device_entry.id, (0, now))
+            misses += 1
+            if misses >= STALE_MISSES and now - since >= STALE_AFTER:
+                self._missing.pop(device_entry.id, None)
+                _LOGGER.info("BOTSLAB device %s is gone from the account", device_entry.name)
                 remove_from_entry(self.hass, entry_id, device_entry.id)
+            else:
+                self._missing[device_entry.id] = (misses, since)
+        for gone in self._missing.keys() - present:
+            del self._missing[gone]  # removed by hand meanwhile
 
 
 def _owned(devices: DeviceCoordinator) -> list[Device]:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -22,9 +23,10 @@ from .api import (
     PermissionDenied,
     SessionConflict,
 )
-from .const import ACCOUNT_PREFIX, DOMAIN, MANUFACTURER
+from .const import ACCOUNT_PREFIX, CONF_QID, DOMAIN, MANUFACTURER
 from .coordinator import DeviceCoordinator
 from .data import BotslabConfigEntry, BotslabData, DeviceState
+from .devices import device_for_serial
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,12 @@ def account_device_info(entry: BotslabConfigEntry) -> DeviceInfo:
     )
 
 
+def device_unique_id(entry: ConfigEntry, serial: str, key: str) -> str:
+    """A device entity's unique id, scoped to the account: one camera that comes through two
+    accounts (the owner's and a shared one) is two entities, one per config entry."""
+    return f"{entry.data[CONF_QID]}_{serial}_{key}"
+
+
 class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
     """An entity of one BOTSLAB device. It follows the device coordinator (its availability)
     and also hears the firmware and settings coordinators, whose data its state may show."""
@@ -78,7 +86,7 @@ class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
         super().__init__(coordinator)
         self.entity_description = description
         self._serial = serial
-        self._attr_unique_id = f"{serial}_{description.key}"
+        self._attr_unique_id = device_unique_id(coordinator.config_entry, serial, description.key)
         state = self.runtime.state(serial)
         assert state is not None, "entities are made for listed devices"
         self._attr_device_info = device_info(state)
@@ -144,21 +152,27 @@ def async_setup_device_entities(
     factory: Callable[[DeviceCoordinator, DeviceState], Iterable[Entity]],
 ) -> None:
     """Add entities for every device now, and for devices and data that appear later (firmware
-    and settings come on their own rhythm: an entity that needs them comes with them)."""
+    and settings come on their own rhythm; a property-gated entity comes with its property).
+    A device that left the registry (stale, or removed by hand) and comes back gets its
+    entities again."""
     data = entry.runtime_data
     coordinator = data.coordinator
-    known: set[str | None] = set()
+    known: dict[str, set[str | None]] = {}  # serial -> unique ids added
 
     @callback
     def add_new() -> None:
-        new = [
-            entity
-            for state in data.states().values()
-            for entity in factory(coordinator, state)
-            if entity.unique_id not in known
-        ]
+        states = data.states()
+        for serial in [s for s in known if s not in states]:
+            if device_for_serial(coordinator.hass, entry.entry_id, serial) is None:
+                del known[serial]  # its device and entities are gone; it may come back
+        new: list[Entity] = []
+        for serial, state in states.items():
+            seen = known.setdefault(serial, set())
+            for entity in factory(coordinator, state):
+                if entity.unique_id not in seen:
+                    seen.add(entity.unique_id)
+                    new.append(entity)
         if new:
-            known.update(entity.unique_id for entity in new)
             async_add_entities(new)
 
     add_new()

@@ -27,6 +27,7 @@ from .entity import (
     async_set_properties,
     async_setup_device_entities,
     device_info,
+    device_unique_id,
     exists,
     has_prop,
     translate_error,
@@ -107,7 +108,7 @@ async def async_setup_entry(
     settings = entry.runtime_data.settings_coordinator
     account = f"{ACCOUNT_PREFIX}{entry.runtime_data.client.credentials.qid}"
     async_add_entities(
-        BotslabSettingSwitch(settings, d, "", account_device_info(entry), account)
+        BotslabSettingSwitch(settings, d, "", account_device_info(entry), f"{account}_{d.key}")
         for d in ACCOUNT_SWITCHES
     )
     async_setup_device_entities(entry, async_add_entities, _all_entities)
@@ -188,12 +189,12 @@ class BotslabSettingSwitch(CoordinatorEntity[SettingsCoordinator], SwitchEntity)
         description: BotslabSettingDescription,
         serial: str,
         device_info: DeviceInfo,
-        unique_prefix: str,
+        unique_id: str,
     ) -> None:
         super().__init__(coordinator)
         self.entity_description = description
         self._serial = serial
-        self._attr_unique_id = f"{unique_prefix}_{description.key}"
+        self._attr_unique_id = unique_id
         self._attr_device_info = device_info
 
     @property
@@ -231,6 +232,12 @@ def _setting_switches(coordinator: DeviceCoordinator, state: DeviceState) -> Ite
     settings = coordinator.config_entry.runtime_data.settings_coordinator
     serial = state.device.serial
     return [
-        BotslabSettingSwitch(settings, d, serial, device_info(state), serial)
+        BotslabSettingSwitch(
+            settings,
+            d,
+            serial,
+            device_info(state),
+            device_unique_id(coordinator.config_entry, serial, d.key),
+        )
         for d in DEVICE_SWITCHES
     ]
