@@ -63,6 +63,15 @@ CONFIG_SCHEMA = vol.Schema(
 )
 
 
+def not_ready(err: BotslabError) -> ConfigEntryNotReady:
+    """The cloud cannot be used now: Home Assistant retries the setup later."""
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="cloud_unreachable",
+        translation_placeholders={"error": str(err)},
+    )
+
+
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """YAML is for development only: `botslab: {emulator_url: …}` offers the local emulator."""
     hass.data.setdefault(DOMAIN, {})
@@ -117,7 +126,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     try:
         endpoints = await async_get_endpoints(session, entry.data)
     except BotslabError as err:
-        raise ConfigEntryNotReady(str(err)) from err
+        raise not_ready(err) from err
     client = BotslabClient(
         session,
         endpoints,
@@ -131,9 +140,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     try:
         await client.login()
     except AuthExpired as err:
-        raise ConfigEntryAuthFailed(str(err)) from err
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_expired"
+        ) from err
     except BotslabError as err:
-        raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
+        raise not_ready(err) from err
     guard = SessionGuard()
     coordinator = DeviceCoordinator(hass, entry, client, guard)
     firmware = FirmwareCoordinator(hass, entry, client, guard, coordinator)
@@ -168,11 +179,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     except AuthExpired as err:
         await delivery.async_stop()
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-        raise ConfigEntryAuthFailed(str(err)) from err
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_expired"
+        ) from err
     except BotslabError as err:
         await delivery.async_stop()
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-        raise ConfigEntryNotReady(f"BOTSLAB cloud: {err}") from err
+        raise not_ready(err) from err
     data.events = delivery
     data.push = PushLink(hass, entry, client, delivery)
     data.push.start()

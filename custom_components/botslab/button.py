@@ -56,11 +56,10 @@ class BotslabButton(BotslabEntity, ButtonEntity):
     entity_description: BotslabButtonDescription
 
     async def async_press(self) -> None:
-        state = self.state_data
-        assert state is not None
+        device = self.listed_device()
         service = self.entity_description.service
         client = self.coordinator.client
-        result = await async_run_command(self, lambda: client.invoke_service(state.device, service))
+        result = await async_run_command(self, lambda: client.invoke_service(device, service))
         if not result.ok:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

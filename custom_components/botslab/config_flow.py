@@ -127,15 +127,13 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
         self, captcha: tuple[str, str] | None = None
     ) -> tuple[Credentials | None, dict[str, str]]:
         """QUC login with the flow's identity; errors as form errors (captcha: self._captcha)."""
-        if self._identity is None:
-            self._identity = Identity.generate()
         session = async_get_clientsession(self.hass)
         errors: dict[str, str] = {}
         try:
             endpoints = await async_get_endpoints(
                 session, {CONF_REGION: self._region, CONF_EMULATOR_URL: self._emulator_url}
             )
-            quc = QucLogin(session, endpoints, self._identity)
+            quc = QucLogin(session, endpoints, self._install_identity)
             region = self._captcha.region if captcha and self._captcha else None
             credentials = await quc.login(
                 self._username, self._password, captcha=captcha, region=region
@@ -159,15 +157,21 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
             return credentials, {}
         return None, errors
 
+    @property
+    def _install_identity(self) -> Identity:
+        """This install's identity: the entry's on reauth and reconfigure, else a new one."""
+        if self._identity is None:
+            self._identity = Identity.generate()
+        return self._identity
+
     def _entry_data(self, credentials: Credentials) -> dict[str, Any]:
-        assert self._identity is not None
         data: dict[str, Any] = {
             CONF_REGION: credentials.region,
             CONF_USERNAME: self._username,
             CONF_QID: credentials.qid,
             CONF_Q: credentials.q,
             CONF_T: credentials.t,
-            CONF_IDENTITY: self._identity.as_dict(),
+            CONF_IDENTITY: self._install_identity.as_dict(),
         }
         if self._emulator_url:
             data[CONF_EMULATOR_URL] = self._emulator_url
@@ -205,18 +209,19 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
             "captcha_required",
             "invalid_captcha",
         ):
-            return self._captcha_form(errors if errors["base"] == "invalid_captcha" else {})
+            return self._captcha_form(
+                self._captcha, errors if errors["base"] == "invalid_captcha" else {}
+            )
         return self.async_show_form(step_id=step_id, data_schema=schema, errors=errors)
 
-    def _captcha_form(self, errors: dict[str, str]) -> ConfigFlowResult:
-        assert self._captcha is not None
-        image = base64.b64encode(self._captcha.image).decode()
+    def _captcha_form(self, captcha: CaptchaRequired, errors: dict[str, str]) -> ConfigFlowResult:
+        image = base64.b64encode(captcha.image).decode()
         return self.async_show_form(
             step_id="captcha",
             data_schema=vol.Schema({vol.Required(CONF_CAPTCHA): str}),
             errors=errors,
             description_placeholders={
-                "captcha": f"![captcha](data:{self._captcha.content_type};base64,{image})"
+                "captcha": f"![captcha](data:{captcha.content_type};base64,{image})"
             },
         )
 
@@ -231,20 +236,19 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_captcha(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        if self._captcha is None:
+        captcha = self._captcha
+        if captcha is None:
             return self.async_abort(reason="unknown")
         if user_input is None:
-            return self._captcha_form({})
-        challenge = self._captcha.challenge
-        credentials, errors = await self._login((challenge, str(user_input[CONF_CAPTCHA])))
+            return self._captcha_form(captcha, {})
+        code = str(user_input[CONF_CAPTCHA])
+        credentials, errors = await self._login((captcha.challenge, code))
         if credentials is not None:
             return await self._finish(credentials)
-        if self._captcha is not None and errors.get("base") in (
-            "captcha_required",
-            "invalid_captcha",
-        ):
-            return self._captcha_form({"base": "invalid_captcha"})
-        return self._captcha_form(errors)
+        if errors.get("base") in ("captcha_required", "invalid_captcha"):
+            errors = {"base": "invalid_captcha"}
+        # a new challenge when the cloud gave one, else the same picture again
+        return self._captcha_form(self._captcha or captcha, errors)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         self._region = str(entry_data[CONF_REGION])

@@ -149,18 +149,26 @@ class _CloudCoordinator[T](DataUpdateCoordinator[T]):
 
     async def _async_update_data(self) -> T:
         if self.guard.in_conflict:
-            raise UpdateFailed("waiting after a session conflict")
+            raise UpdateFailed(translation_domain=DOMAIN, translation_key="session_conflict_wait")
         try:
             if self.guard.waiting:
                 await self.guard.async_take_back(self.client)
             return await self._read()
         except AuthExpired as err:
-            raise ConfigEntryAuthFailed(str(err)) from err
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_expired"
+            ) from err
         except SessionConflict as err:
             self.guard.report()
-            raise UpdateFailed("the account signed in elsewhere") from err
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="session_conflict"
+            ) from err
         except BotslabError as err:
-            raise UpdateFailed(f"BOTSLAB cloud: {err}") from err
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cloud_unreachable",
+                translation_placeholders={"error": str(err)},
+            ) from err
 
     async def _read(self) -> T:
         raise NotImplementedError

@@ -8,25 +8,18 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import (
-    ApiError,
-    AuthExpired,
-    BotslabConnectionError,
-    BotslabError,
-    PermissionDenied,
-    SessionConflict,
-)
+from .api import Device
 from .const import ACCOUNT_PREFIX, CONF_QID, DOMAIN, MANUFACTURER
 from .coordinator import DeviceCoordinator
 from .data import BotslabConfigEntry, BotslabData, DeviceState
 from .devices import device_for_serial
+from .errors import cloud_errors, translated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,8 +81,9 @@ class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
         self._serial = serial
         self._attr_unique_id = device_unique_id(coordinator.config_entry, serial, description.key)
         state = self.runtime.state(serial)
-        assert state is not None, "entities are made for listed devices"
-        self._attr_device_info = device_info(state)
+        self._attr_device_info = (
+            device_info(state) if state is not None else DeviceInfo(identifiers={(DOMAIN, serial)})
+        )
 
     @property
     def runtime(self) -> BotslabData:
@@ -99,6 +93,13 @@ class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
     @property
     def state_data(self) -> DeviceState | None:
         return self.runtime.state(self._serial)
+
+    def listed_device(self) -> Device:
+        """The device, for a command; a translated error when the cloud no longer lists it."""
+        state = self.state_data
+        if state is None:
+            raise translated("device_gone")
+        return state.device
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
@@ -180,43 +181,16 @@ def async_setup_device_entities(
         entry.async_on_unload(source.async_add_listener(add_new))
 
 
-def translate_error(err: BotslabError) -> HomeAssistantError:
-    """One place that turns library errors into translated Home Assistant errors."""
-    if isinstance(err, PermissionDenied):
-        return HomeAssistantError(translation_domain=DOMAIN, translation_key="permission_denied")
-    if isinstance(err, AuthExpired):
-        return HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_expired")
-    if isinstance(err, SessionConflict):
-        return HomeAssistantError(translation_domain=DOMAIN, translation_key="session_conflict")
-    if isinstance(err, BotslabConnectionError):
-        return HomeAssistantError(translation_domain=DOMAIN, translation_key="cannot_connect")
-    if isinstance(err, ApiError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="api_error",
-            translation_placeholders={"code": str(err.code)},
-        )
-    return HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_error")
-
-
 async def async_run_command(entity: BotslabEntity, call: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a cloud command: library errors become translated HA errors; refresh afterwards."""
-    try:
+    """Run a cloud command through the one error path (errors.py); refresh afterwards."""
+    with cloud_errors(entity.hass, entity.coordinator.config_entry):
         result = await call()
-    except AuthExpired as err:
-        entity.coordinator.config_entry.async_start_reauth(entity.hass)
-        raise translate_error(err) from err
-    except BotslabError as err:
-        raise translate_error(err) from err
     await entity.coordinator.async_request_refresh()
     return result
 
 
 async def async_set_properties(entity: BotslabEntity, items: dict[str, Any]) -> None:
     """Write properties through the command helper, and show them at once."""
-    state = entity.state_data
-    if state is None:
-        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unknown_error")
-    device = state.device
+    device = entity.listed_device()
     await async_run_command(entity, lambda: entity.coordinator.client.set_properties(device, items))
     entity.coordinator.apply_properties(device.serial, items)

@@ -50,6 +50,14 @@ async def async_get_media_source(hass: HomeAssistant) -> BotslabMediaSource:
     return BotslabMediaSource(hass)
 
 
+def _unresolvable(key: str, **placeholders: str) -> Unresolvable:
+    return Unresolvable(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
 class BotslabMediaSource(MediaSource):
     name = "BOTSLAB"
 
@@ -60,22 +68,22 @@ class BotslabMediaSource(MediaSource):
     def _entry(self, entry_id: str) -> BotslabConfigEntry:
         entry = self.hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
-            raise Unresolvable("BOTSLAB account not loaded")
+            raise _unresolvable("media_not_loaded")
         return entry
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
         parts = item.identifier.split("/")
         if len(parts) != 4:
-            raise Unresolvable("not a BOTSLAB event")
+            raise _unresolvable("media_unknown")
         entry = self._entry(parts[0])
         ref = unseal(media_key(self.hass), entry.entry_id, parts[3])
         if ref is None or ref.serial != parts[1]:
-            raise Unresolvable("not a BOTSLAB event")
+            raise _unresolvable("media_unknown")
         if ref.has_clip:
             return PlayMedia(clip_url(entry.entry_id, parts[3]), "application/x-mpegURL")
         if ref.has_image:
             return PlayMedia(snapshot_url(entry.entry_id, parts[3]), "image/jpeg")
-        raise Unresolvable("the event has neither clip nor snapshot")
+        raise _unresolvable("media_no_clip")
 
     async def async_browse_media(self, item: MediaSourceItem) -> BrowseMediaSource:
         parts = item.identifier.split("/") if item.identifier else []
@@ -90,8 +98,8 @@ class BotslabMediaSource(MediaSource):
             if len(parts) == 3:
                 return await self._day(entry, parts[1], parts[2])
         except BotslabError as err:
-            raise Unresolvable(f"BOTSLAB cloud: {type(err).__name__}") from err
-        raise Unresolvable("unknown BOTSLAB media")
+            raise _unresolvable("media_cloud_error", error=type(err).__name__) from err
+        raise _unresolvable("media_unknown")
 
     def _node(
         self,
@@ -138,7 +146,7 @@ class BotslabMediaSource(MediaSource):
     async def _device(self, entry: BotslabConfigEntry, serial: str) -> BrowseMediaSource:
         state = (entry.runtime_data.coordinator.data or {}).get(serial)
         if state is None:
-            raise Unresolvable("unknown device")
+            raise _unresolvable("unknown_device")
         days: dict[date, set[str]] = {}
         for number in range(1, MAX_SCAN // PAGE + 1):
             page = await entry.runtime_data.client.messages(
@@ -168,9 +176,9 @@ class BotslabMediaSource(MediaSource):
             day = None
         today = dt_util.now().date()
         if day is None or not today - MAX_HISTORY <= day <= today + timedelta(days=1):
-            raise Unresolvable("bad day")
+            raise _unresolvable("media_bad_day")
         if state is None:
-            raise Unresolvable("unknown device")
+            raise _unresolvable("unknown_device")
         # the list's `date` filter (SDK-named; its time zone is not seen): the local day and
         # the UTC days it covers, each read by page number; then the local day is kept
         start = dt_util.start_of_local_day(datetime(day.year, day.month, day.day))

@@ -27,13 +27,13 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import phonenumbers
 
-from .api import BotslabError, ConsentScope, Device, EventKind, ShareLevel, mask_personal
+from .api import ConsentScope, Device, EventKind, ShareLevel, mask_personal
 from .api.models import RAW_EVENT_TYPES
 from .compat import vol
 from .const import DOMAIN
 from .data import BotslabConfigEntry
 from .devices import entry_owns_device, serials_of
-from .entity import translate_error
+from .errors import cloud_errors
 from .permissions import async_require_admin
 
 ATTR_DEVICE_ID = "device_id"
@@ -166,11 +166,12 @@ def _share_json(share: Any) -> dict[str, Any]:
     }
 
 
-async def _cloud[T](call: Callable[[], Awaitable[T]]) -> T:
-    try:
+async def _cloud[T](
+    hass: HomeAssistant, entry: BotslabConfigEntry, call: Callable[[], Awaitable[T]]
+) -> T:
+    """A cloud call of an action, through the one error path (errors.py)."""
+    with cloud_errors(hass, entry):
         return await call()
-    except BotslabError as err:
-        raise translate_error(err) from err
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -184,9 +185,9 @@ async def _share_device(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
     level = ShareLevel(call.data[ATTR_LEVEL])
     client = entry.runtime_data.client
     if phone:
-        share = await _cloud(lambda: client.share_by_mobile(device, phone, level))
+        share = await _cloud(hass, entry, lambda: client.share_by_mobile(device, phone, level))
     else:
-        share = await _cloud(lambda: client.share_by_email(device, email, level))
+        share = await _cloud(hass, entry, lambda: client.share_by_email(device, email, level))
     await entry.runtime_data.settings_coordinator.async_request_refresh()
     return {"share": _share_json(share)}
 
@@ -199,7 +200,7 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     share_id = call.data.get(ATTR_SHARE_ID)
     if share_id is None:
         phone, email = _target(hass, call, required=True)
-        shares = await _cloud(lambda: client.shares(device))
+        shares = await _cloud(hass, entry, lambda: client.shares(device))
         wanted = phone.lstrip("+") if phone else email.lower()
         matches = [
             s for s in shares if (s.mobile.lstrip("+") if phone else s.email.lower()) == wanted
@@ -210,10 +211,10 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     else:
         # the cloud cancels any share id it is given, even one of another device or an
         # incoming share: only a share of this device may be cancelled through it
-        shares = await _cloud(lambda: client.shares(device))
+        shares = await _cloud(hass, entry, lambda: client.shares(device))
         if int(share_id) not in {s.id for s in shares}:
             raise _invalid("unknown_share")
-    await _cloud(lambda: client.cancel_share(int(share_id)))
+    await _cloud(hass, entry, lambda: client.cancel_share(int(share_id)))
     await entry.runtime_data.settings_coordinator.async_request_refresh()
     return None
 
@@ -222,13 +223,13 @@ async def _list_shares(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
     if not device.owner:
         raise _invalid("not_owner", device=device.title)
-    shares = await _cloud(lambda: entry.runtime_data.client.shares(device))
+    shares = await _cloud(hass, entry, lambda: entry.runtime_data.client.shares(device))
     return {"shares": [_share_json(s) for s in shares]}
 
 
 async def _list_invitations(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    invitations = await _cloud(entry.runtime_data.client.invitations)
+    invitations = await _cloud(hass, entry, entry.runtime_data.client.invitations)
     return {
         "invitations": [
             {
@@ -249,13 +250,13 @@ async def _answer_invitation(
     entry = _entry(hass, call)
     client = entry.runtime_data.client
     invitation_id = int(call.data[ATTR_INVITATION_ID])
-    pending = await _cloud(client.invitations)
+    pending = await _cloud(hass, entry, client.invitations)
     if invitation_id not in {i.id for i in pending}:
         raise _invalid("unknown_invitation")
     if accept:
-        await _cloud(lambda: client.accept_invitation(invitation_id))
+        await _cloud(hass, entry, lambda: client.accept_invitation(invitation_id))
     else:
-        await _cloud(lambda: client.refuse_invitation(invitation_id))
+        await _cloud(hass, entry, lambda: client.refuse_invitation(invitation_id))
     await entry.runtime_data.coordinator.async_request_refresh()
     return None
 
@@ -269,19 +270,21 @@ async def _set_consent(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
         entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
         if not device.owner:
             raise _invalid("not_owner", device=device.title)
-        await _cloud(lambda: entry.runtime_data.client.set_consent(scope, granted, device))
+        await _cloud(
+            hass, entry, lambda: entry.runtime_data.client.set_consent(scope, granted, device)
+        )
     else:
         if call.data.get(ATTR_DEVICE_ID):
             raise _invalid("account_scope_no_device", scope=scope)
         entry = _entry(hass, call)
-        await _cloud(lambda: entry.runtime_data.client.set_consent(scope, granted))
+        await _cloud(hass, entry, lambda: entry.runtime_data.client.set_consent(scope, granted))
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
 
 async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    consents = await _cloud(entry.runtime_data.client.consents)
+    consents = await _cloud(hass, entry, entry.runtime_data.client.consents)
     titles = {s: st.device.title for s, st in (entry.runtime_data.coordinator.data or {}).items()}
     return {
         "consents": [
@@ -309,7 +312,9 @@ async def _set_dnd(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
     start, end = _hhmm(call.data.get(ATTR_START)), _hhmm(call.data.get(ATTR_END))
     await _cloud(
-        lambda: entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end)
+        hass,
+        entry,
+        lambda: entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end),
     )
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
@@ -325,9 +330,11 @@ async def _set_device_notifications(hass: HomeAssistant, call: ServiceCall) -> S
         }
     client = entry.runtime_data.client
     await _cloud(
+        hass,
+        entry,
         lambda: client.set_device_notifications(
             device, enabled=call.data[ATTR_ENABLED], events=events
-        )
+        ),
     )
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
@@ -338,13 +345,13 @@ async def _snooze(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     seconds = int(call.data[ATTR_DURATION].total_seconds())
     if not 0 < seconds <= MAX_SNOOZE.total_seconds():
         raise _invalid("invalid_duration")
-    await _cloud(lambda: entry.runtime_data.client.snooze(device, seconds))
+    await _cloud(hass, entry, lambda: entry.runtime_data.client.snooze(device, seconds))
     return None
 
 
 async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    document = await _cloud(entry.runtime_data.client.export_data)
+    document = await _cloud(hass, entry, entry.runtime_data.client.export_data)
     response: dict[str, Any] = {"document": document}
     if call.data.get(ATTR_WRITE_FILE):
         stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
@@ -364,7 +371,11 @@ async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 
 async def _restrict(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    await _cloud(lambda: entry.runtime_data.client.restrict_processing(call.data[ATTR_RESTRICTED]))
+    await _cloud(
+        hass,
+        entry,
+        lambda: entry.runtime_data.client.restrict_processing(call.data[ATTR_RESTRICTED]),
+    )
     return None
 
 
@@ -373,13 +384,13 @@ async def _erase(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     client = entry.runtime_data.client
     if call.data[ATTR_CONFIRM].strip() != client.credentials.qid:
         raise _invalid("erasure_confirm")
-    request = await _cloud(lambda: client.request_erasure(client.credentials.qid))
+    request = await _cloud(hass, entry, lambda: client.request_erasure(client.credentials.qid))
     return {"request_id": request.request_id, "due_date": request.due_date}
 
 
 async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
-    result = await _cloud(lambda: entry.runtime_data.client.network_test(device))
+    result = await _cloud(hass, entry, lambda: entry.runtime_data.client.network_test(device))
     # a shared camera stands in someone else's home: its address and provider are theirs
     own = device.owner
     return {

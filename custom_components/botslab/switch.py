@@ -16,7 +16,7 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .api import BotslabClient, BotslabError, ConsentScope, Device, DeviceKind
+from .api import BotslabClient, ConsentScope, Device, DeviceKind
 from .const import ACCOUNT_PREFIX, DOMAIN
 from .coordinator import AccountSettings, DeviceCoordinator, SettingsCoordinator
 from .data import BotslabConfigEntry, DeviceState
@@ -30,8 +30,8 @@ from .entity import (
     device_unique_id,
     exists,
     has_prop,
-    translate_error,
 )
+from .errors import cloud_errors
 from .permissions import async_require_admin
 
 PARALLEL_UPDATES = 1
@@ -219,10 +219,8 @@ class BotslabSettingSwitch(CoordinatorEntity[SettingsCoordinator], SwitchEntity)
             await async_require_admin(self.hass, self._context)
         status = (self.coordinator.devices.data or {}).get(self._serial)
         device = status.device if status else None
-        try:
+        with cloud_errors(self.hass, self.coordinator.config_entry):
             await self.entity_description.set_fn(self.coordinator.client, device, on)
-        except BotslabError as err:
-            raise translate_error(err) from err
         await self.coordinator.async_refresh()
 
 

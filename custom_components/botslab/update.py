@@ -27,8 +27,8 @@ from .entity import (
     BotslabEntityDescription,
     async_setup_device_entities,
     exists,
-    translate_error,
 )
+from .errors import cloud_errors
 
 PARALLEL_UPDATES = 1
 PROGRESS_POLL_SECONDS = 3.0
@@ -93,12 +93,9 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
         return self._percent if self._watch is not None else None
 
     async def async_install(self, version: str | None, backup: bool, **kwargs: Any) -> None:
-        state = self.state_data
-        assert state is not None
-        try:
-            await self.coordinator.client.upgrade_firmware(state.device)
-        except BotslabError as err:
-            raise translate_error(err) from err
+        device = self.listed_device()
+        with cloud_errors(self.hass, self.coordinator.config_entry):
+            await self.coordinator.client.upgrade_firmware(device)
         self._percent = 0
         self._watch = self.coordinator.config_entry.async_create_background_task(
             self.hass, self._follow(), f"botslab firmware {self._serial}"
@@ -107,7 +104,8 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
 
     async def _follow(self) -> None:
         state = self.state_data
-        assert state is not None
+        if state is None:
+            return
         try:
             while True:
                 await asyncio.sleep(PROGRESS_POLL_SECONDS)
