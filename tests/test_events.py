@@ -310,6 +310,23 @@ async def test_withdrawn_event_upload(
     await until(hass, lambda: result_id in bus.ids())
 
 
+async def test_withdrawn_event_upload_of_a_shared_device(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """A shared account does not see the owner's consents: no notice it could not act on."""
+    drive = emulator.world.devices["BCC5A0B1C2D3"]
+    emulator.world.consents.set(
+        drive.owner_qid, "event_upload", 0, drive.product_key, drive.device_name
+    )
+    await entry.runtime_data.settings_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"event_upload_withdrawn_{drive.device_name}")
+        is None
+    )
+    assert (await emulator.trigger(drive.device_name, "motion"))["msg_id"] is None, "no events"
+
+
 async def test_logbook_describes_events(hass: HomeAssistant) -> None:
     from custom_components.botslab.logbook import describe
 

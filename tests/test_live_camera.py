@@ -18,6 +18,7 @@ from botslab_emulator import Emulator
 from botslab_emulator.live.clip import live_clip
 from custom_components.botslab import camera as camera_module
 from custom_components.botslab.api.live.session import LiveTimers
+from custom_components.botslab.camera import USER_FIXABLE
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
@@ -117,11 +118,12 @@ async def test_idle_teardown(
     ],
 )
 @pytest.mark.usefixtures("entry")
-async def test_errors_are_translated(
+async def test_errors_are_translated(  # noqa: PLR0917 (fixtures)
     hass: HomeAssistant,
     emulator: Emulator,
     hass_ws_client: Any,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     case: tuple[str, str | None, str],
 ) -> None:
     entity_id, fault, words = case
@@ -139,15 +141,29 @@ async def test_errors_are_translated(
     assert hass.states.get(entity_id).state == "idle"  # type: ignore[union-attr]
     cam = _camera(hass, entity_id)
     assert cam.stream is None
-    # the frontend's player falls back to the still image: a repair notice says why
+    reason = cam._feed.last_error.reason
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}")
-    assert issue is not None and issue.translation_key == f"live_{cam._feed.last_error.reason}"
-    assert issue.translation_placeholders is not None
-    assert issue.translation_placeholders["device"] in words
+    attrs = hass.states.get(entity_id).attributes  # type: ignore[union-attr]
+    assert attrs["live_view_error"] == reason
+    if reason in USER_FIXABLE:
+        # the frontend's player falls back to the still image: a repair notice says why
+        assert issue is not None and issue.translation_key == f"live_{reason}"
+        assert issue.translation_placeholders is not None
+        assert issue.translation_placeholders["device"] in words
+    else:
+        # transient: nothing to repair; logged once, and shown on the camera
+        assert issue is None
+        assert caplog.text.count(f"Live view of Front Door failed: {reason}") == 1
+        with pytest.raises(HomeAssistantError):
+            await async_get_stream_source(hass, entity_id)
+        assert caplog.text.count(f"Live view of Front Door failed: {reason}") == 1, "once"
     if fault is not None:  # the fault gone, a live view works and the notice goes
         setattr(emulator.live.faults, fault, type(getattr(emulator.live.faults, fault))())
         assert await async_get_stream_source(hass, entity_id)
         assert ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}") is None
+        attrs = hass.states.get(entity_id).attributes  # type: ignore[union-attr]
+        assert attrs["live_view_error"] is None
+        assert reason in USER_FIXABLE or "Live view of Front Door works again" in caplog.text
 
 
 async def test_unload_leaves_nothing_running(

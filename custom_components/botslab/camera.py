@@ -36,6 +36,8 @@ from .entity import BotslabEntity, BotslabEntityDescription, async_setup_device_
 from .events import SIGNAL_IMAGE
 
 _LOGGER = logging.getLogger(__name__)
+# live-view failures a user can do something about, shown as repair notices
+USER_FIXABLE = frozenset({"device_asleep", "device_offline", "audio_only"})
 PARALLEL_UPDATES = 0
 SNAPSHOT_MIN_SECONDS = 30.0
 LIVE_IDLE_SECONDS = 25.0
@@ -65,6 +67,7 @@ class BotslabCamera(BotslabEntity, Camera):
         self._image_at = 0.0
         self._image_event: str | None = None
         self._feed: LiveFeed | None = None
+        self._live_error: str | None = None  # why the last live view failed, until one works
         self.content_type = "image/jpeg"
 
     def _sleeps(self, state: DeviceState) -> bool:
@@ -73,7 +76,7 @@ class BotslabCamera(BotslabEntity, Camera):
 
     @property
     def extra_state_attributes(self) -> dict[str, str | None]:
-        return {"event_id": self._image_event}
+        return {"event_id": self._image_event, "live_view_error": self._live_error}
 
     def set_event_image(self, event: Event, image: bytes) -> None:
         """The push side hands over a freshly downloaded event snapshot."""
@@ -124,28 +127,44 @@ class BotslabCamera(BotslabEntity, Camera):
         except LiveError as err:
             raise self._live_unavailable(err.reason) from err
         ir.async_delete_issue(self.hass, DOMAIN, self._live_issue_id)
+        if self._live_error is not None:
+            _LOGGER.info("Live view of %s works again", self._title())
+            self._live_error = None
+            self.async_write_ha_state()
         return url
+
+    def _title(self) -> str:
+        state = self.state_data
+        return state.device.title if state else self._serial
 
     @property
     def _live_issue_id(self) -> str:
         return f"live_{self._serial}"
 
     def _live_unavailable(self, reason: str) -> HomeAssistantError:
-        """The translated error for the caller (the websocket, a voice bridge), and a repair
-        notice with the same reason: the frontend's player falls back to the still image
-        without showing errors, so the notice is where a user reads why."""
-        state = self.state_data
-        placeholders = {"device": state.device.title if state else self._serial}
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._live_issue_id,
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=f"live_{reason}",
-            translation_placeholders=placeholders,
-        )
+        """The translated error for the caller (the websocket, a voice bridge). The
+        frontend's player falls back to the still image without showing errors, so a reason
+        the user can act on (the device asleep or offline, audio only for a shared account)
+        also becomes a repair notice. Transient ones (the relay refused, keys changed, the
+        stream lost, setup failed) are logged once until a live view works again, and shown
+        as the camera's `live_view_error` attribute and in diagnostics."""
+        placeholders = {"device": self._title()}
+        if reason in USER_FIXABLE:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._live_issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=f"live_{reason}",
+                translation_placeholders=placeholders,
+            )
+        elif self._live_error is None:
+            _LOGGER.warning("Live view of %s failed: %s", placeholders["device"], reason)
+        if self._live_error != reason:
+            self._live_error = reason
+            self.async_write_ha_state()
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key=f"live_{reason}",

@@ -43,12 +43,14 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
         if data.settings_coordinator.current is None:
             return
         for serial, state in data.states().items():
+            # only the owner's account lists a device's consents (a shared account cannot tell
+            # why a device stays silent), and the owner may grant it again here
             _keep_issue(
                 hass,
                 f"{ISSUE_EVENT_UPLOAD}_{serial}",
                 ISSUE_EVENT_UPLOAD,
-                active=not state.event_upload,
-                fixable=state.device.owner,
+                active=state.device.owner and not state.event_upload,
+                fixable=True,
                 placeholders={"device": state.device.title},
                 data={"entry_id": entry_id, "serial": serial},
             )
