@@ -145,6 +145,19 @@ async def add_entry(
 
 
 @pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Entities disabled by default are created enabled (request it before `entry`)."""
+    from unittest.mock import PropertyMock, patch
+
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
 async def entry(ha: HomeAssistant) -> AsyncIterator[ConfigEntry]:
     """The demo account, set up; unloaded again at the end."""
     config_entry = await add_entry(ha)

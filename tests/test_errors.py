@@ -57,6 +57,7 @@ async def _call(hass: HomeAssistant, path: str) -> HomeAssistantError:
     return caught.value
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("path", PATHS)
 async def test_an_expired_login_asks_to_sign_in_again(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, path: str
@@ -70,6 +71,7 @@ async def test_an_expired_login_asks_to_sign_in_again(
     assert [f["context"]["source"] for f in flows] == ["reauth"], path
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("path", PATHS)
 async def test_a_sign_in_elsewhere_is_reported_the_same_way(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, path: str

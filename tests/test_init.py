@@ -92,6 +92,7 @@ async def test_devices_in_the_registry(hass: HomeAssistant, entry: ConfigEntry) 
     assert hass.states.get(entity_id(hass, GARDEN, "access")).state == "owner"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_entity_states_and_classes(hass: HomeAssistant, entry: ConfigEntry) -> None:
     conn = hass.states.get(entity_id(hass, DOOR, "connectivity"))
     assert conn.state == STATE_ON and conn.attributes["device_class"] == "connectivity"
@@ -113,10 +114,7 @@ async def test_entity_states_and_classes(hass: HomeAssistant, entry: ConfigEntry
     camera = hass.states.get(entity_id(hass, DOOR, "camera"))
     assert camera.attributes["friendly_name"] == "Front Door"
     ent_reg = er.async_get(hass)
-    assert (
-        ent_reg.async_get(entity_id(hass, GARDEN, "wifi_signal")).disabled_by
-        is er.RegistryEntryDisabler.INTEGRATION
-    )
+    # (which are disabled by default: test_diagnostic_detail_is_disabled_by_default)
     assert (
         ent_reg.async_get(entity_id(hass, GARDEN, "night_vision")).entity_category.value == "config"
     )
@@ -616,3 +614,37 @@ async def test_the_owner_and_a_shared_account_side_by_side(
     assert device_for_serial(ha, mine.entry_id, DRIVE) is not None
     assert mine.state is ConfigEntryState.LOADED
     assert await ha.config_entries.async_unload(mine.entry_id)
+
+
+async def test_diagnostic_detail_is_disabled_by_default(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> None:
+    """What the device page shows at first: detail a user rarely wants (voltage, SD card
+    numbers, the firmware version the update entity shows anyway, the plan's internals, one
+    switch per privacy scope, Wi-Fi signal) is in the registry, disabled."""
+    registry = er.async_get(hass)
+    qid = entry.data[CONF_QID]
+    disabled = {
+        r.unique_id.removeprefix(f"{qid}_")
+        for r in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if r.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+    keys = {uid.split("_", 1)[1] if not uid.startswith("account_") else uid for uid in disabled}
+    account = f"account_{qid}_consent_"
+    assert keys == {
+        "voltage",
+        "sd_free",
+        "sd_used",
+        "sd_card",
+        "firmware_version",
+        "cloud_plan_days_left",
+        "cloud_plan_expires",
+        "wifi_signal",
+        "consent_event_upload",
+        "consent_cloud_recording",
+        "consent_ai_detection",
+        *(f"{account}{scope}" for scope in ("marketing", "push", "analytics", "network_test")),
+    }
+    door = {uid for uid in disabled if uid.startswith(DOOR)}
+    assert f"{DOOR}_voltage" in door and f"{DOOR}_battery" not in disabled
+    assert hass.states.get(entity_id(hass, DOOR, "battery")) is not None, "the battery shows"

@@ -271,6 +271,7 @@ async def test_event_without_clip_resolves_to_its_snapshot(
     assert resolved.mime_type == "image/jpeg" and resolved.url.startswith("/api/botslab/snapshot/")
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_cloud_plan_sensors_and_repair(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:

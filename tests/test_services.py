@@ -163,6 +163,7 @@ async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Em
     assert second.id not in emulator.world.sharing.shares
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_consents_actions_and_switches(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
@@ -204,6 +205,7 @@ async def test_consents_actions_and_switches(
     )
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_withdrawn_event_upload_stops_events(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
@@ -359,6 +361,7 @@ CONSENT_SWITCHES = [
 ]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(("owner", "scope"), CONSENT_SWITCHES)
 async def test_consent_switches_are_admin_only(  # noqa: PLR0917 (fixtures)
     hass: HomeAssistant,

@@ -65,6 +65,7 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
         key="sd_card",
         translation_key="sd_card",
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         exists_fn=has_prop("SdState"),
         value_fn=lambda s: s.properties.sd_card_present if s.properties else None,
     ),

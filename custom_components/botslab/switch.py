@@ -134,6 +134,9 @@ def _consent_switch(scope: ConsentScope) -> BotslabSettingDescription:
         key=f"consent_{scope}",
         translation_key=f"consent_{scope}",
         entity_category=EntityCategory.CONFIG,
+        # one switch per privacy scope: detail most users never change; the actions, the
+        # event-upload repair and the entity settings reach them
+        entity_registry_enabled_default=False,
         is_on_fn=lambda s, serial: s.consent(scope, serial if scope.per_device else ""),
         set_fn=set_consent,
         admin_only=True,  # set_consent is admin-only: so is its switch
