@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote
 
 from homeassistant.config_entries import (
@@ -97,17 +98,35 @@ async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulat
     await ha.config_entries.async_unload(entry.entry_id)
 
 
+async def recover(hass: HomeAssistant, result: dict[str, Any]) -> ConfigEntry:
+    """From an error form, the user types the right sign-in and gets the entry."""
+    assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
+    done = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: DEMO_USER, CONF_PASSWORD: DEMO_PASSWORD},
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY, done
+    await hass.async_block_till_done()
+    entry: ConfigEntry = done["result"]
+    assert entry.state is ConfigEntryState.LOADED and entry.title == "Demo"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    return entry
+
+
 async def test_wrong_password(ha: HomeAssistant) -> None:
     result = await start_flow(ha, DEMO_USER, "wrong")
     assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "invalid_auth"}
     result = await start_flow(ha, "nobody@example.com", "x")
     assert result["errors"] == {"base": "invalid_auth"}
+    await recover(ha, result)
 
 
 async def test_cannot_connect(ha: HomeAssistant, emulator: Emulator) -> None:
     emulator.faults.errors_left, emulator.faults.error_path = 10, "/quc/"
     result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
     assert result["errors"] == {"base": "cannot_connect"}
+    emulator.faults.errors_left = 0  # the cloud is back
+    await recover(ha, result)
 
 
 async def test_captcha_wrong_then_right(ha: HomeAssistant, emulator: Emulator) -> None:
@@ -150,6 +169,25 @@ async def test_malformed_cloud_answer_is_unknown(ha: HomeAssistant, emulator: Em
     )
     result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
     assert result["type"] is FlowResultType.FORM and result["errors"] == {"base": "unknown"}
+    await recover(ha, result)
+
+
+async def test_the_captcha_step_without_a_challenge(ha: HomeAssistant, emulator: Emulator) -> None:
+    """The captcha step only follows a challenge; reached otherwise it aborts, and shown
+    again without input it shows the same picture."""
+    acc = emulator.world.accounts.find(DEMO_USER)
+    assert acc is not None
+    acc.captcha_required = True
+    result = await start_flow(ha, DEMO_USER, DEMO_PASSWORD)
+    assert result["step_id"] == "captcha"
+    flow = ha.config_entries.flow._progress[result["flow_id"]]
+    again = await flow.async_step_captcha(None)
+    assert again["type"] is FlowResultType.FORM and again["step_id"] == "captcha"
+    assert again["description_placeholders"] == result["description_placeholders"]
+    flow._captcha = None
+    gone = await flow.async_step_captcha({CONF_CAPTCHA: "0000"})
+    assert gone["type"] is FlowResultType.ABORT and gone["reason"] == "unknown"
+    ha.config_entries.flow.async_abort(result["flow_id"])
 
 
 async def test_duplicate_account_aborts(ha: HomeAssistant) -> None:
@@ -221,6 +259,11 @@ async def test_reconfigure(ha: HomeAssistant, emulator: Emulator) -> None:
     )
     assert result["type"] is FlowResultType.ABORT and result["reason"] == "wrong_account"
     result = await reconfigure(ha, entry)
+    wrong = await ha.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: DEMO_USER, CONF_PASSWORD: "wrong"},
+    )
+    assert wrong["type"] is FlowResultType.FORM and wrong["errors"] == {"base": "invalid_auth"}
     before = dict(emulator.counters.requests)
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"],
