@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import copy
 from datetime import timedelta
 import time
 from typing import Any
@@ -413,6 +414,37 @@ async def test_a_stored_cursor_of_numeric_ids_is_migrated(
     await hass.async_block_till_done()
     assert bus.ids() == [*before, downtime], "each once"
     assert hass_storage[key]["version"] == 2
+
+
+async def test_the_cursor_is_written_with_each_delivered_batch(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_storage: dict[str, Any]
+) -> None:
+    """The crash guarantee (README): one write right after each delivered batch. A kill
+    before that write (here: the storage as it was before the batch) delivers the batch again
+    after the restart, once; nothing is lost."""
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    delivery = entry.runtime_data.events
+    assert delivery is not None
+    await until(hass, lambda: key in hass_storage)
+    before_batch = copy.deepcopy(hass_storage[key])
+    ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: bus.ids() == [ring])
+    await until(hass, lambda: delivery._fetch_task is None or delivery._fetch_task.done())
+    assert ring in hass_storage[key]["data"]["seen"], "written at once, not later"
+    # a kill between firing the batch and its write: the write never happened
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass_storage[key] = before_batch
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await until(hass, lambda: len(bus.events) == 2)
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [ring, ring], "the batch again, once: never lost"
+    after = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: len(bus.events) == 3)
+    assert bus.ids()[-1] == after
 
 
 async def test_a_silent_push_connection_falls_back_to_polling(

@@ -39,7 +39,6 @@ _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION = 2
 RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
-SAVE_DELAY = 0.5
 STORED_IDS = 200  # delivered ids kept across restarts
 FIRST_START_PAGE = 20
 SAME_DEVICE_GAP = 0.0015  # seconds between two events of one device
@@ -134,7 +133,7 @@ class EventDelivery:
             for event in reversed(page.events):
                 self._seen[event.id] = None
             self._floor = max((e.ctime for e in page.events), default=0)
-            self._save()
+            await self._save()
         self._unsubs.append(self.devices.async_add_listener(self._on_devices))
 
     async def async_stop(self) -> None:
@@ -248,7 +247,9 @@ class EventDelivery:
             self._last_fired[event.serial] = time.monotonic()
             delivered = True
         if delivered:
-            self._save()
+            # the crash guarantee (README): the cursor is written right after each delivered
+            # batch, so a kill in between delivers that batch again, and never loses it
+            await self._save()
 
     def _deliver(self, event: Event) -> None:
         self._floor = max(self._floor or 0, event.ctime)
@@ -296,5 +297,6 @@ class EventDelivery:
             "latest_ctime": dict(self._latest_ctime),
         }
 
-    def _save(self) -> None:
-        self._store.async_delay_save(self._data, SAVE_DELAY)
+    async def _save(self) -> None:
+        """One small write (the last STORED_IDS ids, the floor, each device's newest time)."""
+        await self._store.async_save(self._data())
