@@ -117,6 +117,7 @@ class Cloud:
         dev = self.world.devices.get(device_name)
         if dev is not None and dev.clip_encrypt == "chacha2":
             await shared_clip(self.faults.clip_media)
+            await self.oss.prepare_key(self.faults.clip_media)
         result = self.world.messages.trigger(device_name, event_type, **kw)
         if result["msg_id"] is not None:
             result["pushed_at"] = self.push.last_push_write.get(result["msg_id"])

@@ -45,6 +45,26 @@ async def shared_clip(media: str = "canonical") -> Clip:
     return _clips[media]
 
 
+READY_KEYS = 24
+REFILL_AFTER = 0.5  # seconds without a new encrypted clip
+
+
+def _find_clean_key(media: str) -> tuple[str, dict[str, bytes]]:
+    """A random clip key whose ciphertext a player can carry, with the encrypted segments."""
+    clip = _clips.get(media)
+    if clip is None:
+        raise RuntimeError("shared_clip(media) first")
+    for _ in range(50):
+        key = secrets.token_hex(16)
+        if media == "real":
+            found = {n: encrypt_real_segment(seg, key.encode()) for n, seg in clip.segments.items()}
+        else:
+            found = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
+        if all(v is not None for v in found.values()):
+            return key, {n: v for n, v in found.items() if v is not None}
+    raise RuntimeError("no clean clip key found")
+
+
 class ObjectStore:
     """The OSS host: signs and checks URLs, keeps the encrypted segments of recent clip keys."""
 
@@ -53,9 +73,18 @@ class ObjectStore:
         self._faults = faults
         self._base_url = base_url
         self._keys: dict[str, dict[str, bytes]] = {}
+        # clean clip keys found ahead, per clip media: finding one encrypts a whole clip
+        # (tens of milliseconds), which a cloud does not do on the thread that serves its API
+        self._ready: dict[str, list[tuple[str, dict[str, bytes]]]] = {}
+        self._refill_timers: dict[str, asyncio.TimerHandle] = {}
+        self._refills: dict[str, asyncio.Task[None]] = {}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
 
     def close(self) -> None:
+        for timer in self._refill_timers.values():
+            timer.cancel()
+        for task in self._refills.values():
+            task.cancel()
         self._pool.shutdown(wait=True)
 
     def _sign(self, bucket: str, obj: str, expires: int) -> str:
@@ -107,23 +136,47 @@ class ObjectStore:
         """A clip key whose ciphertext a player can carry: for the canonical clip one that
         needs no escape bytes (the segments keep their length), for the real clip one whose
         slices do not end in 00 (protocol.md 3.3; liveview.md 8.4). The encrypted segments
-        are kept for the key."""
-        clip = _clips.get(media)
-        assert clip is not None, "shared_clip(media) first"
-        for _ in range(50):
-            key = secrets.token_hex(16)
-            if media == "real":
-                found = {
-                    n: encrypt_real_segment(seg, key.encode()) for n, seg in clip.segments.items()
-                }
-            else:
-                found = {n: layout.encrypt(key.encode()) for n, layout in _layouts.items()}
-            if all(v is not None for v in found.values()):
-                self._keys[key] = {n: v for n, v in found.items() if v is not None}
-                while len(self._keys) > 64:
-                    self._keys.pop(next(iter(self._keys)))
-                return key
-        raise RuntimeError("no clean clip key found")
+        are kept for the key. A key found ahead (`prepare_key`) is taken first."""
+        ready = self._ready.get(media)
+        key, found = ready.pop(0) if ready else _find_clean_key(media)
+        self._keys[key] = found
+        while len(self._keys) > 64:
+            self._keys.pop(next(iter(self._keys)))
+        self._refill_later(media)
+        return key
+
+    async def prepare_key(self, media: str) -> None:
+        """Have a clean key of `media` ready, found in a worker thread if none is."""
+        if not self._ready.get(media):
+            found = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _find_clean_key, media
+            )
+            self._ready.setdefault(media, []).append(found)
+
+    def _refill_later(self, media: str) -> None:
+        """Find the next keys once events have been quiet for a moment: the worker thread
+        shares the interpreter with the loop, and a burst's pushes should not wait for it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a world driven without a loop
+            return
+        timer = self._refill_timers.pop(media, None)
+        if timer is not None:
+            timer.cancel()
+        self._refill_timers[media] = loop.call_later(REFILL_AFTER, self._refill, media)
+
+    def _refill(self, media: str) -> None:
+        self._refill_timers.pop(media, None)
+        if media not in self._refills:
+            task = asyncio.get_running_loop().create_task(self._fill(media))
+            self._refills[media] = task
+            task.add_done_callback(lambda _t: self._refills.pop(media, None))
+
+    async def _fill(self, media: str) -> None:
+        loop = asyncio.get_running_loop()
+        while len(self._ready.get(media, ())) < READY_KEYS:
+            found = await loop.run_in_executor(self._pool, _find_clean_key, media)
+            self._ready.setdefault(media, []).append(found)
 
     async def take_snapshot(self, dev: Device) -> str:
         token = secrets.token_hex(6)

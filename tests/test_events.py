@@ -447,6 +447,65 @@ async def test_the_cursor_is_written_with_each_delivered_batch(
     assert bus.ids()[-1] == after
 
 
+async def test_events_stop_when_home_assistant_stops(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_storage: dict[str, Any]
+) -> None:
+    """Home Assistant does not unload entries when it stops: push and delivery stop on its
+    stop event, with the cursor written, so that an event of the shutdown is not fired into a
+    stopping Home Assistant (no automation would run) and marked delivered; the next start
+    fetches it (found by the soak: such events were gone after a restart)."""
+    from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    first = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: bus.ids() == [first])
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.push is None and entry.runtime_data.events is None
+    during = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [first], "nothing fired while Home Assistant stops"
+    assert first in hass_storage[key]["data"]["seen"]
+    assert during not in hass_storage[key]["data"]["seen"]
+    # the next start (the same storage): the event of the shutdown comes, once
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await until(hass, lambda: bus.ids() == [first, during])
+    await asyncio.sleep(0.2)
+    await hass.async_block_till_done()
+    assert bus.ids() == [first, during]
+
+
+async def test_events_wait_until_home_assistant_has_started(
+    hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator
+) -> None:
+    """An entry set up while Home Assistant starts fires nothing before it has started
+    (automations are not listening yet): events of that time come once it has, once each
+    (found by the soak: a restart's catch-up was fired before other integrations listened)."""
+    from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+    from homeassistant.core import CoreState
+
+    from .conftest import add_entry
+
+    hass.set_state(CoreState.not_running)
+    entry = await add_entry(hass)
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await asyncio.sleep(0.3)
+    await hass.async_block_till_done()
+    assert bus.ids() == [], "nothing before Home Assistant has started"
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await until(hass, lambda: bus.ids() == [ring])
+    after = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(hass, lambda: bus.ids() == [ring, after])
+
+
 async def test_a_silent_push_connection_falls_back_to_polling(
     hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

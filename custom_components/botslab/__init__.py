@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_USERNAME, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_USERNAME, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
@@ -190,7 +190,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     data.push = PushLink(hass, entry, client, delivery)
     data.push.start()
     entry.async_on_unload(entry.add_update_listener(_reload_on_new_options(entry)))
+
+    async def on_stop(_event: Event) -> None:
+        # Home Assistant does not unload entries when it stops: events that came now would be
+        # fired into a stopping Home Assistant (no automation runs) and marked delivered
+        await _async_stop_events(data)
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, on_stop))
     return True
+
+
+async def _async_stop_events(data: BotslabData) -> None:
+    """Push and delivery stop, the message cursor written: what comes later is fetched at the
+    next start."""
+    if data.push is not None:
+        await data.push.async_stop()
+        data.push = None
+    if data.events is not None:
+        await data.events.async_stop()
+        data.events = None
 
 
 def _reload_on_new_options(
@@ -209,13 +227,7 @@ def _reload_on_new_options(
 
 async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
     """Returns True or raises: Home Assistant 2026.11 turns a False into an error."""
-    data = entry.runtime_data
-    if data.push is not None:
-        await data.push.async_stop()
-        data.push = None
-    if data.events is not None:
-        await data.events.async_stop()
-        data.events = None
+    await _async_stop_events(entry.runtime_data)
     if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unload_failed")
     return True

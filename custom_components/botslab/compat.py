@@ -6,12 +6,16 @@
   whichever Home Assistant has. For the type checker, the interpreter tells which Home
   Assistant a lane installs (Python 3.14 gives 2026.10 and newer, 3.13 gives 2025.4 or 2026.2).
 - The result type of repair flow steps (`RepairsFlowResult` in 2026.10, FlowResult in 2025.4).
+- Event entity times: from 2026.8 an event entity's time moves on at least a millisecond per
+  event by itself; before, two events of one device in one millisecond read as one state.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING
+
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 14):
@@ -28,4 +32,6 @@ else:
     except ImportError:  # Home Assistant before 2026.9
         import voluptuous as vol
 
-__all__ = ["RepairsFlowResult", "vol"]
+EVENT_TIMES_INCREASE = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 8)
+
+__all__ = ["EVENT_TIMES_INCREASE", "RepairsFlowResult", "vol"]

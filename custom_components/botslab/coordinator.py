@@ -377,11 +377,16 @@ class AccountSettings:
     dnd: DoNotDisturb | None = None
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
 
-    def consent(self, scope: ConsentScope, serial: str = "") -> bool | None:
+    _index: dict[tuple[str, str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, str], bool] = {}
         for item in self.consents:
-            if item.scope == scope and item.serial == serial:
-                return item.granted
-        return None
+            index.setdefault((item.scope, item.serial), item.granted)  # the first one counts
+        object.__setattr__(self, "_index", index)
+
+    def consent(self, scope: ConsentScope, serial: str = "") -> bool | None:
+        return self._index.get((scope, serial))
 
     def event_upload(self, serial: str) -> bool:
         """Whether the device's events reach the cloud (not withdrawn by its owner)."""

@@ -65,6 +65,9 @@ class BotslabData:
     extra: dict[str, Any] = field(default_factory=dict)
     live_cache: LiveCache = field(default_factory=LiveCache)
     live_feeds: dict[str, LiveFeed] = field(default_factory=dict)  # serial -> camera's feed
+    # each device's last view, with the pieces it was made of: an entity reads its device's
+    # state several times per write, and an event writes several entities
+    _views: dict[str, tuple[tuple[object, ...], DeviceState]] = field(default_factory=dict)
 
     def state(self, serial: str) -> DeviceState | None:
         """One device as entities see it, or None when the cloud does not list it."""
@@ -72,18 +75,25 @@ class BotslabData:
         if status is None:
             return None
         settings = self.settings_coordinator.data
-        device_settings = settings.devices.get(serial) if settings is not None else None
+        firmware = (self.firmware_coordinator.data or {}).get(serial)
         latest = self.events.latest.get(serial) if self.events is not None else None
-        return DeviceState(
+        pieces = (status, settings, firmware, latest)
+        view = self._views.get(serial)
+        if view is not None and all(a is b for a, b in zip(view[0], pieces, strict=True)):
+            return view[1]
+        device_settings = settings.devices.get(serial) if settings is not None else None
+        state = DeviceState(
             device=status.device,
             properties=status.properties,
-            firmware=(self.firmware_coordinator.data or {}).get(serial),
+            firmware=firmware,
             event_upload=settings.event_upload(serial) if settings is not None else True,
             notifications=device_settings.notifications if device_settings else None,
             shares=device_settings.shares if device_settings else None,
             plan=device_settings.plan if device_settings else None,
             last_event=latest.event if latest is not None else None,
         )
+        self._views[serial] = (pieces, state)
+        return state
 
     def states(self) -> dict[str, DeviceState]:
         """Every device the cloud lists, by serial."""

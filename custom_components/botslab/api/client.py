@@ -158,6 +158,7 @@ class BotslabClient(CloudConnection):
         floor: int | None,
         *,
         page_size: int = 50,
+        wide_page_size: int = 50,
         max_events: int = 1000,
         max_pages: int = 50,
     ) -> AsyncIterator[Event]:
@@ -168,12 +169,16 @@ class BotslabClient(CloudConnection):
         so the catch-up rests on them and on `ctime`: pages are read newest first until one
         holds an id already seen (the rest is older), or, when the remembered ids ran out,
         until a page holds only events older than `floor`. Events with one `ctime` keep the
-        list's order. One page size for the whole walk: pages are asked for by number.
+        list's order. Pages are asked for by number, so a walk keeps one page size: when the
+        first page (`page_size`, small for a single event) holds nothing seen, more came than
+        it guessed, and the walk starts over with pages of `wide_page_size`.
         """
         collected: list[Event] = []  # unseen events above the first seen one, newest first
         reached = False
-        for page_no in range(1, max_pages + 1):
-            page = await self.messages(page=page_no, page_size=page_size)
+        size = page_size
+        page_no = 1
+        for _ in range(max_pages):
+            page = await self.messages(page=page_no, page_size=size)
             for event in page.events:
                 if event.id in seen:
                     reached = True
@@ -183,10 +188,16 @@ class BotslabClient(CloudConnection):
                 floor is None
                 or reached
                 or all(e.ctime < floor for e in page.events)
-                or len(page.events) < page_size
+                or len(page.events) < size
                 or len(collected) >= max_events
             ):
                 break
+            if size < wide_page_size:
+                # a burst: one walk of wide pages instead of many of small ones
+                size, page_no = wide_page_size, 1
+                collected.clear()
+                continue
+            page_no += 1
         if not reached and floor is not None:
             # no remembered id on the way (a long outage, or an old cursor): ctime decides
             collected = [e for e in collected if e.ctime >= floor]

@@ -16,11 +16,13 @@ import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 
 from ..api import AuthExpired, BotslabClient, BotslabError, Event, SessionConflict
+from ..compat import EVENT_TIMES_INCREASE
 from ..const import (
     CONF_DOWNLOAD_SNAPSHOTS,
     CONF_MAX_EVENT_AGE,
@@ -41,7 +43,10 @@ RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
 STORED_IDS = 200  # delivered ids kept across restarts
 FIRST_START_PAGE = 20
-SAME_DEVICE_GAP = 0.0015  # seconds between two events of one device
+SHORT_PAGE = 10  # the first page of a walk after a push or two
+WIDE_PAGE = 50  # a burst's pages (the most the device list is seen to take, protocol.md 3.1)
+# seconds between two events of one device, where Home Assistant does not space them itself
+SAME_DEVICE_GAP = 0.0 if EVENT_TIMES_INCREASE else 0.0015
 
 
 class CursorStore(Store[dict[str, Any]]):
@@ -100,6 +105,8 @@ class EventDelivery:
         self._missed = False
         self._stopping = False
         self._pushes = 0
+        self._bursting = False
+        self._until_started: CALLBACK_TYPE | None = None
         self._last_fired: dict[str, float] = {}
         self._result_listeners: list[Callable[[bool], None]] = []
         self._unsubs: list[CALLBACK_TYPE] = []
@@ -138,6 +145,9 @@ class EventDelivery:
 
     async def async_stop(self) -> None:
         self._stopping = True
+        if self._until_started is not None:
+            self._until_started()
+            self._until_started = None
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -147,6 +157,11 @@ class EventDelivery:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._store.async_save(self._data())
+
+    @callback
+    def _on_started(self, _hass: HomeAssistant) -> None:
+        self._until_started = None
+        self.request_fetch()
 
     def add_result_listener(self, listener: Callable[[bool], None]) -> None:
         """Hear whether each fetch reached the cloud (the push link's offline state)."""
@@ -166,8 +181,14 @@ class EventDelivery:
 
     @callback
     def request_fetch(self) -> None:
-        """Fetch what is new; a burst of requests while a fetch runs becomes one more fetch."""
+        """Fetch what is new; a burst of requests while a fetch runs becomes one more fetch.
+        While Home Assistant starts, nothing is fetched: what happened meanwhile is fired once
+        it has started, when automations listen."""
         if self._stopping:
+            return
+        if self.hass.state is not CoreState.running:
+            if self._until_started is None:
+                self._until_started = async_at_started(self.hass, self._on_started)
             return
         if self._fetch_task is not None and not self._fetch_task.done():
             self._dirty = True
@@ -221,15 +242,22 @@ class EventDelivery:
 
     async def _fetch_once(self) -> None:
         self.fetches += 1
-        # pages of as many messages as pushes came since the last fetch, and a few more
-        page_size = min(50, max(10, self._pushes + 5))
+        # a short first page for an event or a few; wide pages in a burst (many pushes since
+        # the last fetch, or the last walk outgrew its first page)
+        burst = self._bursting or self._pushes > SHORT_PAGE // 2
+        page_size = WIDE_PAGE if burst else SHORT_PAGE
         self._pushes = 0
         fresh = [
             e
             async for e in self.client.events_since(
-                self._seen, self._floor, page_size=page_size, max_events=MAX_CATCH_UP
+                self._seen,
+                self._floor,
+                page_size=page_size,
+                wide_page_size=WIDE_PAGE,
+                max_events=MAX_CATCH_UP,
             )
         ]
+        self._bursting = len(fresh) >= page_size
         if len(fresh) >= MAX_CATCH_UP:
             _LOGGER.warning(
                 "More than %d BOTSLAB events arrived at once; the oldest were skipped", MAX_CATCH_UP
@@ -238,11 +266,12 @@ class EventDelivery:
         for event in fresh:
             if event.id in self._seen:
                 continue
-            # An event entity's state is its time in milliseconds: two events of one device
-            # in the same millisecond would read as one to state triggers and the bridges.
-            since = time.monotonic() - self._last_fired.get(event.serial, 0.0)
-            if since < SAME_DEVICE_GAP:
-                await asyncio.sleep(SAME_DEVICE_GAP - since)
+            if SAME_DEVICE_GAP:
+                # An event entity's state is its time in milliseconds: before 2026.8, two
+                # events of one device in one millisecond read as one to state triggers
+                since = time.monotonic() - self._last_fired.get(event.serial, 0.0)
+                if since < SAME_DEVICE_GAP:
+                    await asyncio.sleep(SAME_DEVICE_GAP - since)
             self._deliver(event)
             self._last_fired[event.serial] = time.monotonic()
             delivered = True

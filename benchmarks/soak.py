@@ -1,0 +1,612 @@
+"""`scripts/bench soak`: events under fire, with restarts, counted against the emulator.
+
+Home Assistant runs as its own process (`python -m homeassistant`, a configuration directory
+of its own, the integration and a small recorder, benchmarks/soak_component) against the
+emulator as another process. A seeded schedule sends single events and bursts on 50 devices
+while faults come at random moments: push drops, refused push connections, malformed push
+frames, unsolicited heartbeat replies of both opcode-1 forms, 5xx bursts and delays on the
+message list, an expired session and failed snapshot downloads. The config entry is reloaded
+and Home Assistant restarted with the same storage, once gracefully and once by SIGKILL in
+the middle of a burst.
+
+What the emulator made (the message id of every trigger, checked against the size of the
+account's message box) is compared with the `botslab_event`s the recorder wrote:
+
+- `lost`: made and never fired; `duplicated`: fired more than once. Both must be 0.
+- `kill_dup` / `kill_lost`: the same, for what a SIGKILL catches between firing a batch and
+  writing the cursor. The integration takes the at-least-once side (README), so a kill may fire
+  the batch it interrupted again (at most that one batch) and loses nothing.
+- `late`: fired as late (older than the entry's maximum event age, no entity fires).
+- `p99_ms`: push write to event-entity state, for events made while push was healthy (outside
+  every fault, reload and restart window, and a few seconds after).
+- Memory: tracemalloc snapshots in the last Home Assistant process, at its start and at the
+  end; the bounded structures (recent ids, snapshots, device views) are checked.
+
+`scripts/bench soak [--seed N] [--minutes M] [--events N] [--short]` prints the seed first, so
+that a failing schedule can be replayed; the result line last. Exit status 1 when an event
+was lost or doubled beyond the stated guarantee.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import socket
+import sys
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+
+from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPONENT = ROOT / "benchmarks" / "soak_component" / "botslab_soak"
+KINDS = ["motion", "person", "pet", "vehicle", "package", "sound"]
+MALFORMED = [
+    "garbage",
+    "bad_version",
+    "huge_length",
+    "truncated",
+    "unknown_opcode",
+    "empty_body",
+    "opaque_body",
+    "header_body",
+    "bad_props",
+]
+FAULT_KINDS = [
+    "push_drop",
+    "push_refuse",
+    "malformed",
+    "op1_bare",
+    "op1_props",
+    "list_5xx",
+    "list_delay",
+    "sid_expired",
+    "snapshot_fail",
+]
+LIFECYCLE = ("reload", "restart", "kill")
+SETTLE = 3.0  # seconds after a fault or restart before latency counts again
+RECENT_IDS_LIMIT = 2000  # events/delivery.py RECENT_IDS
+
+
+@dataclass
+class SoakPlan:
+    seed: int
+    minutes: float = 5.5
+    events: int = 2200
+    reloads: int = 2
+    graceful_restarts: int = 1
+    kills: int = 1
+    faults: int = 60
+    burst_min: int = 20
+    burst_max: int = 100
+
+
+@dataclass
+class SoakResult:
+    made: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    kill_lost: int = 0
+    kill_dup: int = 0
+    late: int = 0
+    faults: int = 0
+    fault_kinds: set[str] = field(default_factory=set)
+    reloads: int = 0
+    restarts: int = 0
+    p99_ms: float = float("nan")
+    p50_ms: float = float("nan")
+    healthy: int = 0
+    seconds: float = 0.0
+    memory: dict[str, Any] = field(default_factory=dict)
+    bounds: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"soak n={self.made} lost={self.lost} duplicated={self.duplicated} "
+            f"kill_lost={self.kill_lost} kill_dup={self.kill_dup} late={self.late} "
+            f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_ms:.1f}"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Soak:
+    """One soak run in `workdir`: the emulator, Home Assistant, the schedule, the count."""
+
+    def __init__(self, plan: SoakPlan, workdir: Path, *, log: Any = None) -> None:
+        self.plan = plan
+        self.rnd = random.Random(plan.seed)
+        self.workdir = workdir
+        self.config = workdir / "config"
+        self.out = workdir / "events.txt"
+        self.sock = workdir / "ha.sock"
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.result = SoakResult()
+        self.emulator: asyncio.subprocess.Process | None = None
+        self.ha: asyncio.subprocess.Process | None = None
+        self.emulator_url = ""
+        self.http: aiohttp.ClientSession | None = None
+        self.devices: list[str] = []
+        self.qid = ""
+        self.made: dict[str, float | None] = {}  # message id -> push write time (None: no push)
+        self.made_at: dict[str, float] = {}  # message id -> when the trigger answered
+        self.unhealthy: list[tuple[float, float]] = []  # windows where latency does not count
+        self.kills: list[tuple[int, float, float]] = []  # (pid killed, when, when back)
+        self.pids: list[int] = []
+        self._stop_events = asyncio.Event()
+
+    # --- processes -------------------------------------------------------------------------
+    async def start_emulator(self) -> None:
+        port = free_port()
+        self.emulator = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "botslab_emulator",
+            "--port",
+            str(port),
+            "--state",
+            str(self.workdir / "emulator.json"),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(self.workdir / "emulator.log").open("w"),
+        )
+        self.emulator_url = f"http://127.0.0.1:{port}"
+        for _ in range(400):
+            with contextlib.suppress(aiohttp.ClientError):
+                await self.control("GET", "config")
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the emulator did not start")
+
+    def write_config(self) -> None:
+        (self.config / "custom_components").mkdir(parents=True, exist_ok=True)
+        for name, target in (
+            ("botslab", ROOT / "custom_components" / "botslab"),
+            ("botslab_soak", COMPONENT),
+        ):
+            link = self.config / "custom_components" / name
+            if not link.exists():
+                link.symlink_to(target)
+        (self.config / "configuration.yaml").write_text(
+            "homeassistant:\n  name: soak\n  time_zone: UTC\n  country: DE\n"
+            "  unit_system: metric\n  currency: EUR\n"
+            f"http:\n  server_host: 127.0.0.1\n  server_port: {free_port()}\n"
+            "logger:\n  default: warning\n"
+            f"botslab:\n  emulator_url: {self.emulator_url}\n"
+            f"botslab_soak:\n  out: {self.out}\n  socket: {self.sock}\n"
+            f"  username: {DEMO_USER}\n  password: {DEMO_PASSWORD}\n"
+        )
+
+    async def start_ha(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+        started = time.time()
+        self.ha = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "homeassistant",
+            "--config",
+            str(self.config),
+            "--skip-pip",
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(self.workdir / f"ha-{len(self.pids)}.log").open("w"),
+        )
+        self.pids.append(self.ha.pid)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.ha.returncode is not None:
+                raise RuntimeError(f"Home Assistant exited ({self.ha.returncode})")
+            status = await self.ask("status")
+            if status is not None and not status.get("loaded") and len(self.pids) == 1:
+                await self.ask("add_account")
+            if status and status.get("loaded") and status.get("connection") == "push":
+                self.log(f"Home Assistant {self.ha.pid} ready in {time.time() - started:.1f} s")
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError("Home Assistant did not get ready")
+
+    async def stop_ha(self, sig: int = signal.SIGTERM) -> None:
+        ha, self.ha = self.ha, None
+        if ha is None or ha.returncode is not None:
+            return
+        ha.send_signal(sig)
+        try:
+            await asyncio.wait_for(ha.wait(), 90)
+        except TimeoutError:
+            ha.kill()
+            await ha.wait()
+
+    async def ask(self, command: str) -> dict[str, Any] | None:
+        """A command to the recorder in Home Assistant; None while it is not listening."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.sock))
+        except OSError:
+            return None
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 120)
+            answer: dict[str, Any] = json.loads(line) if line else {}
+            return answer
+        except (OSError, ValueError, TimeoutError):
+            return None
+        finally:
+            writer.close()
+
+    async def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        assert self.http is not None
+        async with self.http.request(
+            method, f"{self.emulator_url}/_emulator/{path}", json=body
+        ) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"emulator {path}: {resp.status} {await resp.text()}")
+            return await resp.json()
+
+    # --- events ----------------------------------------------------------------------------
+    def one(self) -> dict[str, str]:
+        name = self.rnd.choice(self.devices)
+        kind = "ring" if name.startswith("BD") and self.rnd.random() < 0.5 else None
+        return {"device_name": name, "event_type": kind or self.rnd.choice(KINDS)}
+
+    def record(self, result: dict[str, Any]) -> None:
+        msg_id = (result.get("msg_ids") or {}).get(self.qid) or result.get("msg_id")
+        if msg_id is None:
+            return
+        pushed = result.get("pushed_at") if result.get("msg_id") == msg_id else None
+        self.made[str(msg_id)] = float(pushed) if pushed else None
+        self.made_at[str(msg_id)] = time.time()
+
+    async def burst(self, size: int) -> None:
+        answer = await self.control("POST", "burst", {"events": [self.one() for _ in range(size)]})
+        for result in answer["results"]:
+            self.record(result)
+
+    async def events(self, until: float, rate: float, burst_every: float) -> None:
+        """Singles at `rate` a second and a burst every `burst_every` seconds, until `until`."""
+        next_burst = time.monotonic() + self.rnd.uniform(0.3, 1.0) * burst_every
+        while time.monotonic() < until and not self._stop_events.is_set():
+            if time.monotonic() >= next_burst:
+                await self.burst(self.rnd.randint(self.plan.burst_min, self.plan.burst_max))
+                next_burst = time.monotonic() + self.rnd.uniform(0.5, 1.5) * burst_every
+            else:
+                self.record(await self.control("POST", "trigger", self.one()))
+            await asyncio.sleep(self.rnd.expovariate(rate))
+
+    # --- chaos -----------------------------------------------------------------------------
+    async def fault(self, kind: str) -> None:
+        start = time.time()
+        faults = lambda **knobs: self.control("POST", "faults", knobs)  # noqa: E731
+        if kind == "push_drop":
+            await self.control("POST", "push/drop")
+        elif kind == "push_refuse":
+            await faults(push_refuse=True)
+            await self.control("POST", "push/drop")
+            await asyncio.sleep(self.rnd.uniform(1.0, 4.0))
+            await faults(push_refuse=False)
+        elif kind == "malformed":
+            await self.control("POST", "push/malformed", {"kind": self.rnd.choice(MALFORMED)})
+        elif kind in ("op1_bare", "op1_props"):
+            form = "heartbeat_reply" if kind == "op1_bare" else "heartbeat_reply_props"
+            await faults(push_heartbeat_reply=kind.removeprefix("op1_"))
+            await self.control("POST", "push/malformed", {"kind": form})
+            await faults(push_heartbeat_reply="mixed")
+        elif kind == "list_5xx":
+            await faults(
+                errors_left=self.rnd.randint(1, 5),
+                error_status=self.rnd.choice([500, 502, 503]),
+                error_path="/v2/message/list",
+            )
+            await asyncio.sleep(self.rnd.uniform(1.0, 3.0))
+            await faults(errors_left=0)
+        elif kind == "list_delay":
+            await faults(delay_ms=self.rnd.randint(200, 2000), delay_path="/v2/message/list")
+            await asyncio.sleep(self.rnd.uniform(1.0, 4.0))
+            await faults(delay_ms=0)
+        elif kind == "sid_expired":
+            await self.control("POST", "expire", {"username": DEMO_USER, "what": "sid"})
+        elif kind == "snapshot_fail":
+            await faults(errors_left=self.rnd.randint(1, 4), error_status=503, error_path="/oss/")
+            await asyncio.sleep(self.rnd.uniform(1.0, 3.0))
+            await faults(errors_left=0)
+        self.result.faults += 1
+        self.result.fault_kinds.add(kind)
+        self.unhealthy.append((start, time.time() + SETTLE))
+
+    async def reload(self) -> None:
+        start = time.time()
+        answer = await self.ask("reload")
+        if not answer or not answer.get("ok"):
+            self.result.problems.append(f"reload failed: {answer}")
+        await self.wait_push()
+        self.result.reloads += 1
+        self.unhealthy.append((start, time.time() + SETTLE))
+
+    async def wait_push(self, within: float = 120) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            status = await self.ask("status")
+            if status and status.get("loaded") and status.get("connection") == "push":
+                return
+            await asyncio.sleep(0.2)
+        self.result.problems.append("push did not come back")
+
+    async def restart(self, *, kill: bool) -> None:
+        start = time.time()
+        assert self.ha is not None
+        pid = self.ha.pid
+        if kill:
+            # SIGKILL in the middle of a burst: once its first events were fired
+            before = self._fired_by(pid)
+            burst = asyncio.create_task(self.burst(100))
+            deadline = time.monotonic() + 5
+            while self._fired_by(pid) < before + 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(self.rnd.uniform(0, 0.01))
+            await self.stop_ha(signal.SIGKILL)
+            killed_at = time.time()
+            await burst
+        else:
+            await self.stop_ha(signal.SIGTERM)
+            killed_at = time.time()
+        await self.start_ha()
+        if kill:
+            self.kills.append((pid, killed_at, time.time()))
+        self.result.restarts += 1
+        self.unhealthy.append((start, time.time() + SETTLE))
+
+    def _fired_by(self, pid: int) -> int:
+        try:
+            text = self.out.read_text()
+        except FileNotFoundError:
+            return 0
+        return text.count(f"E {pid} ")
+
+    def schedule(self, seconds: float) -> list[tuple[float, str]]:
+        """When each chaos action comes (seconds from the start): every fault kind at least
+        once, then at random; reloads and restarts in the first half, so that the last Home
+        Assistant runs long enough to show its memory."""
+        plan = self.plan
+        kinds = FAULT_KINDS + [
+            self.rnd.choice(FAULT_KINDS) for _ in range(max(0, plan.faults - len(FAULT_KINDS)))
+        ]
+        self.rnd.shuffle(kinds)
+        actions = [(self.rnd.uniform(0.03, 0.95) * seconds, kind) for kind in kinds]
+        lifecycle = (
+            ["reload"] * plan.reloads + ["restart"] * plan.graceful_restarts + ["kill"] * plan.kills
+        )
+        self.rnd.shuffle(lifecycle)
+        for n, action in enumerate(lifecycle):
+            share = (n + 1) / (len(lifecycle) + 1) * 0.5
+            actions.append((share * seconds + self.rnd.uniform(-2, 2), action))
+        return sorted(actions)
+
+    async def chaos(self, started: float, seconds: float) -> None:
+        for at, action in self.schedule(seconds):
+            delay = started + at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.log(f"{time.monotonic() - started:6.1f} s  {action}")
+            if action == "reload":
+                await self.reload()
+            elif action in ("restart", "kill"):
+                await self.restart(kill=action == "kill")
+            else:
+                await self.fault(action)
+            lifecycle = self.plan.reloads + self.plan.graceful_restarts + self.plan.kills
+            if action in LIFECYCLE and self.result.reloads + self.result.restarts == lifecycle:
+                await self.start_memory()  # the last setup of the entry: memory from here
+
+    async def start_memory(self) -> None:
+        if not os.environ.get("SOAK_NO_MEMORY"):
+            await self.ask("mem_start")
+
+    # --- the run ---------------------------------------------------------------------------
+    async def run(self) -> SoakResult:
+        plan = self.plan
+        began = time.monotonic()
+        self.http = aiohttp.ClientSession()
+        try:
+            await self.start_emulator()
+            self.devices = [
+                (
+                    await self.control(
+                        "POST", "devices", {"owner": DEMO_USER, "title": f"Cam {i:02d}"}
+                    )
+                )["device_name"]
+                for i in range(47)
+            ] + ["BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2"]
+            state = await self.control("GET", "state")
+            self.qid = next(a["qid"] for a in state["accounts"] if a["username"] == DEMO_USER)
+            self.write_config()
+            await self.start_ha()
+            if not plan.reloads + plan.graceful_restarts + plan.kills:
+                await self.start_memory()
+            box_before = (await self.control("GET", "state"))["messages"].get(self.qid, 0)
+            seconds = plan.minutes * 60
+            started = time.monotonic()
+            until = started + seconds
+            # singles and bursts that together make about plan.events in plan.minutes
+            burst_every = max(5.0, seconds / max(1, plan.events // 300 + 3))
+            bursts = seconds / burst_every
+            mean_burst = (plan.burst_min + plan.burst_max) / 2
+            rate = max(0.5, (plan.events - bursts * mean_burst) / seconds)
+            chaos = asyncio.create_task(self.chaos(started, seconds))
+            await self.events(until, rate, burst_every)
+            await chaos
+            await self.control(
+                "POST",
+                "faults",
+                {"errors_left": 0, "delay_ms": 0, "push_refuse": False},
+            )
+            box_after = (await self.control("GET", "state"))["messages"].get(self.qid, 0)
+            if box_after - box_before != len(self.made):
+                self.result.problems.append(
+                    f"the emulator made {box_after - box_before} messages, the soak saw {len(self.made)}"
+                )
+            await self.drain()
+            self.result.memory = await self.ask("mem_report") or {}
+            self.result.bounds = await self.ask("status") or {}
+            await self.stop_ha()
+        finally:
+            await self.stop_ha(signal.SIGKILL)
+            if self.emulator is not None and self.emulator.returncode is None:
+                self.emulator.terminate()
+                await self.emulator.wait()
+            await self.http.close()
+        self.result.seconds = time.monotonic() - began
+        (self.workdir / "made.json").write_text(json.dumps(self.made))
+        self.count()
+        return self.result
+
+    async def drain(self, within: float = 120) -> None:
+        """Wait until every message made was fired (push catches up, or the poll does)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            fired = {line.split()[3] for line in self._lines() if line.startswith("E ")}
+            if not set(self.made) - fired:
+                await asyncio.sleep(1.0)  # a doubled event would show by now
+                return
+            await asyncio.sleep(0.5)
+
+    def _lines(self) -> list[str]:
+        try:
+            return self.out.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def count(self) -> None:
+        """lost, duplicated, the kill window, late, latency, bounds."""
+        result = self.result
+        result.made = len(self.made)
+        fired: dict[str, list[tuple[int, int, bool]]] = {}  # id -> [(pid, fetch, late)]
+        shown: dict[str, float] = {}
+        for line in self._lines():
+            parts = line.split()
+            if parts[0] == "E" and len(parts) == 6:
+                fired.setdefault(parts[3], []).append(
+                    (int(parts[1]), int(parts[2]), parts[4] == "1")
+                )
+            elif parts[0] == "S" and len(parts) == 4:
+                shown.setdefault(parts[2], float(parts[3]))
+        # the last batch each killed process fired: what its kill may fire again
+        last_batch: dict[int, int] = {}
+        for firings in fired.values():
+            for pid, fetch, _late in firings:
+                last_batch[pid] = max(last_batch.get(pid, -1), fetch)
+        killed = {pid for pid, _at, _back in self.kills}
+        kill_windows = [(at, back) for _pid, at, back in self.kills]
+        for msg_id in self.made:
+            firings = fired.get(msg_id, [])
+            if not firings:
+                made_at = self.made_at.get(msg_id, 0.0)
+                if any(at - 5 <= made_at <= back for at, back in kill_windows):
+                    result.kill_lost += 1
+                else:
+                    result.lost += 1
+                continue
+            if any(late for _pid, _fetch, late in firings):
+                result.late += 1
+            if len(firings) > 1:
+                first, *again = firings
+                in_kill = (
+                    len(again) == 1
+                    and first[0] in killed
+                    and first[1] == last_batch.get(first[0])
+                    and again[0][0] != first[0]
+                )
+                if in_kill:
+                    result.kill_dup += 1
+                else:
+                    result.duplicated += 1
+        unknown = sum(1 for msg_id in fired if msg_id not in self.made)
+        if unknown:
+            result.problems.append(f"{unknown} events fired that the emulator did not make")
+        latencies = sorted(
+            (shown[m] - pushed) * 1000
+            for m, pushed in self.made.items()
+            if pushed is not None
+            and m in shown
+            and not any(a <= pushed <= b for a, b in self.unhealthy)
+        )
+        result.healthy = len(latencies)
+        if latencies:
+            result.p50_ms = latencies[len(latencies) // 2]
+            result.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        bounds = result.bounds
+        devices = int(bounds.get("devices", len(self.devices)))
+        for key, limit in (
+            ("recent_ids", RECENT_IDS_LIMIT),
+            ("latest", devices),
+            ("snapshots", devices),
+            ("state_views", devices),
+        ):
+            if key in bounds and bounds[key] > limit:
+                result.problems.append(f"{key} grew to {bounds[key]} (bound {limit})")
+
+    def ok(self) -> bool:
+        r = self.result
+        return not (r.lost or r.duplicated or r.kill_lost or r.problems)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/bench soak", description=__doc__)
+    parser.add_argument("--seed", type=int, default=None, help="replay a schedule")
+    parser.add_argument("--minutes", type=float, default=5.5)
+    parser.add_argument("--events", type=int, default=2200)
+    parser.add_argument("--faults", type=int, default=60)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> int:
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
+    print(f"soak seed={seed} (replay: scripts/bench soak --seed {seed})", flush=True)
+    plan = SoakPlan(seed=seed, minutes=args.minutes, events=args.events, faults=args.faults)
+    workdir = Path(tempfile.mkdtemp(prefix="soak"))
+    soak = Soak(plan, workdir)
+    result = await soak.run()
+    mem = result.memory
+    print(
+        f"soak details: seconds={result.seconds:.0f} reloads={result.reloads} "
+        f"healthy={result.healthy} p50_ms={result.p50_ms:.1f} "
+        f"fault_kinds={len(result.fault_kinds)} mem_integration_kib={mem.get('integration_kib')} "
+        f"mem_all_kib={mem.get('all_kib')} bounds={json.dumps(result.bounds, sort_keys=True)}",
+        flush=True,
+    )
+    for top in mem.get("top", []):
+        print(f"  grew: {top}", flush=True)
+    for problem in result.problems:
+        print(f"  problem: {problem}", flush=True)
+    print(result.line(), flush=True)
+    if args.keep or not soak.ok():
+        print(f"work directory: {workdir}", file=sys.stderr)
+    else:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if soak.ok() else 1
+
+
+def main() -> int:
+    return asyncio.run(amain(parse_args(sys.argv[1:])))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
