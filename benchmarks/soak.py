@@ -76,6 +76,7 @@ FAULT_KINDS = [
 LIFECYCLE = ("reload", "restart", "kill")
 SETTLE = 3.0  # seconds after a fault or restart before latency counts again
 RECENT_IDS_LIMIT = 2000  # events/delivery.py RECENT_IDS
+PUSH_ACKS_LIMIT = 512  # api/push.py SEEN_ACKS
 
 
 @dataclass
@@ -106,6 +107,8 @@ class SoakResult:
     p99_ms: float = float("nan")
     p50_ms: float = float("nan")
     healthy: int = 0
+    untraced: int = 0  # healthy events made before tracemalloc started
+    p99_untraced_ms: float = float("nan")
     seconds: float = 0.0
     memory: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, Any] = field(default_factory=dict)
@@ -117,6 +120,10 @@ class SoakResult:
             f"kill_lost={self.kill_lost} kill_dup={self.kill_dup} late={self.late} "
             f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_ms:.1f}"
         )
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
 def free_port() -> int:
@@ -134,7 +141,7 @@ class Soak:
         self.workdir = workdir
         self.config = workdir / "config"
         self.out = workdir / "events.txt"
-        self.sock = workdir / "ha.sock"
+        self.port = free_port()  # the recorder's control port
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.result = SoakResult()
         self.emulator: asyncio.subprocess.Process | None = None
@@ -149,6 +156,7 @@ class Soak:
         self.kills: list[tuple[int, float, float]] = []  # (pid killed, when, when back)
         self.pids: list[int] = []
         self._stop_events = asyncio.Event()
+        self.memory_from = float("inf")  # tracemalloc runs from here (it slows Python down)
 
     # --- processes -------------------------------------------------------------------------
     async def start_emulator(self) -> None:
@@ -188,13 +196,11 @@ class Soak:
             f"http:\n  server_host: 127.0.0.1\n  server_port: {free_port()}\n"
             "logger:\n  default: warning\n"
             f"botslab:\n  emulator_url: {self.emulator_url}\n"
-            f"botslab_soak:\n  out: {self.out}\n  socket: {self.sock}\n"
+            f"botslab_soak:\n  out: {self.out}\n  port: {self.port}\n"
             f"  username: {DEMO_USER}\n  password: {DEMO_PASSWORD}\n"
         )
 
     async def start_ha(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.sock.unlink()
         started = time.time()
         self.ha = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -235,7 +241,7 @@ class Soak:
     async def ask(self, command: str) -> dict[str, Any] | None:
         """A command to the recorder in Home Assistant; None while it is not listening."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(self.sock))
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         except OSError:
             return None
         try:
@@ -415,6 +421,7 @@ class Soak:
     async def start_memory(self) -> None:
         if not os.environ.get("SOAK_NO_MEMORY"):
             await self.ask("mem_start")
+            self.memory_from = time.time()
 
     # --- the run ---------------------------------------------------------------------------
     async def run(self) -> SoakResult:
@@ -537,17 +544,19 @@ class Soak:
         unknown = sum(1 for msg_id in fired if msg_id not in self.made)
         if unknown:
             result.problems.append(f"{unknown} events fired that the emulator did not make")
-        latencies = sorted(
-            (shown[m] - pushed) * 1000
+        healthy = [
+            (pushed, (shown[m] - pushed) * 1000)
             for m, pushed in self.made.items()
             if pushed is not None
             and m in shown
             and not any(a <= pushed <= b for a, b in self.unhealthy)
-        )
+        ]
+        latencies = sorted(ms for _at, ms in healthy)
+        untraced = sorted(ms for at, ms in healthy if at < self.memory_from)
         result.healthy = len(latencies)
-        if latencies:
-            result.p50_ms = latencies[len(latencies) // 2]
-            result.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        result.p50_ms, result.p99_ms = _pct(latencies, 0.5), _pct(latencies, 0.99)
+        result.untraced = len(untraced)
+        result.p99_untraced_ms = _pct(untraced, 0.99)
         bounds = result.bounds
         devices = int(bounds.get("devices", len(self.devices)))
         for key, limit in (
@@ -555,6 +564,7 @@ class Soak:
             ("latest", devices),
             ("snapshots", devices),
             ("state_views", devices),
+            ("push_acks", PUSH_ACKS_LIMIT),
         ):
             if key in bounds and bounds[key] > limit:
                 result.problems.append(f"{key} grew to {bounds[key]} (bound {limit})")
@@ -585,6 +595,7 @@ async def amain(args: argparse.Namespace) -> int:
     print(
         f"soak details: seconds={result.seconds:.0f} reloads={result.reloads} "
         f"healthy={result.healthy} p50_ms={result.p50_ms:.1f} "
+        f"p99_untraced_ms={result.p99_untraced_ms:.1f} (n={result.untraced}) "
         f"fault_kinds={len(result.fault_kinds)} mem_integration_kib={mem.get('integration_kib')} "
         f"mem_all_kib={mem.get('all_kib')} bounds={json.dumps(result.bounds, sort_keys=True)}",
         flush=True,

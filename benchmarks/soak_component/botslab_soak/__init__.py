@@ -2,7 +2,7 @@
 
 Writes one line per `botslab_event` and per first event-entity state of a message to a file
 (flushed at once, so a SIGKILL leaves exactly what was fired), adds the demo account through
-the real config flow on the first start, and answers the soak driver over a Unix socket:
+the real config flow on the first start, and answers the soak driver on a loopback port:
 `status`, `reload`, `mem_start`, `mem_report`."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         finally:
             writer.close()
 
-    server = await asyncio.start_unix_server(serve, path=conf["socket"])
+    server = await asyncio.start_server(serve, "127.0.0.1", int(conf["port"]))
 
     async def stop(_event: Event) -> None:
         server.close()
@@ -121,6 +121,7 @@ async def _command(hass: HomeAssistant, command: str, add_account: Any) -> dict[
             "snapshots": len(list(data.snapshots.values())),
             "state_views": len(data._views),
             "devices": len(data.coordinator.data or {}),
+            "push_acks": len(data.push.push._seen_acks) if data.push else 0,
         }
     if command == "reload":
         if entry is None:

@@ -242,9 +242,9 @@ class EventDelivery:
 
     async def _fetch_once(self) -> None:
         self.fetches += 1
-        # a short first page for an event or a few; wide pages in a burst (many pushes since
-        # the last fetch, or the last walk outgrew its first page)
-        burst = self._bursting or self._pushes > SHORT_PAGE // 2
+        # a short first page for one event; wide pages in a burst (pushes came faster than one
+        # fetch, or the last walk outgrew its first page)
+        burst = self._bursting or self._pushes > 1
         page_size = WIDE_PAGE if burst else SHORT_PAGE
         self._pushes = 0
         fresh = [
