@@ -297,7 +297,7 @@ class Soak:
     # --- chaos -----------------------------------------------------------------------------
     async def fault(self, kind: str) -> None:
         start = time.time()
-        faults = lambda **knobs: self.control("POST", "faults", knobs)  # noqa: E731
+        faults = self.set_faults
         if kind == "push_drop":
             await self.control("POST", "push/drop")
         elif kind == "push_refuse":
@@ -333,6 +333,9 @@ class Soak:
         self.result.faults += 1
         self.result.fault_kinds.add(kind)
         self.unhealthy.append((start, time.time() + SETTLE))
+
+    async def set_faults(self, **knobs: Any) -> None:
+        await self.control("POST", "faults", knobs)
 
     async def reload(self) -> None:
         start = time.time()
