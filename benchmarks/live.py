@@ -20,7 +20,7 @@ import time
 import aiohttp
 import av
 
-from benchmarks.conftest import start_emulator
+from benchmarks.processes import start_emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
 from custom_components.botslab.api import BotslabClient, Device, Endpoints, Identity, QucLogin
 from custom_components.botslab.api.live.session import LiveSession

@@ -22,7 +22,8 @@ account's message box) is compared with the `botslab_event`s the recorder wrote:
 - Memory: tracemalloc snapshots in the last Home Assistant process, at its start and at the
   end; the bounded structures (recent ids, snapshots, device views) are checked.
 
-`scripts/bench soak [--seed N] [--minutes M] [--events N] [--short]` prints the seed first, so
+`scripts/bench soak [--seed N] [--minutes M] [--events N] [--faults N] [--short] [--keep]`
+prints the seed first, so
 that a failing schedule can be replayed; the result line last. Exit status 1 when an event
 was lost or doubled beyond the stated guarantee.
 """
@@ -31,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.processes import free_port, start_emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +91,21 @@ class SoakPlan:
     burst_min: int = 20
     burst_max: int = 100
 
+    @classmethod
+    def short(cls, seed: int) -> SoakPlan:
+        """The suite's soak (tests/test_soak.py; `--short`): 45 s, every fault kind once, a
+        reload, a graceful restart and a SIGKILL."""
+        return cls(
+            seed=seed,
+            minutes=0.75,
+            events=240,
+            reloads=1,
+            graceful_restarts=1,
+            kills=1,
+            faults=len(FAULT_KINDS),
+            burst_max=60,
+        )
+
 
 @dataclass
 class SoakResult:
@@ -126,12 +141,6 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Soak:
     """One soak run in `workdir`: the emulator, Home Assistant, the schedule, the count."""
 
@@ -160,26 +169,9 @@ class Soak:
 
     # --- processes -------------------------------------------------------------------------
     async def start_emulator(self) -> None:
-        port = free_port()
-        self.emulator = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "botslab_emulator",
-            "--port",
-            str(port),
-            "--state",
-            str(self.workdir / "emulator.json"),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=(self.workdir / "emulator.log").open("w"),
+        self.emulator, self.emulator_url = await start_emulator(
+            self.workdir / "emulator.json", self.workdir / "emulator.log"
         )
-        self.emulator_url = f"http://127.0.0.1:{port}"
-        for _ in range(400):
-            with contextlib.suppress(aiohttp.ClientError):
-                await self.control("GET", "config")
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError("the emulator did not start")
 
     def write_config(self) -> None:
         (self.config / "custom_components").mkdir(parents=True, exist_ok=True)
@@ -210,6 +202,8 @@ class Soak:
             str(self.config),
             "--skip-pip",
             cwd=self.workdir,
+            # this checkout on PYTHONPATH would shadow the configuration's custom_components
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=(self.workdir / f"ha-{len(self.pids)}.log").open("w"),
         )
@@ -514,11 +508,17 @@ class Soak:
                 )
             elif parts[0] == "S" and len(parts) == 4:
                 shown.setdefault(parts[2], float(parts[3]))
-        # the last batch each killed process fired: what its kill may fire again
-        last_batch: dict[int, int] = {}
-        for firings in fired.values():
-            for pid, fetch, _late in firings:
-                last_batch[pid] = max(last_batch.get(pid, -1), fetch)
+        # the last batch each process fired (the trailing run of one fetch: a reload starts
+        # the count anew): what a kill may fire again
+        last_batch: dict[int, tuple[int, set[str]]] = {}
+        for line in self._lines():
+            parts = line.split()
+            if parts[0] == "E" and len(parts) == 6:
+                pid, fetch = int(parts[1]), int(parts[2])
+                batch = last_batch.get(pid)
+                if batch is None or batch[0] != fetch:
+                    batch = last_batch[pid] = (fetch, set())
+                batch[1].add(parts[3])
         killed = {pid for pid, _at, _back in self.kills}
         kill_windows = [(at, back) for _pid, at, back in self.kills]
         for msg_id in self.made:
@@ -537,7 +537,7 @@ class Soak:
                 in_kill = (
                     len(again) == 1
                     and first[0] in killed
-                    and first[1] == last_batch.get(first[0])
+                    and msg_id in last_batch[first[0]][1]
                     and again[0][0] != first[0]
                 )
                 if in_kill:
@@ -583,6 +583,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=5.5)
     parser.add_argument("--events", type=int, default=2200)
     parser.add_argument("--faults", type=int, default=60)
+    parser.add_argument("--short", action="store_true", help="the suite's 45-second soak")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)
 
@@ -590,7 +591,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 async def amain(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
     print(f"soak seed={seed} (replay: scripts/bench soak --seed {seed})", flush=True)
-    plan = SoakPlan(seed=seed, minutes=args.minutes, events=args.events, faults=args.faults)
+    plan = (
+        SoakPlan.short(seed)
+        if args.short
+        else SoakPlan(seed=seed, minutes=args.minutes, events=args.events, faults=args.faults)
+    )
     workdir = Path(tempfile.mkdtemp(prefix="soak"))
     soak = Soak(plan, workdir)
     result = await soak.run()

@@ -1,4 +1,4 @@
-"""The short soak (`scripts/bench soak` in small): Home Assistant and the emulator as their own
+"""The short soak (`scripts/bench soak --short`): Home Assistant and the emulator as their own
 processes, every fault kind once at a random moment, a reload, a graceful restart and a
 SIGKILL in the middle of a burst; every event the emulator made is fired once, and a kill
 fires again at most the batch it interrupted. The seed is in the failure message."""
@@ -13,19 +13,9 @@ from benchmarks.soak import FAULT_KINDS, Soak, SoakPlan
 
 async def test_the_short_soak_loses_and_doubles_nothing(tmp_path: Path) -> None:
     seed = random.SystemRandom().randrange(1, 10**6)
-    plan = SoakPlan(
-        seed=seed,
-        minutes=0.75,
-        events=240,
-        reloads=1,
-        graceful_restarts=1,
-        kills=1,
-        faults=len(FAULT_KINDS),
-        burst_max=60,
-    )
-    soak = Soak(plan, tmp_path, log=lambda _msg: None)
+    soak = Soak(SoakPlan.short(seed), tmp_path, log=lambda _msg: None)
     result = await soak.run()
-    replay = f"seed {seed} (scripts/bench soak --seed {seed} replays the long schedule)"
+    replay = f"replay: scripts/bench soak --short --seed {seed}"
     assert result.made >= 200, replay
     assert result.fault_kinds == set(FAULT_KINDS), replay
     assert result.restarts == 2 and result.reloads == 1, replay
