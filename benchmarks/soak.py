@@ -18,7 +18,8 @@ account's message box) is compared with the `botslab_event`s the recorder wrote:
   the batch it interrupted again (at most that one batch) and loses nothing.
 - `late`: fired as late (older than the entry's maximum event age, no entity fires).
 - `p99_ms`: push write to event-entity state, for events made while push was healthy (outside
-  every fault, reload and restart window, and a few seconds after).
+  every fault, reload and restart window, and a few seconds after) and before tracemalloc
+  started (it slows every allocation down); the details line gives it with them as well.
 - Memory: tracemalloc snapshots in the last Home Assistant process, at its start and at the
   end; the bounded structures (recent ids, snapshots, device views) are checked.
 
@@ -133,7 +134,7 @@ class SoakResult:
         return (
             f"soak n={self.made} lost={self.lost} duplicated={self.duplicated} "
             f"kill_lost={self.kill_lost} kill_dup={self.kill_dup} late={self.late} "
-            f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_ms:.1f}"
+            f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_untraced_ms:.1f}"
         )
 
 
@@ -602,8 +603,8 @@ async def amain(args: argparse.Namespace) -> int:
     mem = result.memory
     print(
         f"soak details: seconds={result.seconds:.0f} reloads={result.reloads} "
-        f"healthy={result.healthy} p50_ms={result.p50_ms:.1f} "
-        f"p99_untraced_ms={result.p99_untraced_ms:.1f} (n={result.untraced}) "
+        f"healthy={result.untraced} p99_traced_ms={result.p99_ms:.1f} "
+        f"(n={result.healthy}, with the events while tracemalloc ran) "
         f"fault_kinds={len(result.fault_kinds)} mem_integration_kib={mem.get('integration_kib')} "
         f"mem_all_kib={mem.get('all_kib')} bounds={json.dumps(result.bounds, sort_keys=True)}",
         flush=True,
