@@ -501,25 +501,20 @@ class Soak:
         result.made = len(self.made)
         fired: dict[str, list[tuple[int, int, bool]]] = {}  # id -> [(pid, fetch, late)]
         shown: dict[str, float] = {}
-        for line in self._lines():
-            parts = line.split()
-            if parts[0] == "E" and len(parts) == 6:
-                fired.setdefault(parts[3], []).append(
-                    (int(parts[1]), int(parts[2]), parts[4] == "1")
-                )
-            elif parts[0] == "S" and len(parts) == 4:
-                shown.setdefault(parts[2], float(parts[3]))
         # the last batch each process fired (the trailing run of one fetch: a reload starts
         # the count anew): what a kill may fire again
         last_batch: dict[int, tuple[int, set[str]]] = {}
         for line in self._lines():
             parts = line.split()
             if parts[0] == "E" and len(parts) == 6:
-                pid, fetch = int(parts[1]), int(parts[2])
+                pid, fetch, msg_id = int(parts[1]), int(parts[2]), parts[3]
+                fired.setdefault(msg_id, []).append((pid, fetch, parts[4] == "1"))
                 batch = last_batch.get(pid)
                 if batch is None or batch[0] != fetch:
                     batch = last_batch[pid] = (fetch, set())
-                batch[1].add(parts[3])
+                batch[1].add(msg_id)
+            elif parts[0] == "S" and len(parts) == 4:
+                shown.setdefault(parts[2], float(parts[3]))
         killed = {pid for pid, _at, _back in self.kills}
         kill_windows = [(at, back) for _pid, at, back in self.kills]
         for msg_id in self.made:

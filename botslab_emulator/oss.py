@@ -148,10 +148,12 @@ class ObjectStore:
     async def prepare_key(self, media: str) -> None:
         """Have a clean key of `media` ready, found in a worker thread if none is."""
         if not self._ready.get(media):
-            found = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _find_clean_key, media
-            )
-            self._ready.setdefault(media, []).append(found)
+            await self._find_ahead(media)
+
+    async def _find_ahead(self, media: str) -> None:
+        """One more clean key of `media` among the ready ones, found in a worker thread."""
+        found = await asyncio.get_running_loop().run_in_executor(self._pool, _find_clean_key, media)
+        self._ready.setdefault(media, []).append(found)
 
     def _refill_later(self, media: str) -> None:
         """Find the next keys once events have been quiet for a moment: the worker thread
@@ -173,10 +175,8 @@ class ObjectStore:
             task.add_done_callback(lambda _t: self._refills.pop(media, None))
 
     async def _fill(self, media: str) -> None:
-        loop = asyncio.get_running_loop()
         while len(self._ready.get(media, ())) < READY_KEYS:
-            found = await loop.run_in_executor(self._pool, _find_clean_key, media)
-            self._ready.setdefault(media, []).append(found)
+            await self._find_ahead(media)
 
     async def take_snapshot(self, dev: Device) -> str:
         token = secrets.token_hex(6)

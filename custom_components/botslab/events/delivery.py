@@ -273,7 +273,8 @@ class EventDelivery:
                 if since < SAME_DEVICE_GAP:
                     await asyncio.sleep(SAME_DEVICE_GAP - since)
             self._deliver(event)
-            self._last_fired[event.serial] = time.monotonic()
+            if SAME_DEVICE_GAP:
+                self._last_fired[event.serial] = time.monotonic()
             delivered = True
         if delivered:
             # the crash guarantee (README): the cursor is written right after each delivered
