@@ -8,10 +8,13 @@ bursts. Writes its result lines to $BOTSLAB_BENCH_OUT.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import os
 from pathlib import Path
+import pstats
 import random
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -25,6 +28,86 @@ SINGLES = int(os.environ.get("BENCH_SINGLES", "500"))
 BURSTS = int(os.environ.get("BENCH_BURSTS", "5"))
 BURST_SIZE = int(os.environ.get("BENCH_BURST_SIZE", "100"))
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Trace:
+    """BENCH_TRACE=1: each burst's timeline on stderr, in ms from its first push (the
+    emulator's clock): page requests (start, round trip, items), batches (the push times of
+    their events and the worst latency), the time in `_deliver` and the cursor writes.
+    BENCH_TRACE=profile: also a cProfile of Home Assistant's loop over each burst."""
+
+    def __init__(self, entry: Any) -> None:
+        self.marks: list[tuple[float, str]] = []
+        self.batches: list[tuple[float, list[str]]] = []
+        self.profile = cProfile.Profile() if os.environ.get("BENCH_TRACE") == "profile" else None
+        delivery, client = entry.runtime_data.events, entry.runtime_data.client
+        items, deliver_batch = client._message_items, delivery._deliver_batch
+        deliver, save = delivery._deliver, delivery._save
+        spent = [0.0, 0.0]  # in _deliver since the last cursor write: wall, CPU
+
+        async def traced_items(params: dict[str, Any]) -> Any:
+            start = time.time()
+            page = await items(params)
+            took = (time.time() - start) * 1000
+            text = f"page {params['page']}x{params['page_size']} ({took:.1f} ms, {len(page[0])})"
+            self.marks.append((start, text))
+            return page
+
+        async def traced_batch(fresh: list[Any]) -> None:
+            self.batches.append((time.time(), [e.id for e in fresh]))
+            self.marks.append((time.time(), f"batch of {len(fresh)} begins"))
+            await deliver_batch(fresh)
+
+        def traced_deliver(event: Any) -> None:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            deliver(event)
+            spent[0] += time.perf_counter() - wall
+            spent[1] += time.thread_time() - cpu
+
+        async def traced_save() -> None:
+            text = f"fired ({spent[0] * 1000:.1f} ms in _deliver, {spent[1] * 1000:.1f} on the CPU)"
+            self.marks.append((time.time(), text))
+            spent[:] = [0.0, 0.0]
+            await save()
+            self.marks.append((time.time(), "cursor written"))
+
+        client._message_items = traced_items
+        delivery._deliver_batch, delivery._deliver = traced_batch, traced_deliver
+        delivery._save = traced_save
+
+    def start(self) -> None:
+        if self.profile is not None:
+            self.profile.enable()
+
+    def show(self, ids: list[str], pushed: dict[str, float], changed: dict[str, float]) -> None:
+        if self.profile is not None:
+            self.profile.disable()
+        t0 = min(pushed[i] for i in ids)
+        for begun, batch in self.batches:
+            done = [i for i in batch if i in pushed and i in changed]
+            if done:
+                worst = max(done, key=lambda i: changed[i] - pushed[i])
+                self.marks.append(
+                    (
+                        begun + 1e-6,
+                        f"  pushed {(min(pushed[i] for i in done) - t0) * 1000:.1f}-"
+                        f"{(max(pushed[i] for i in done) - t0) * 1000:.1f}, worst "
+                        f"{(changed[worst] - pushed[worst]) * 1000:.1f} ms (#{batch.index(worst) + 1})",
+                    )
+                )
+        latency = sorted((changed[i] - pushed[i]) * 1000 for i in ids if i in changed)
+        lines = [f"{(t - t0) * 1000:7.1f} {text}" for t, text in sorted(self.marks) if t >= t0]
+        print(
+            f"burst: latency p50 {latency[len(latency) // 2]:.1f} max {latency[-1]:.1f} ms",
+            *lines,
+            sep="\n",
+            file=sys.stderr,
+        )
+        self.marks.clear()
+        self.batches.clear()
+        if self.profile is not None:
+            pstats.Stats(self.profile, stream=sys.stderr).sort_stats("cumulative").print_stats(60)
+            self.profile = cProfile.Profile()
 
 
 async def test_events_benchmark(
@@ -82,6 +165,7 @@ async def test_events_benchmark(
             msg_id = str(event.data["message_id"])
             bus_count[msg_id] = bus_count.get(msg_id, 0) + 1
 
+        trace = _Trace(entry) if os.environ.get("BENCH_TRACE") else None
         hass.bus.async_listen("state_changed", on_state)
         hass.bus.async_listen("botslab_event", on_bus)
         rnd = random.Random(7)
@@ -116,11 +200,15 @@ async def test_events_benchmark(
         for _ in range(BURSTS):
             await asyncio.sleep(0.3)
             before = entry.runtime_data.events.fetches
+            if trace is not None:
+                trace.start()
             results = (await control("burst", {"events": [one() for _ in range(BURST_SIZE)]}))[
                 "results"
             ]
             ids = [record(r) for r in results]
             await settle(ids)
+            if trace is not None:
+                trace.show(ids, pushed_at, changed)
             await asyncio.sleep(0.2)
             burst_fetches += entry.runtime_data.events.fetches - before
             burst_ids.extend(ids)

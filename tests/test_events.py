@@ -171,6 +171,74 @@ async def test_burst_is_coalesced_exactly_once_in_order(
     assert fetches <= 20, f"{fetches} fetches for 100 pushes"
 
 
+async def test_last_event_sensors_are_written_once_per_fetch(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """Five events of one device in one fetch: every one reaches the bus and the event
+    entity, and the last-event sensors are written once, with the newest."""
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    sensors = {eid(hass, "sensor", GARDEN, key) for key in ("last_event_kind", "last_event_time")}
+    motion = eid(hass, "event", GARDEN, "motion")
+    writes: dict[str, list[str]] = {entity: [] for entity in (*sensors, motion)}
+
+    @callback
+    def on_state(event: Event) -> None:
+        if event.data["entity_id"] in writes and event.data["new_state"] is not None:
+            writes[event.data["entity_id"]].append(event.data["new_state"].state)
+
+    hass.bus.async_listen("state_changed", on_state)
+    kinds = ("person", "pet", "vehicle", "package", "motion")
+    ids = [
+        (await emulator.trigger(GARDEN, kind, push=kind == "motion"))["msg_id"] for kind in kinds
+    ]
+    await until(hass, lambda: len(bus.events) == 5)
+    await hass.async_block_till_done()
+    assert bus.ids() == ids
+    assert len(writes[motion]) == 5, "each event fires the event entity"
+    kind = eid(hass, "sensor", GARDEN, "last_event_kind")
+    assert writes[kind] == ["motion"], writes[kind]
+    assert all(len(writes[entity]) == 1 for entity in sensors), writes
+
+
+async def test_a_firing_gap_holds_only_its_own_entity(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before Home Assistant 2026.8 an event entity waits between two firings (its state is
+    its time in ms); the waiting holds that entity only, not the other devices' events."""
+    from custom_components.botslab import event as event_platform
+
+    monkeypatch.setattr(event_platform, "FIRING_GAP", 0.003)
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    garden, door = eid(hass, "event", GARDEN, "motion"), eid(hass, "event", DOOR, "motion")
+    fired: list[tuple[str, object]] = []
+
+    @callback
+    def on_state(event: Event) -> None:
+        new = event.data["new_state"]
+        if event.data["entity_id"] in (garden, door) and new is not None:
+            fired.append((event.data["entity_id"], new.attributes.get("message_id")))
+
+    hass.bus.async_listen("state_changed", on_state)
+    serials = [GARDEN] * 8 + [DOOR] * 2
+    ids = [
+        (await emulator.trigger(serial, "motion", push=i == len(serials) - 1))["msg_id"]
+        for i, serial in enumerate(serials)
+    ]
+    await until(hass, lambda: len(fired) == 10)
+    assert [i for e, i in fired if e == garden] == ids[:8], "in order, each a state of its own"
+    assert [i for e, i in fired if e == door] == ids[8:]
+    assert fired.index((door, ids[8])) < fired.index((garden, ids[7])), (
+        "the doorbell's event waited for the garden camera's gap"
+    )
+    # an entity removed while it waits leaves no timer behind
+    more = [(await emulator.trigger(GARDEN, "motion", push=i == 2))["msg_id"] for i in range(3)]
+    await until(hass, lambda: bus.ids()[-3:] == more)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def test_push_outage_delivers_once_on_reconnect(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:

@@ -23,7 +23,7 @@ from homeassistant.const import (
     UnitOfInformation,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
@@ -46,8 +46,7 @@ from .events import (
     CONNECTION_POLLING,
     CONNECTION_PUSH,
     SIGNAL_CONNECTION,
-    SIGNAL_EVENT,
-    DeliveredEvent,
+    SIGNAL_LATEST,
 )
 
 PARALLEL_UPDATES = 0
@@ -273,11 +272,8 @@ class BotslabSensor(BotslabEntity, RestoreSensor):
             if last is not None and isinstance(last.native_value, (datetime, str)):
                 self._kept = last.native_value
         if description.on_event:
-            self.listen(SIGNAL_EVENT, self._on_event)
-
-    @callback
-    def _on_event(self, _delivered: DeliveredEvent) -> None:
-        self.async_write_ha_state()  # unchanged for a late event: nothing is recorded
+            # once per delivered batch, when this device's newest event changed
+            self.listen(SIGNAL_LATEST, self.async_write_ha_state)
 
 
 class BotslabConnectionSensor(SensorEntity):

@@ -178,6 +178,7 @@ class HostileCloud:
         self.headers: dict[str, str] = {}
         self.stream: int = 0  # > 0: stream that many bytes of JSON whitespace instead
         self.by_path: dict[str, bytes] = {}  # answers for paths ending so, before `body`
+        self.message_pages: dict[str, bytes] = {}  # the message list's answers by `page`
         self.hits = 0
         self.url = ""
 
@@ -191,6 +192,9 @@ class HostileCloud:
                 for _ in range(self.stream // len(chunk)):
                     await response.write(chunk)
             return response
+        if request.path.endswith("/v2/message/list") and self.message_pages:
+            page = self.message_pages.get(request.query.get("page", "1"), b'{"code": 0}')
+            return web.Response(body=page)
         body = next((b for p, b in self.by_path.items() if request.path.endswith(p)), self.body)
         return web.Response(status=self.status, body=body, headers=self.headers)
 
@@ -386,6 +390,33 @@ async def test_one_bad_message_is_skipped_and_counted(cloud: HostileCloud) -> No
         client = make_client(http, cloud)
         page = await client.messages()
     assert [e.id for e in page.events] == ["ok"] and client.skipped == len(bad)
+
+
+async def test_a_bad_message_does_not_end_a_walk(cloud: HostileCloud) -> None:
+    """A full page with one bad item is still a full page: the walk reads on to the id it has
+    seen, and loses none of the good events behind the bad one."""
+
+    def item(msg_id: str, ctime: int = 1700000000) -> dict[str, Any]:
+        return {"id": msg_id, "tdata": {"device_name": "SN1", "event_type": "x", "ctime": ctime}}
+
+    pages = [
+        [item("e6"), item("e5"), item("bad", ctime=10**15), item("e4"), item("e3")],
+        [item("e2"), item("e1"), item("old"), item("older")],
+    ]
+    cloud.message_pages = {
+        str(n): json.dumps({"code": 0, "data": {"items": items}}).encode()
+        for n, items in enumerate(pages, 1)
+    }
+    cloud.by_path["/v1/app/login"] = LOGIN
+    async with aiohttp.ClientSession() as http:
+        client = make_client(http, cloud)
+        fresh = [
+            e.id
+            async for e in client.events_since(
+                {"old", "older"}, 1700000000, page_size=5, wide_page_size=5
+            )
+        ]
+    assert fresh == ["e1", "e2", "e3", "e4", "e5", "e6"] and client.skipped == 1
 
 
 @pytest.mark.parametrize("declared", [True, False])

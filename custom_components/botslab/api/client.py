@@ -45,6 +45,7 @@ from .models import (
     ShareLevel,
     as_list,
     code_of,
+    item_id,
     message_id,
     number,
     plain,
@@ -138,19 +139,26 @@ class BotslabClient(CloudConnection):
         }
         if device is not None:
             params.update(_dev(device))
-        data = await self._call("GET", ep.MESSAGE_LIST, params)
-        if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
-            raise ProtocolError("message list without items")
-        events = []
-        for item in data.get("items") or []:
-            try:
-                events.append(Event.from_api(item))
-            except ProtocolError:
-                self.skipped += 1  # one bad message never blocks the others
-                _LOGGER.debug("skipping a malformed message")
+        items, data = await self._message_items(params)
+        events = [event for item in items if (event := self._event(item)) is not None]
         return MessagePage(
             tuple(events), message_id(data.get("nextid")), message_id(data.get("previd"))
         )
+
+    async def _message_items(self, params: dict[str, Any]) -> tuple[list[Any], Mapping[str, Any]]:
+        """A page of the message list as it came: its items (not read yet), and the answer."""
+        data = await self._call("GET", ep.MESSAGE_LIST, params)
+        if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
+            raise ProtocolError("message list without items")
+        return data.get("items") or [], data
+
+    def _event(self, item: Any) -> Event | None:
+        try:
+            return Event.from_api(item)
+        except ProtocolError:
+            self.skipped += 1  # one bad message never blocks the others
+            _LOGGER.debug("skipping a malformed message")
+            return None
 
     async def events_since(
         self,
@@ -171,24 +179,34 @@ class BotslabClient(CloudConnection):
         until a page holds only events older than `floor`. Events with one `ctime` keep the
         list's order. Pages are asked for by number, so a walk keeps one page size: when the
         first page (`page_size`, small for a single event) holds nothing seen, more came than
-        it guessed, and the walk starts over with pages of `wide_page_size`.
+        it guessed, and the walk starts over with pages of `wide_page_size`. Only the items
+        above the first seen one are read in full, each once per walk; a bad item is skipped
+        and still counts towards a full page.
         """
         collected: list[Event] = []  # unseen events above the first seen one, newest first
+        read: dict[str, Event] = {}  # the items read in full on this walk, by id
         reached = False
         size = page_size
         page_no = 1
         for _ in range(max_pages):
-            page = await self.messages(page=page_no, page_size=size)
-            for event in page.events:
-                if event.id in seen:
+            items, _data = await self._message_items({"page": page_no, "page_size": size})
+            on_page: list[Event] = []
+            for item in items:
+                msg_id = item_id(item)
+                if msg_id in seen:
                     reached = True
                     break
-                collected.append(event)
+                event = read.get(msg_id) if msg_id else None
+                if event is None and (event := self._event(item)) is not None:
+                    read[event.id] = event
+                if event is not None:
+                    on_page.append(event)
+            collected.extend(on_page)
             if (
                 floor is None
                 or reached
-                or all(e.ctime < floor for e in page.events)
-                or len(page.events) < size
+                or (on_page and all(e.ctime < floor for e in on_page))
+                or len(items) < size
                 or len(collected) >= max_events
             ):
                 break

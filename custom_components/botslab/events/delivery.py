@@ -22,7 +22,6 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 
 from ..api import AuthExpired, BotslabClient, BotslabError, Event, SessionConflict
-from ..compat import EVENT_TIMES_INCREASE
 from ..const import (
     CONF_DOWNLOAD_SNAPSHOTS,
     CONF_MAX_EVENT_AGE,
@@ -33,7 +32,7 @@ from ..const import (
 )
 from ..coordinator import DeviceCoordinator, SessionGuard
 from ..devices import device_for_serial
-from . import SIGNAL_EVENT, DeliveredEvent
+from . import SIGNAL_EVENT, SIGNAL_LATEST, DeliveredEvent
 from .snapshots import SnapshotStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,8 +44,7 @@ STORED_IDS = 200  # delivered ids kept across restarts
 FIRST_START_PAGE = 20
 SHORT_PAGE = 10  # the first page of a walk after a push or two
 WIDE_PAGE = 50  # a burst's pages (the most the device list is seen to take, protocol.md 3.1)
-# seconds between two events of one device, where Home Assistant does not space them itself
-SAME_DEVICE_GAP = 0.0 if EVENT_TIMES_INCREASE else 0.0015
+NEWEST_WAIT = 0.1  # seconds a device's newest event may wait to be shown in a long stream
 
 
 class CursorStore(Store[dict[str, Any]]):
@@ -107,8 +105,9 @@ class EventDelivery:
         self._pushes = 0
         self._bursting = False
         self._until_started: CALLBACK_TYPE | None = None
-        self._last_fired: dict[str, float] = {}
         self._result_listeners: list[Callable[[bool], None]] = []
+        self._newest: dict[str, None] = {}  # devices whose newest event is not shown yet
+        self._newest_since = 0.0
         self._unsubs: list[CALLBACK_TYPE] = []
         self.fetches = 0
         self.delivered = 0
@@ -202,6 +201,7 @@ class EventDelivery:
         try:
             await self._fetch_until_clean()
         finally:
+            self._show_newest()
             self.snapshots.resume()
 
     async def _fetch_until_clean(self) -> None:
@@ -262,26 +262,32 @@ class EventDelivery:
             _LOGGER.warning(
                 "More than %d BOTSLAB events arrived at once; the oldest were skipped", MAX_CATCH_UP
             )
-        delivered = False
+        await self._deliver_batch(fresh)
+
+    async def _deliver_batch(self, fresh: list[Event]) -> None:
+        delivered_before = self.delivered
         for event in fresh:
-            if event.id in self._seen:
-                continue
-            if SAME_DEVICE_GAP:
-                # An event entity's state is its time in milliseconds: before 2026.8, two
-                # events of one device in one millisecond read as one to state triggers
-                since = time.monotonic() - self._last_fired.get(event.serial, 0.0)
-                if since < SAME_DEVICE_GAP:
-                    await asyncio.sleep(SAME_DEVICE_GAP - since)
-            self._deliver(event)
-            if SAME_DEVICE_GAP:
-                self._last_fired[event.serial] = time.monotonic()
-            delivered = True
-        if delivered:
+            if event.id not in self._seen:
+                self._deliver(event)
+        if self._newest and time.monotonic() - self._newest_since > NEWEST_WAIT:
+            await asyncio.sleep(0)  # automations hear the events first
+            self._show_newest()
+        if self.delivered > delivered_before:
             # the crash guarantee (README): the cursor is written right after each delivered
             # batch, so a kill in between delivers that batch again, and never loses it
             await self._save()
 
+    def _show_newest(self) -> None:
+        """What shows a device's newest event (the last-event sensors) is written once per
+        device when a fetch ends, or every NEWEST_WAIT in a long stream, after the events of
+        the device fired: in a burst, not once per event."""
+        newest, self._newest = self._newest, {}
+        for serial in newest:
+            async_dispatcher_send(self.hass, SIGNAL_LATEST.format(self.entry.entry_id, serial))
+
     def _deliver(self, event: Event) -> None:
+        """Fire one event: the bus, the device's event entities and binary sensors. When it is
+        its device's newest, the device waits for `_show_newest`."""
         self._floor = max(self._floor or 0, event.ctime)
         self._seen[event.id] = None
         while len(self._seen) > RECENT_IDS:
@@ -299,6 +305,9 @@ class EventDelivery:
         if event.ctime >= self._latest_ctime.get(event.serial, 0):
             self._latest_ctime[event.serial] = event.ctime
             self.latest[event.serial] = delivered
+            if not self._newest:
+                self._newest_since = time.monotonic()
+            self._newest[event.serial] = None
         self.hass.bus.async_fire(
             EVENT_BOTSLAB,
             {

@@ -30,6 +30,7 @@ from .events import (
     MessagePage,
     PlayUrl,
     VideoRef,
+    item_id,
     message_id,
 )
 from .settings import (
@@ -100,6 +101,7 @@ __all__ = [
     "as_list",
     "code_of",
     "event_kind",
+    "item_id",
     "looks_personal",
     "mask",
     "mask_personal",

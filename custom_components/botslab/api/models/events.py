@@ -55,6 +55,13 @@ def message_id(value: Any) -> str:
     return text if len(text) <= 128 else ""
 
 
+def item_id(raw: Any) -> str:
+    """The id of a message list item, under any of its field names ('' when it has none)."""
+    if not isinstance(raw, Mapping):
+        return ""
+    return next((i for k in ("id", "msg_id", "message_id") if (i := message_id(raw.get(k)))), "")
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One message of the message list (protocol.md 3.3). `id` is opaque."""
@@ -85,9 +92,7 @@ class Event:
                 raise ProtocolError("tdata is not JSON") from err
         tdata = obj_field(tdata, "tdata")
         # the field variants the working public client takes (protocol.md 3.3)
-        msg_id = next(
-            (i for k in ("id", "msg_id", "message_id") if (i := message_id(item.get(k)))), ""
-        )
+        msg_id = item_id(item)
         if not msg_id:
             raise ProtocolError("message without id")
         event_type = str_field(
