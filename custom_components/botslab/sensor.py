@@ -272,7 +272,7 @@ class BotslabSensor(BotslabEntity, RestoreSensor):
             if last is not None and isinstance(last.native_value, (datetime, str)):
                 self._kept = last.native_value
         if description.on_event:
-            # once per delivered batch, when this device's newest event changed
+            # once per fetch (not per event), when this device's newest event changed
             self.listen(SIGNAL_LATEST, self.async_write_ha_state)
 
 

@@ -16,7 +16,8 @@ from ..api import Event
 
 # per entry and device: only that device's entities hear its events
 SIGNAL_EVENT = "botslab_event_{}_{}"
-# per entry and device, once per delivered batch: the device's newest event changed
+# per entry and device, when a fetch ends (or every 0.1 s in a long stream): the device's
+# newest event changed
 SIGNAL_LATEST = "botslab_latest_{}_{}"
 SIGNAL_IMAGE = "botslab_image_{}_{}"
 SIGNAL_CONNECTION = "botslab_connection_{}"
