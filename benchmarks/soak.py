@@ -120,11 +120,10 @@ class SoakResult:
     fault_kinds: set[str] = field(default_factory=set)
     reloads: int = 0
     restarts: int = 0
-    p99_ms: float = float("nan")
-    p50_ms: float = float("nan")
-    healthy: int = 0
-    untraced: int = 0  # healthy events made before tracemalloc started
-    p99_untraced_ms: float = float("nan")
+    healthy: int = 0  # events made while push was healthy, before tracemalloc started
+    p99_ms: float = float("nan")  # over those
+    healthy_traced: int = 0  # with the healthy events while tracemalloc ran
+    p99_traced_ms: float = float("nan")
     seconds: float = 0.0
     memory: dict[str, Any] = field(default_factory=dict)
     bounds: dict[str, Any] = field(default_factory=dict)
@@ -134,7 +133,7 @@ class SoakResult:
         return (
             f"soak n={self.made} lost={self.lost} duplicated={self.duplicated} "
             f"kill_lost={self.kill_lost} kill_dup={self.kill_dup} late={self.late} "
-            f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_untraced_ms:.1f}"
+            f"faults={self.faults} restarts={self.restarts} p99_ms={self.p99_ms:.1f}"
         )
 
 
@@ -550,12 +549,10 @@ class Soak:
             and m in shown
             and not any(a <= pushed <= b for a, b in self.unhealthy)
         ]
-        latencies = sorted(ms for _at, ms in healthy)
+        traced = sorted(ms for _at, ms in healthy)
         untraced = sorted(ms for at, ms in healthy if at < self.memory_from)
-        result.healthy = len(latencies)
-        result.p50_ms, result.p99_ms = _pct(latencies, 0.5), _pct(latencies, 0.99)
-        result.untraced = len(untraced)
-        result.p99_untraced_ms = _pct(untraced, 0.99)
+        result.healthy_traced, result.p99_traced_ms = len(traced), _pct(traced, 0.99)
+        result.healthy, result.p99_ms = len(untraced), _pct(untraced, 0.99)
         bounds = result.bounds
         devices = int(bounds.get("devices", len(self.devices)))
         for key, limit in (
@@ -586,20 +583,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def amain(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 10**6)
-    print(f"soak seed={seed} (replay: scripts/bench soak --seed {seed})", flush=True)
-    plan = (
-        SoakPlan.short(seed)
-        if args.short
-        else SoakPlan(seed=seed, minutes=args.minutes, events=args.events, faults=args.faults)
-    )
+    if args.short:
+        plan, shape = SoakPlan.short(seed), "--short "
+    else:
+        plan = SoakPlan(seed=seed, minutes=args.minutes, events=args.events, faults=args.faults)
+        shape = f"--minutes {plan.minutes:g} --events {plan.events} --faults {plan.faults} "
+    print(f"soak seed={seed} (replay: scripts/bench soak {shape}--seed {seed})", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="soak"))
     soak = Soak(plan, workdir)
     result = await soak.run()
     mem = result.memory
     print(
         f"soak details: seconds={result.seconds:.0f} reloads={result.reloads} "
-        f"healthy={result.untraced} p99_traced_ms={result.p99_ms:.1f} "
-        f"(n={result.healthy}, with the events while tracemalloc ran) "
+        f"healthy={result.healthy} p99_traced_ms={result.p99_traced_ms:.1f} "
+        f"(n={result.healthy_traced}, with the events while tracemalloc ran) "
         f"fault_kinds={len(result.fault_kinds)} mem_integration_kib={mem.get('integration_kib')} "
         f"mem_all_kib={mem.get('all_kib')} bounds={json.dumps(result.bounds, sort_keys=True)}",
         flush=True,
