@@ -133,18 +133,33 @@ async def test_events_benchmark(
             for i in range(47)
         ]
         devices += ["BDX3A1B2C3D4", "BCC5E5F6A7B8", "BCC2C9D0E1F2"]
-        assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator_url}})
+        os.environ["BOTSLAB_EMULATOR_URL"] = emulator_url  # development's switch (cloud.py)
+        assert await async_setup_component(hass, DOMAIN, {})
         entry = await add_entry(hass)
-        if os.environ.get("BENCH_NO_SNAPSHOTS"):
-            from custom_components.botslab.const import CONF_DOWNLOAD_SNAPSHOTS
+        from custom_components.botslab.const import (
+            CONF_DOWNLOAD_SNAPSHOTS,
+            CONF_LIVE_PREPARE_SECONDS,
+        )
 
-            hass.config_entries.async_update_entry(entry, options={CONF_DOWNLOAD_SNAPSHOTS: False})
+        options: dict[str, Any] = {}
+        if os.environ.get("BENCH_NO_SNAPSHOTS"):
+            options[CONF_DOWNLOAD_SNAPSHOTS] = False
+        if os.environ.get("BENCH_NO_PREPARE"):  # a ring's prepared live view streams meanwhile
+            options[CONF_LIVE_PREPARE_SECONDS] = 0
+        if options:
+            hass.config_entries.async_update_entry(entry, options=options)
             await hass.async_block_till_done()
         stream = entry.runtime_data.push
         assert stream is not None
         deadline = time.monotonic() + 20
         while stream.connection != "push":
             assert time.monotonic() < deadline, "push did not connect"
+            await asyncio.sleep(0.01)
+        while True:  # far away, the alias reaches the server half a round trip later
+            async with http.get(f"{emulator_url}/_emulator/push") as resp:
+                if (await resp.json())["bound_aliases"]:
+                    break
+            assert time.monotonic() < deadline, "the push alias was not bound"
             await asyncio.sleep(0.01)
         assert len(devices) == 50
 
@@ -242,6 +257,9 @@ async def test_events_benchmark(
             f"p99_ms={pct(values, 0.99):.2f} fetches_per_event={burst_fetches / max(1, len(burst_ids)):.3f} "
             f"lost={lost} duplicated={duplicated}"
         )
+        async with http.post(f"{emulator_url}/_emulator/faults", json={}) as resp:
+            net = (await resp.json())["net"]
+        line += f" rtt_ms={net['rtt_ms']:g} jitter_ms={net['jitter_ms']:g}"
         out = os.environ.get("BOTSLAB_BENCH_OUT")
         if out:
             Path(out).write_text(detail + "\n" + line + "\n")  # noqa: ASYNC240

@@ -39,7 +39,8 @@ async def test_media_benchmark(
     from tests.conftest import add_entry
 
     asyncio.get_running_loop().set_debug(False)
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator_url}})
+    os.environ["BOTSLAB_EMULATOR_URL"] = emulator_url  # development's switch (cloud.py)
+    assert await async_setup_component(hass, DOMAIN, {})
     assert await async_setup_component(hass, "media_source", {})
     entry = await add_entry(hass)
     await hass.async_block_till_done()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from tests.conftest import _loopback_sockets  # noqa: F401
 
 @pytest.fixture
 async def emulator_url(tmp_path: Path) -> AsyncIterator[str]:
-    proc, url = await start_emulator(tmp_path / "w.json")
+    # BENCH_NETWORK=wan (scripts/bench events --network wan): the cloud far away
+    network = os.environ.get("BENCH_NETWORK", "loopback")
+    proc, url = await start_emulator(tmp_path / "w.json", network=network)
     try:
         yield url
     finally:

@@ -20,7 +20,25 @@ def _figures(line: str) -> dict[str, float]:
     }
 
 
+def _network(argv: list[str]) -> list[str]:
+    """`--network loopback|wan` for the emulator (BENCH_NETWORK); the rest for pytest."""
+    rest, network = [], os.environ.get("BENCH_NETWORK", "loopback")
+    args = iter(argv)
+    for arg in args:
+        if arg == "--network":
+            network = next(args, "loopback")
+        elif arg.startswith("--network="):
+            network = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    if network not in ("loopback", "wan"):
+        raise SystemExit(f"--network: loopback or wan, not {network!r}")
+    os.environ["BENCH_NETWORK"] = network
+    return rest
+
+
 def main() -> int:
+    sys.argv[2:] = _network(sys.argv[2:])
     suite = sys.argv[1]
     if suite != "events":
         return _once(suite)

@@ -46,6 +46,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.haproc import ask_helper, http_settings, link_components, spawn_ha
 from benchmarks.processes import free_port, start_emulator
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER
 
@@ -73,9 +74,13 @@ FAULT_KINDS = [
     "list_delay",
     "sid_expired",
     "snapshot_fail",
+    "push_before_list",
+    "snooze",
+    "do_not_disturb",
 ]
 LIFECYCLE = ("reload", "restart", "kill")
 SETTLE = 3.0  # seconds after a fault or restart before latency counts again
+HELD_BACK_POLL = 5.0  # events/link.py: how often the list is read while pushes are held back
 RECENT_IDS_LIMIT = 2000  # events/delivery.py RECENT_IDS
 PUSH_ACKS_LIMIT = 512  # api/push.py SEEN_ACKS
 
@@ -174,38 +179,20 @@ class Soak:
         )
 
     def write_config(self) -> None:
-        (self.config / "custom_components").mkdir(parents=True, exist_ok=True)
-        for name, target in (
-            ("botslab", ROOT / "custom_components" / "botslab"),
-            ("botslab_soak", COMPONENT),
-        ):
-            link = self.config / "custom_components" / name
-            if not link.exists():
-                link.symlink_to(target)
+        link_components(self.config, "botslab_soak", COMPONENT)
         (self.config / "configuration.yaml").write_text(
             "homeassistant:\n  name: soak\n  time_zone: UTC\n  country: DE\n"
             "  unit_system: metric\n  currency: EUR\n"
-            f"http:\n  server_host: 127.0.0.1\n  server_port: {free_port()}\n"
+            f"{http_settings(self.config, free_port())}"
             "logger:\n  default: warning\n"
-            f"botslab:\n  emulator_url: {self.emulator_url}\n"
             f"botslab_soak:\n  out: {self.out}\n  port: {self.port}\n"
             f"  username: {DEMO_USER}\n  password: {DEMO_PASSWORD}\n"
         )
 
     async def start_ha(self) -> None:
         started = time.time()
-        self.ha = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "homeassistant",
-            "--config",
-            str(self.config),
-            "--skip-pip",
-            cwd=self.workdir,
-            # this checkout on PYTHONPATH would shadow the configuration's custom_components
-            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=(self.workdir / f"ha-{len(self.pids)}.log").open("w"),
+        self.ha = await spawn_ha(
+            self.config, self.workdir, self.emulator_url, self.workdir / f"ha-{len(self.pids)}.log"
         )
         self.pids.append(self.ha.pid)
         deadline = time.monotonic() + 180
@@ -215,7 +202,7 @@ class Soak:
             status = await self.ask("status")
             if status is not None and not status.get("loaded") and len(self.pids) == 1:
                 await self.ask("add_account")
-            if status and status.get("loaded") and status.get("connection") == "push":
+            if status and status.get("loaded") and status.get("push_state") == "connected":
                 self.log(f"Home Assistant {self.ha.pid} ready in {time.time() - started:.1f} s")
                 return
             await asyncio.sleep(0.2)
@@ -234,23 +221,12 @@ class Soak:
 
     async def ask(self, command: str) -> dict[str, Any] | None:
         """A command to the recorder in Home Assistant; None while it is not listening."""
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return None
-        try:
-            writer.write(command.encode() + b"\n")
-            await writer.drain()
-            line = await asyncio.wait_for(reader.readline(), 120)
-            answer: dict[str, Any] = json.loads(line) if line else {}
-            return answer
-        except (OSError, ValueError, TimeoutError):
-            return None
-        finally:
-            writer.close()
+        return await ask_helper(self.port, command, 120)
 
     async def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         assert self.http is not None
+        if body is None and method != "GET":
+            body = {}  # the control API takes only JSON bodies
         async with self.http.request(
             method, f"{self.emulator_url}/_emulator/{path}", json=body
         ) as resp:
@@ -324,6 +300,22 @@ class Soak:
             await faults(errors_left=self.rnd.randint(1, 4), error_status=503, error_path="/oss/")
             await asyncio.sleep(self.rnd.uniform(1.0, 3.0))
             await faults(errors_left=0)
+        elif kind == "push_before_list":
+            # a push comes before the list shows its message: the look again finds it
+            await faults(push_before_list_ms=self.rnd.randint(300, 3000))
+            await asyncio.sleep(self.rnd.uniform(1.0, 4.0))
+            await faults(push_before_list_ms=0)
+        elif kind == "snooze":
+            # a doorbell snoozed from Home Assistant: its events are not pushed, only listed
+            seconds = self.rnd.randint(8, 30)
+            doorbells = [d for d in self.devices if d.startswith("BD")] or self.devices
+            await self.ask(f"snooze {self.rnd.choice(doorbells)} {seconds}")
+            self.unhealthy.append((start, time.time() + seconds + SETTLE + HELD_BACK_POLL))
+        elif kind == "do_not_disturb":
+            # do-not-disturb now, for the whole account: nothing is pushed, all is listed
+            await self.ask("dnd 2")
+            await asyncio.sleep(self.rnd.uniform(4.0, 12.0))
+            await self.ask("dnd_off")
         self.result.faults += 1
         self.result.fault_kinds.add(kind)
         self.unhealthy.append((start, time.time() + SETTLE))
@@ -344,7 +336,7 @@ class Soak:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             status = await self.ask("status")
-            if status and status.get("loaded") and status.get("connection") == "push":
+            if status and status.get("loaded") and status.get("push_state") == "connected":
                 return
             await asyncio.sleep(0.2)
         self.result.problems.append("push did not come back")
@@ -557,9 +549,8 @@ class Soak:
         devices = int(bounds.get("devices", len(self.devices)))
         for key, limit in (
             ("recent_ids", RECENT_IDS_LIMIT),
-            ("latest", devices),
+            ("newest_events", devices),
             ("snapshots", devices),
-            ("state_views", devices),
             ("push_acks", PUSH_ACKS_LIMIT),
         ):
             if key in bounds and bounds[key] > limit:

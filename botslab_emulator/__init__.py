@@ -1,4 +1,4 @@
-"""A faithful local emulator of the BOTSLAB cloud (protocol.md), for tests and the demo.
+"""A faithful local emulator of the BOTSLAB cloud (docs/protocol/README.md), for tests and the demo.
 
 It never imports the integration: it is the other side of the protocol, written on its own.
 """

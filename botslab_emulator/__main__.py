@@ -11,6 +11,8 @@ from pathlib import Path
 import signal
 import sys
 
+from .network import PROFILES
+from .replay import shapes_from_report
 from .server import Emulator
 
 
@@ -27,6 +29,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--state", type=Path, help="JSON file that keeps the world across restarts")
     parser.add_argument("--empty", action="store_true", help="start without the demo world")
+    parser.add_argument(
+        "--from-diagnostics",
+        type=Path,
+        metavar="FILE",
+        help="answer in the shapes this BOTSLAB diagnostics file recorded (docs/diagnostics.md)",
+    )
+    parser.add_argument(
+        "--network",
+        choices=sorted(PROFILES),
+        default="loopback",
+        help="the path to the cloud: loopback (nothing added) or wan (120 ms round trips "
+        "± 30 ms, 1%% UDP loss; each a knob: net_rtt_ms, net_jitter_ms, net_udp_loss_pct)",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -39,6 +54,10 @@ async def run(args: argparse.Namespace) -> None:
         state_path=args.state,
         demo=not args.empty,
     )
+    if args.report is not None:
+        paths = emu.load_report(args.report)
+        print(f"Answering in the recorded shapes of: {', '.join(paths)}", flush=True)
+    emu.net.use(args.network)
     await emu.start()
     config = emu.config()
     print(
@@ -71,6 +90,14 @@ async def _autosave(emu: Emulator) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    args.report = None
+    if args.from_diagnostics is not None:
+        try:
+            args.report = json.loads(args.from_diagnostics.read_text(encoding="utf-8"))
+            shapes_from_report(args.report)
+        except (OSError, TypeError, ValueError) as err:
+            print(f"cannot replay {args.from_diagnostics}: {err}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     asyncio.run(run(args))
     return 0

@@ -12,10 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .faults import Counters, HttpFaults
+from .faults import Counters, HttpFaults, TokenBuckets
 from .live.hub import LiveHub
+from .network import Network
 from .oss import ObjectStore, shared_clip
 from .pushserver import PushServer
+from .replay import shapes_from_report
 from .world import REGIONS, Device, Message, World
 
 
@@ -37,17 +39,28 @@ class Cloud:
         self.world = world or World()
         self.host = host
         self.port = port
-        self.push = PushServer(host, push_port, self._known_alias)
+        self.net = Network()  # the path to the cloud: loopback, or far away (--network wan)
+        self.push = PushServer(host, push_port, self._known_alias, net=self.net)
         self.faults = HttpFaults()
         self.counters = Counters()
+        self.list_limiter = TokenBuckets()  # the message list's rate limit per account
         self.oss = ObjectStore(self.world, self.faults, lambda: self.base_url)
         self.captcha_pending: dict[str, str] = {}  # QUC: mid -> username owing a captcha
         self.clip_duration = 4
-        self.live = LiveHub(self.world, host)  # live view (liveview.md 13)
+        # live view (docs/protocol/live-video.md#emulator)
+        self.live = LiveHub(self.world, host, self.net)
+        # answer shapes recorded in a field report (docs/diagnostics.md): path -> shape
+        self.replay: dict[str, Any] = {}
         self.world.messages.on_message.append(self._on_message)
         self.world.messages.secretkey_factory = self.oss.choose_secretkey
         self.world.messages.clip_media_factory = lambda: self.faults.clip_media
         self.world.messages.message_id_factory = self._message_id
+
+    def load_report(self, document: Any) -> list[str]:
+        """Answer in the shapes a diagnostics file recorded (replay.py); the paths it
+        covers. An empty document (`{}`) goes back to the emulator's own shapes."""
+        self.replay = shapes_from_report(document) if document else {}
+        return sorted(self.replay)
 
     def save(self) -> None:
         if self.state_path is not None:
@@ -98,6 +111,9 @@ class Cloud:
 
     def _on_message(self, msg: Message, dev: Device) -> None:
         # the snapshot is drawn from the message on first download (deterministic), see oss.py
+        self.live.event_made(dev)  # it has just recorded the event: awake for a while
+        if self.faults.push_before_list_ms > 0:
+            msg.listed_at = self.world.now() + self.faults.push_before_list_ms / 1000
         if not self.world.notifications.push_allowed(msg):
             return
         acc = self.world.accounts[msg.qid]
@@ -143,4 +159,5 @@ class Cloud:
             "push": asdict(self.push.stats),
             "push_connections": len(self.push.conns),
             "requests": dict(self.counters.requests),
+            "rate_limited": self.list_limiter.refused,
         }

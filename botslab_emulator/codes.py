@@ -1,12 +1,12 @@
 """Error codes the emulator answers with.
 
-Codes marked [seen]/[modelled] follow protocol.md; the modelled ones are defined here, in one
-place, so that they can be corrected when the real values become known.
+Codes marked [seen]/[modelled] follow docs/protocol/README.md; the modelled ones are defined here,
+in one place, so that they can be corrected when the real values become known.
 """
 
 from __future__ import annotations
 
-# QUC (protocol.md section 2) [seen]
+# QUC (docs/protocol/cloud-api.md#account-login) [seen]
 QUC_OK = 0
 QUC_WRONG_PASSWORD = 220
 QUC_ACCOUNT_PROBLEM = 222
@@ -17,7 +17,7 @@ QUC_WRONG_REGION = 1036
 QUC_RSA_REJECTED = 1021001
 QUC_BAD_REQUEST = 1003  # [modelled] malformed form / missing fields / bad signature
 
-# sapp-api (protocol.md section 3) [seen]
+# sapp-api (docs/protocol/cloud-api.md#gateway) [seen]
 OK = 0
 BAD_SIGN = 1001
 SID_EXPIRED = 1015
@@ -31,8 +31,8 @@ INVALID_PARAM = 200001
 DEVICE_NOT_FOUND = 201001
 DEVICE_OFFLINE = 201002
 UNKNOWN_IDENTIFIER = 201003
-NOT_OWNER = 202101  # protocol.md section 6
-SHARE_TO_SELF = 202102  # protocol.md section 6
+NOT_OWNER = 202101  # docs/protocol/cloud-api.md#sharing
+SHARE_TO_SELF = 202102  # docs/protocol/cloud-api.md#sharing
 SHARE_NOT_FOUND = 202103
 CONSENT_REQUIRED = 202105
 NO_UPGRADE = 203001

@@ -1,6 +1,10 @@
 """The control API under /_emulator/ (loopback only): what tests, benchmarks and the demo drive.
 
-Documented in docs/emulator.md.
+Only the machine's own programs may drive it: requests from a loopback address, naming a
+loopback host with the emulator's port in `Host` (a page that rebinds its name to 127.0.0.1
+still sends its own name: 403), and POST/DELETE bodies declared `application/json` (a
+cross-site form or a no-cors fetch cannot declare it without a CORS preflight, which is never
+answered: 415). Documented in docs/emulator.md.
 """
 
 from __future__ import annotations
@@ -8,10 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .network import PROFILES
 from .world import WorldError
 
 if TYPE_CHECKING:
@@ -44,6 +50,14 @@ def _wrap(
     async def handle(request: web.Request) -> web.StreamResponse:
         if not cloud.loopback_only(request):
             return web.json_response({"error": "control API is loopback only"}, status=403)
+        if not _loopback_host(request.headers.get("Host", ""), cloud):
+            return web.json_response(
+                {"error": "control API answers only a loopback Host with its port"}, status=403
+            )
+        if request.method in ("POST", "DELETE") and request.content_type != "application/json":
+            return web.json_response(
+                {"error": "control API takes only application/json bodies"}, status=415
+            )
         body: dict[str, Any] = {}
         if request.method in ("POST", "DELETE") and request.can_read_body:
             try:
@@ -65,6 +79,28 @@ def _wrap(
         return web.json_response(result)
 
     return handle
+
+
+def _loopback_host(header: str, cloud: Cloud) -> bool:
+    """Whether a Host header names this emulator on loopback: `127.0.0.1`, `localhost`,
+    `[::1]` (any loopback address, or the emulator's own host) with the emulator's port
+    (no port: 80)."""
+    host, port = header.strip().lower(), ""
+    if host.startswith("["):
+        inside, _, rest = host[1:].partition("]")
+        host, port = inside, rest.removeprefix(":")
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not (port.isascii() and port.isdigit()) and port:
+        return False
+    if int(port or 80) != cloud.port:
+        return False
+    if host in ("localhost", cloud.host.lower()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _account(cloud: Cloud, body: dict[str, Any]) -> Any:
@@ -282,6 +318,7 @@ async def post_faults(cloud: Cloud, body: dict[str, Any], request: web.Request) 
     http_names = {f.name for f in fields(cloud.faults)}
     push_names = {f.name for f in fields(cloud.push.faults)}
     live_names = {f.name for f in fields(cloud.live.faults)}
+    net_names = {f.name for f in fields(cloud.net.faults)}
     for key, value in body.items():
         if key in http_names:
             setattr(cloud.faults, key, type(getattr(cloud.faults, key))(value))
@@ -291,6 +328,11 @@ async def post_faults(cloud: Cloud, body: dict[str, Any], request: web.Request) 
         elif key.startswith("live_") and key[5:] in live_names:
             name = key[5:]
             setattr(cloud.live.faults, name, type(getattr(cloud.live.faults, name))(value))
+        elif key.startswith("net_") and key[4:] in net_names:
+            name = key[4:]
+            setattr(cloud.net.faults, name, type(getattr(cloud.net.faults, name))(value))
+        elif key == "network" and value in PROFILES:
+            cloud.net.use(str(value))
         elif key == "upgrade_fail":
             cloud.world.firmware.upgrade_fail = bool(value)
         elif key == "upgrade_seconds":
@@ -303,6 +345,7 @@ async def post_faults(cloud: Cloud, body: dict[str, Any], request: web.Request) 
         "http": asdict(cloud.faults),
         "push": asdict(cloud.push.faults),
         "live": asdict(cloud.live.faults),
+        "net": asdict(cloud.net.faults),
     }
 
 
@@ -322,6 +365,20 @@ async def push_stats(cloud: Cloud, body: dict[str, Any], request: web.Request) -
         **asdict(cloud.push.stats),
         "connections_now": len(cloud.push.conns),
         "bound_aliases": len(cloud.push.by_alias),
+    }
+
+
+@control("GET", "/live")
+async def live_stats(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    """Live view's counters, the streams publishing, the network's, and the video frames
+    sent lately: [wall time (s), stream id, clip index] (the index is stamped in the
+    picture, so a benchmark can tell when a browser paints which frame)."""
+    since = float(request.query.get("since", "0") or 0)
+    return {
+        **asdict(cloud.live.stats),
+        "publishing": sorted(s for s, p in cloud.live.publishers.items() if p.running),
+        "network": cloud.net.stats(),
+        "frames": [list(f) for f in cloud.live.sent if f[0] >= since],
     }
 
 
@@ -349,3 +406,15 @@ async def post_consent(cloud: Cloud, body: dict[str, Any], request: web.Request)
 async def post_save(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
     cloud.save()
     return {"saved": cloud.state_path is not None}
+
+
+@control("POST", "/replay")
+async def post_replay(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    """Answer in the shapes a diagnostics file recorded (the file's JSON as the body); `{}`
+    goes back to the emulator's own shapes (docs/diagnostics.md)."""
+    return {"paths": cloud.load_report(body)}
+
+
+@control("GET", "/replay")
+async def get_replay(cloud: Cloud, body: dict[str, Any], request: web.Request) -> Any:
+    return {"shapes": cloud.replay}

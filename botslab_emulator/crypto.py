@@ -1,4 +1,5 @@
-"""Server-side cryptography of the BOTSLAB cloud (protocol.md sections 2, 3, 3.3).
+"""Server-side cryptography of the BOTSLAB cloud (docs/protocol/cloud-api.md,
+docs/protocol/media.md).
 
 An independent implementation of the server's half: it decrypts what clients encrypt and
 encrypts what clients decrypt. It must never import the client package.
@@ -101,7 +102,7 @@ class QucKeyPair:
         return pem.decode()
 
     def public_spki_b64(self) -> str:
-        """SubjectPublicKeyInfo, Base64 (DER), as protocol.md writes the real key."""
+        """SubjectPublicKeyInfo, Base64 (DER), as docs/protocol/README.md writes the real key."""
         der: bytes = self._key.publickey().export_key("DER")  # type: ignore[no-untyped-call]
         return base64.b64encode(der).decode()
 
@@ -130,7 +131,9 @@ def random_alnum(n: int) -> str:
     return "".join(secrets.choice(ALNUM) for _ in range(n))
 
 
-# --- ChaCha20 for clips (protocol.md 3.3, liveview.md 8.3/8.4) ---------------------------------
+# --- ChaCha20 for clips (docs/protocol/media.md#clip-encryption,
+# docs/protocol/live-video.md#cipher, docs/protocol/live-video.md#escape-bytes)
+# ---------------------------------
 
 H264_BOUNDARY = 0x100
 AAC_IV_OFFSET = 0x14
@@ -180,11 +183,11 @@ def nal_escape(rbsp: bytes) -> bytes:
 
 
 def encrypt_slice_nal(nal: bytes, key32: bytes) -> bytes:
-    """Canonical slice encryption (protocol.md 3.3, liveview.md 8.4's v0.2 rule): the clear
-    part is the first 0x100 bytes in raw positions, so the boundary b is the first RBSP byte
-    whose raw position is >= 0x100; ChaCha over RBSP[b:] (IV = RBSP[b-12:b]), then the
-    standard escape. `nal` starts at the NAL header byte; slices of 0x100 bytes or less stay
-    clear."""
+    """Canonical slice encryption (docs/protocol/media.md#clip-encryption,
+    docs/protocol/live-video.md#escape-bytes's v0.2 rule): the clear part is the first 0x100 bytes
+    in raw positions, so the boundary b is the first RBSP byte whose raw position is >= 0x100;
+    ChaCha over RBSP[b:] (IV = RBSP[b-12:b]), then the standard escape. `nal` starts at the NAL
+    header byte; slices of 0x100 bytes or less stay clear."""
     rbsp = nal_unescape(nal)
     if len(nal) <= H264_BOUNDARY:
         return nal

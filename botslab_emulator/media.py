@@ -16,13 +16,42 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .mpegts import realistic_segments, slice_nals
+from .mpegts import realistic_segments, segment_number, slice_nals
 
 SNAPSHOT_SIZE = (640, 360)
 CLIP_SIZE = (320, 240)
 CLIP_FPS = 15
 CLIP_SECONDS = 4
 SEGMENT_SECONDS = 2
+
+
+def camera_view(size: tuple[int, int], rnd: Any, *, textured: bool, grain: int) -> Any:
+    """A background frame (height, width, RGB). Textured: noise below `grain`, so coded
+    slices look random (no escape bytes). Otherwise what a camera sees: a sky gradient over a
+    brick wall, whose flat parts and edges give x264's slices the zero runs, and so the
+    escape bytes, that real media has. The sky's noise is added in a wider type and clipped:
+    in uint8, 254 plus 2 wraps to 0, dark dots down the right edge that look like broken
+    decryption."""
+    import numpy as np  # only where media is made (PyAV and numpy are test dependencies)
+
+    width, height = size
+    if textured:
+        return rnd.integers(0, grain, (height, width, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    sky = np.zeros((height, width, 3), np.int16)
+    sky[..., 0] = xx * 255 // width
+    sky[..., 1] = yy * 255 // height
+    sky[..., 2] = 128
+    half = height // 2
+    sky[half:] = 90
+    sky[:half] += rnd.integers(0, 3, (half, width, 3), dtype=np.int16)
+    # the wall's bricks: mortar every 12 rows, joints staggered; their edges give the coded
+    # slices enough detail for escape bytes early and late, as real views have
+    sky[half::12] = 60
+    for row in range(half, height, 24):
+        sky[row : row + 12, ::32] = 60
+        sky[row + 12 : row + 24, 16::32] = 60
+    return np.clip(sky, 0, 255).astype(np.uint8)
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -72,11 +101,14 @@ def captcha_png(code: str, seed: int = 0) -> bytes:
 
 @dataclass(frozen=True)
 class Clip:
-    """An HLS clip: playlist text (segment names relative) and the TS segments."""
+    """An HLS clip: playlist text (segment names relative) and the TS segments; `whole` is
+    the same clip as one MPEG-TS file with one timeline (a play URL may name such a file,
+    docs/protocol/accepted.md#media)."""
 
     playlist: str
     segments: dict[str, bytes]
     duration: int
+    whole: bytes = b""
 
 
 def _make_clip_once(seed: int, workdir: Path, scene: str = "textured") -> Clip:
@@ -106,20 +138,8 @@ def _make_clip_once(seed: int, workdir: Path, scene: str = "textured") -> Clip:
     }
     audio: Any = out.add_stream("aac", rate=16000)
     audio.layout = "mono"
-    if scene == "textured":
-        # a textured background keeps the coded slices random-looking: no escape bytes
-        background = rnd.integers(0, 40, (CLIP_SIZE[1], CLIP_SIZE[0], 3), dtype=np.uint8)
-    else:
-        # what a camera sees: a sky gradient over a plain wall; the flat parts give x264's
-        # slices the zero runs, and so the escape bytes, that real clips have
-        yy, xx = np.mgrid[0 : CLIP_SIZE[1], 0 : CLIP_SIZE[0]]
-        background = np.zeros((CLIP_SIZE[1], CLIP_SIZE[0], 3), np.uint8)
-        background[..., 0] = xx * 255 // CLIP_SIZE[0]
-        background[..., 1] = yy * 255 // CLIP_SIZE[1]
-        background[..., 2] = 128
-        half = CLIP_SIZE[1] // 2
-        background[half:] = 90
-        background[:half] += rnd.integers(0, 3, (half, CLIP_SIZE[0], 3), dtype=np.uint8)
+    # a textured background keeps the coded slices random-looking: no escape bytes
+    background = camera_view(CLIP_SIZE, rnd, textured=scene == "textured", grain=40)
     frames = CLIP_FPS * CLIP_SECONDS
     for i in range(frames):
         img = background.copy()
@@ -149,7 +169,8 @@ def _make_clip_once(seed: int, workdir: Path, scene: str = "textured") -> Clip:
         out.mux(packet)
     out.close()
     segments = {p.name: p.read_bytes() for p in sorted(workdir.glob("seg*.ts"))}
-    return Clip(playlist.read_text(), segments, CLIP_SECONDS)
+    whole = b"".join(segments[name] for name in sorted(segments, key=segment_number))
+    return Clip(playlist.read_text(), segments, CLIP_SECONDS, whole)
 
 
 def _has_escape(nal: bytes) -> bool:
@@ -160,8 +181,9 @@ def make_clip(seed: int = 1) -> Clip:
     """A short synthetic HLS clip whose slices hold no emulation-prevention bytes (the easy
     "canonical" form).
 
-    liveview.md 8.4: a clip with no escape byte in any slice decrypts identically under every
-    reading of the sources, so clips with one are thrown away and made again.
+    docs/protocol/live-video.md#escape-bytes: a clip with no escape byte in any slice decrypts
+    identically under every reading of the sources, so clips with one are thrown away and made
+    again.
     """
     for attempt in range(20):
         with tempfile.TemporaryDirectory(prefix="botslab-clip-") as tmp:
@@ -185,14 +207,22 @@ def _escape_places(clip: Clip) -> tuple[int, int]:
 
 
 def make_real_clip(seed: int = 1) -> Clip:
-    """A clip as real cameras and the cloud make them (protocol.md 3.3): escape bytes in
-    slices, early (inside the clear 0x100 bytes) and late (in the encrypted part); ADTS
-    frames that span PES packets; the PAT/PMT in the first segment only; a last segment
-    that ends in part of a packet (mpegts.realistic_segments)."""
+    """A clip as real cameras and the cloud make them (docs/protocol/media.md#escape-bytes): escape
+    bytes in slices, early (inside the clear 0x100 bytes) and late (in the encrypted part); ADTS
+    frames that span PES packets; the PAT/PMT in the first segment only; timestamps that
+    start anew in every segment; a last segment that ends in part of a packet
+    (mpegts.realistic_segments)."""
     for attempt in range(20):
         with tempfile.TemporaryDirectory(prefix="botslab-clip-") as tmp:
             clip = _make_clip_once(seed + attempt * 7919, Path(tmp), scene="camera")
         early, late = _escape_places(clip)
         if early and late:
-            return Clip(clip.playlist, realistic_segments(clip.segments), clip.duration)
+            # one file: the real forms with one timeline (the segments restart theirs)
+            continuous = realistic_segments(clip.segments, restart=False)
+            whole = b"".join(
+                continuous[name][: len(continuous[name]) // 188 * 188]
+                for name in sorted(continuous, key=segment_number)
+            )
+            segments = realistic_segments(clip.segments)
+            return Clip(clip.playlist, segments, clip.duration, whole)
     raise RuntimeError("could not make a clip with escape bytes where real ones have them")

@@ -1,7 +1,8 @@
 """Just enough MPEG-TS to encrypt clip payloads in place (emulator side).
 
 The encrypted clip keeps every TS and PES header byte of the plain clip: only H.264 slice data
-beyond 0x100 bytes and AAC frame data beyond 0x20 bytes change (protocol.md 3.3).
+beyond 0x100 bytes and AAC frame data beyond 0x20 bytes change
+(docs/protocol/media.md#clip-encryption).
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def slice_nals(ts: bytes) -> list[bytes]:
     return nals
 
 
-# --- real-media clips (protocol.md 3.3): what real encoders and the cloud produce ------------
+# --- real-media clips (docs/protocol/media.md#escape-bytes): what real encoders and the cloud
+# produce ------------
 
 
 @dataclass
@@ -314,11 +316,14 @@ def _adts_frames(es: bytes) -> list[tuple[int, int]]:
     return frames
 
 
-def realistic_segments(segments: dict[str, bytes], audio_chunk: int = 500) -> dict[str, bytes]:
-    """The plain clip as real cloud clips come (protocol.md 3.3): audio PES packets of a fixed
-    size whatever the ADTS frames (frames span PES packets), PAT/PMT in the first segment
-    only, and a last segment that ends in part of a packet."""
-    names = sorted(segments)
+def realistic_segments(
+    segments: dict[str, bytes], audio_chunk: int = 500, *, restart: bool = True
+) -> dict[str, bytes]:
+    """The plain clip as real cloud clips come (docs/protocol/media.md#clip-encryption): audio PES
+    packets of a fixed size whatever the ADTS frames (frames span PES packets), PAT/PMT in the first
+    segment only, timestamps (PTS, DTS, PCR) that start anew in every segment (`restart`), and a
+    last segment that ends in part of a packet."""
+    names = sorted(segments, key=segment_number)
     out: dict[str, bytes] = {}
     for index, name in enumerate(names):
         ts = segments[name]
@@ -347,6 +352,107 @@ def realistic_segments(segments: dict[str, bytes], audio_chunk: int = 500) -> di
         if index == len(names) - 1:
             result += b"\x47\x1f\xff\x10" + b"\xff" * 96  # a null packet cut short
         out[name] = bytes(result)
+    return restart_timestamps(out) if restart else out
+
+
+def segment_number(name: str) -> tuple[int, str]:
+    """A sort key: segments by the number in their name (seg2 before seg10)."""
+    digits = "".join(c for c in name if c.isdigit())
+    return (int(digits) if digits else 0, name)
+
+
+# --- timestamps ---------------------------------------------------------------------------
+
+_WRAP = 1 << 33  # PTS, DTS and the PCR base count 90 kHz ticks modulo 2^33
+_NO_PES_HEADER = {0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF}
+
+
+def _read_ts(field: bytes | bytearray) -> int:
+    """A 33-bit PES timestamp from its 5 bytes (marker bits dropped)."""
+    return (
+        ((field[0] >> 1) & 7) << 30
+        | field[1] << 22
+        | (field[2] >> 1) << 15
+        | field[3] << 7
+        | field[4] >> 1
+    )
+
+
+def _write_ts(out: bytearray, at: int, value: int) -> None:
+    """Write a 33-bit PES timestamp at `at`, keeping its 4-bit prefix."""
+    value %= _WRAP
+    out[at] = (out[at] & 0xF0) | ((value >> 29) & 0x0E) | 1
+    out[at + 1] = (value >> 22) & 0xFF
+    out[at + 2] = ((value >> 14) & 0xFE) | 1
+    out[at + 3] = (value >> 7) & 0xFF
+    out[at + 4] = ((value << 1) & 0xFE) | 1
+
+
+def _timestamp_places(ts: bytes | bytearray) -> list[tuple[str, int]]:
+    """("pcr" | "pes", offset) of every PCR and every PTS/DTS field of whole packets."""
+    places: list[tuple[str, int]] = []
+    for off in range(0, len(ts) - TS_PACKET + 1, TS_PACKET):
+        if ts[off] != 0x47:
+            raise TsError(f"lost sync at {off}")
+        afc = (ts[off + 3] >> 4) & 3
+        if afc in (2, 3) and ts[off + 4] >= 7 and ts[off + 5] & 0x10:
+            places.append(("pcr", off + 6))
+        start, length, pusi, _pid = _payload_span(ts, off)
+        if not pusi or length < 14 or ts[start : start + 3] != b"\x00\x00\x01":
+            continue
+        if ts[start + 3] in _NO_PES_HEADER:
+            continue
+        flags = ts[start + 7] >> 6
+        if flags & 2:
+            places.append(("pes", start + 9))
+        if flags == 3 and length >= 19:
+            places.append(("pes", start + 14))
+    return places
+
+
+def _pcr_base(ts: bytes | bytearray, at: int) -> int:
+    return ts[at] << 25 | ts[at + 1] << 17 | ts[at + 2] << 9 | ts[at + 3] << 1 | ts[at + 4] >> 7
+
+
+def first_timestamp(ts: bytes | bytearray) -> int | None:
+    """The earliest PTS, DTS or PCR base of a segment (90 kHz ticks), or None."""
+    values = [
+        _pcr_base(ts, at) if kind == "pcr" else _read_ts(ts[at : at + 5])
+        for kind, at in _timestamp_places(ts)
+    ]
+    return min(values) if values else None
+
+
+def shift_timestamps(ts: bytes, delta: int) -> bytes:
+    """The segment with every PTS, DTS and PCR moved by `delta` 90 kHz ticks (modulo 2^33);
+    a cut last packet is kept as it is."""
+    out = bytearray(ts)
+    whole = len(ts) - len(ts) % TS_PACKET
+    for kind, at in _timestamp_places(out[:whole]):
+        if kind == "pes":
+            _write_ts(out, at, _read_ts(out[at : at + 5]) + delta)
+        else:
+            base = (_pcr_base(out, at) + delta) % _WRAP
+            out[at : at + 4] = (base >> 1).to_bytes(4, "big")
+            out[at + 4] = (out[at + 4] & 0x7F) | ((base & 1) << 7)
+    return bytes(out)
+
+
+def restart_timestamps(segments: dict[str, bytes]) -> dict[str, bytes]:
+    """Every segment's timestamps moved to start where the first segment's start, as real
+    clip segments do (docs/protocol/media.md#clip-timestamps: each segment's PTS/DTS start anew)."""
+    names = sorted(segments, key=segment_number)
+    if not names:
+        return {}
+    first = first_timestamp(segments[names[0]][: len(segments[names[0]]) // TS_PACKET * TS_PACKET])
+    out: dict[str, bytes] = {}
+    for name in names:
+        ts = segments[name]
+        start = first_timestamp(ts[: len(ts) - len(ts) % TS_PACKET])
+        if first is None or start is None:
+            out[name] = ts
+        else:
+            out[name] = shift_timestamps(ts, first - start)
     return out
 
 
@@ -391,10 +497,10 @@ def _recut_audio(units: list[_Unit], pid: int, chunk: int, counters: dict[int, i
 
 
 def encrypt_real_segment(ts: bytes, key32: bytes) -> bytes | None:
-    """A real-media segment encrypted as the cloud does (protocol.md 3.3): slices by the raw
-    0x100 rule with standard escaping (lengths may change: the video PES are packetized
-    anew), ADTS frames over the segment's joined audio. None when a slice's ciphertext would
-    end in 00 (no H.264 stream can carry that unambiguously: choose another key)."""
+    """A real-media segment encrypted as the cloud does (docs/protocol/media.md#escape-bytes):
+    slices by the raw 0x100 rule with standard escaping (lengths may change: the video PES are
+    packetized anew), ADTS frames over the segment's joined audio. None when a slice's ciphertext
+    would end in 00 (no H.264 stream can carry that unambiguously: choose another key)."""
     whole = len(ts) - len(ts) % TS_PACKET
     tail = ts[whole:]
     ts = ts[:whole]

@@ -1,5 +1,6 @@
-"""The emulator's object storage (OSS, protocol.md 3.3): signed URLs, the `aliyun://` references
-the gateway resolves, snapshots drawn on first download and clips encrypted per message key."""
+"""The emulator's object storage (OSS, docs/protocol/media.md#clips): signed URLs, the `aliyun://`
+references the gateway resolves, snapshots drawn on first download and clips encrypted per message
+key."""
 
 from __future__ import annotations
 
@@ -130,13 +131,16 @@ class ObjectStore:
         ):
             return None
         expires = int(self.world.now()) + self.world.url_ttl
+        if self._faults.play_url_form == "ts" and obj.endswith(".m3u8"):
+            obj = obj.removesuffix(".m3u8") + ".ts"  # the clip as one file
         return {"expire_time": expires, "url": self.url(obj, expires, bucket)}
 
     def choose_secretkey(self, media: str = "canonical") -> str:
         """A clip key whose ciphertext a player can carry: for the canonical clip one that
         needs no escape bytes (the segments keep their length), for the real clip one whose
-        slices do not end in 00 (protocol.md 3.3; liveview.md 8.4). The encrypted segments
-        are kept for the key. A key found ahead (`prepare_key`) is taken first."""
+        slices do not end in 00 (docs/protocol/media.md#clip-encryption;
+        docs/protocol/live-video.md#escape-bytes). The encrypted segments are kept for the key. A
+        key found ahead (`prepare_key`) is taken first."""
         ready = self._ready.get(media)
         key, found = ready.pop(0) if ready else _find_clean_key(media)
         self._keys[key] = found
@@ -197,6 +201,12 @@ class ObjectStore:
             return _oss_error(403, "SignatureDoesNotMatch", "signature mismatch")
         if expires < self.world.now():
             return _oss_error(403, "AccessDenied", "Request has expired.")
+        hop = int(request.match_info.get("hop", "0"))
+        if hop < self._faults.media_redirects:
+            # the next hop: another path, on another host when one is configured
+            base = self._faults.media_redirect_url.rstrip("/")
+            location = f"{base}/oss-hop/{hop + 1}/{bucket}/{obj}?{request.query_string}"
+            return web.Response(status=302, headers={"Location": location})
         if obj.startswith("snapshots/"):
             data = self.world.messages.snapshot_cache.get(obj)
             if data is None:
@@ -224,11 +234,14 @@ class ObjectStore:
         return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
 
     async def _clip(self, bucket: str, obj: str, expires: int) -> web.StreamResponse:
-        # clips/<dn>/<mid>.m3u8 or clips/<dn>/<mid>/segN.ts
+        # clips/<dn>/<mid>.m3u8, clips/<dn>/<mid>/segN.ts, or clips/<dn>/<mid>.ts (one file)
         parts = obj.split("/")
         if len(parts) == 3 and parts[2].endswith(".m3u8"):
             found = self.world.messages.find(obj)
             segment = None
+        elif len(parts) == 3 and parts[2].endswith(".ts"):
+            found = self.world.messages.find(obj.removesuffix(".ts") + ".m3u8")
+            segment = ""
         elif len(parts) == 4 and parts[3].endswith(".ts"):
             found = self.world.messages.find("/".join(parts[:3]) + ".m3u8")
             segment = parts[3]
@@ -253,6 +266,8 @@ class ObjectStore:
             return web.Response(
                 text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl"
             )
+        if segment == "":
+            return await self._whole_clip(clip, msg.encrypt, msg.secretkey, msg.clip_media)
         plain = clip.segments.get(segment)
         if plain is None:
             return _oss_error(404, "NoSuchKey", "The specified key does not exist.")
@@ -262,6 +277,24 @@ class ObjectStore:
         if cached is None and msg.clip_media == "real":
             cached = encrypt_real_segment(plain, msg.secretkey.encode())
         data = cached or _layouts[segment].encrypt(msg.secretkey.encode())
+        if data is None:
+            return _oss_error(500, "InternalError", "clip key unusable")
+        return web.Response(body=data, content_type="video/mp2t")
+
+    async def _whole_clip(
+        self, clip: Clip, encrypt: str, secretkey: str, media: str
+    ) -> web.StreamResponse:
+        """The clip as one MPEG-TS file, encrypted like its segments (off the loop: the whole
+        clip is encrypted at once)."""
+        data: bytes | None = clip.whole
+        if encrypt == "chacha2":
+            key = secretkey.encode()
+            encrypt_whole = (
+                functools.partial(encrypt_real_segment, clip.whole, key)
+                if media == "real"
+                else functools.partial(TsLayout(clip.whole).encrypt, key)
+            )
+            data = await asyncio.get_running_loop().run_in_executor(self._pool, encrypt_whole)
         if data is None:
             return _oss_error(500, "InternalError", "clip key unusable")
         return web.Response(body=data, content_type="video/mp2t")

@@ -1,4 +1,4 @@
-"""The QPush TCP server (protocol.md section 4): bind, alias, heartbeats, pushes, acks, resends."""
+"""The QPush TCP server (docs/protocol/push.md): bind, alias, heartbeats, pushes, acks, resends."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import secrets
 import struct
 import time
 from typing import Any
+
+from .network import Lane, Network
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +68,11 @@ def frame(opcode: int, props: dict[str, str] | None = None, body: bytes | None =
     return out
 
 
+def other_version(version: int, data: bytes) -> bytes:
+    """A version-5 frame relabelled with another version."""
+    return struct.pack(">H", version) + data[2:]
+
+
 @dataclass
 class Pending:
     ack: str
@@ -85,8 +92,17 @@ class Conn:
     split: bool = False
     replies: int = 0
     _held: bytearray | None = None  # bytes that wait for the next turn of the loop, in order
+    lane: Lane | None = None  # the path to the client (network.py); None: at once
+    lane_in: Lane | None = None  # ... and back
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> float:
+        """Write a frame across the path; the wall time it is written."""
+        if self.lane is None:
+            self._send_now(data)
+            return time.time()
+        return self.lane.call(self._send_now, data)
+
+    def _send_now(self, data: bytes) -> None:
         if self.writer.is_closing():
             return
         if self._held is not None:  # after a cut frame's rest, in order
@@ -110,10 +126,13 @@ class Conn:
 @dataclass
 class PushFaults:
     refuse: bool = False
-    # the server's heartbeat reply, opcode 1: "mixed" alternates the two forms protocol.md 4
+    # the server's heartbeat reply, opcode 1: "mixed" alternates the two forms docs/protocol/push.md
     # leaves open, a bare 4-byte frame and one with a property block; "bare", "props"; "none"
     heartbeat_reply: str = "mixed"
     alias_echo: bool = False  # echo opcode 17 after an accepted alias (the server "may")
+    # the `r` of that echo: "0", or anything else (the working client only logs the echo,
+    # whatever its `r`: docs/protocol/accepted.md#push)
+    alias_echo_r: str = "0"
     # write each frame in two pieces (the property block cut in two), as TCP may deliver it
     split_frames: bool = True
     resend_after: float = 5.0
@@ -140,7 +159,8 @@ class PushStats:
 
 
 class PushServer:
-    def __init__(self, host: str, port: int, known_alias: Any) -> None:
+    def __init__(self, host: str, port: int, known_alias: Any, net: Network | None = None) -> None:
+        self.net = net or Network()
         self.host = host
         self.port = port
         self._known_alias = known_alias
@@ -197,9 +217,20 @@ class PushServer:
     def malformed(self, kind: str) -> int:
         frames = {
             "garbage": (os.urandom(64), True),
+            # a frame of version 9, then the connection closed (the client reconnects)
             "bad_version": (
                 struct.pack(">HH", 9, OP_PUSH) + b"\x00\x00" + b"\x00\x00\x00\x00",
                 True,
+            ),
+            # frames of other versions mid-stream, in version 5's layout
+            # (docs/protocol/accepted.md#push: the working client skips them), the connection kept:
+            # a push with a body (written in two pieces like every push), a bare frame, an alias
+            # echo
+            "other_version": (
+                other_version(6, frame(OP_PUSH, {"ack": "v6-" + secrets.token_hex(3)}, b"{}"))
+                + other_version(4, frame(OP_HEARTBEAT))
+                + other_version(7, frame(OP_ALIAS, {"r": "0"})),
+                False,
             ),
             "huge_length": (
                 struct.pack(">HHH", VERSION, OP_PUSH, 5) + b"ack:x" + struct.pack(">I", 0xFFFFFFF0),
@@ -241,9 +272,9 @@ class PushServer:
             ack = secrets.token_hex(8)
             data = frame(OP_PUSH, {"ack": ack, "mid": str(body.get("msg_id", ""))}, payload)
             self._track(conn, Pending(ack, data, time.monotonic()))
-            conn.send(data)
+            written = conn.send(data)
             self.stats.pushes += 1
-            self.last_push_write[str(body.get("msg_id", ""))] = time.time()
+            self.last_push_write[str(body.get("msg_id", ""))] = written
             if len(self.last_push_write) > 10_000:
                 self.last_push_write.pop(next(iter(self.last_push_write)))
         return len(conns)
@@ -279,7 +310,8 @@ class PushServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        conn = Conn(writer)
+        conn = Conn(writer, lane=self.net.lane(("out", id(writer))))
+        conn.lane_in = self.net.lane(("in", id(writer)))
         self.conns.add(conn)
         try:
             await self._serve(conn, reader)
@@ -292,6 +324,8 @@ class PushServer:
             pass
         finally:
             self._forget(conn)
+            self.net.forget(("out", id(writer)))
+            self.net.forget(("in", id(writer)))
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -312,9 +346,11 @@ class PushServer:
                     stash.append((now, pending))
 
     async def _read_frame(
-        self, reader: asyncio.StreamReader, wait: float
+        self, reader: asyncio.StreamReader, wait: float, conn: Conn | None = None
     ) -> tuple[int, dict[str, str]]:
         head = await asyncio.wait_for(reader.readexactly(4), wait)
+        if conn is not None and conn.lane_in is not None:
+            await conn.lane_in.wait()  # it crossed the path
         version, opcode = struct.unpack(">HH", head)
         if version != VERSION:
             raise FrameError(f"version {version}")
@@ -329,13 +365,15 @@ class PushServer:
         return opcode, parse_props(block)
 
     async def _serve(self, conn: Conn, reader: asyncio.StreamReader) -> None:
-        opcode, props = await self._read_frame(reader, BIND_TIMEOUT_S)
+        opcode, props = await self._read_frame(reader, BIND_TIMEOUT_S, conn)
         if opcode != OP_BIND:
             raise FrameError("first frame must be a bind")
         user = props.get("u", "")
         m2, _, app_id = user.partition("@")
         if self.faults.bind_reject or not m2 or app_id not in APP_IDS:
             conn.send(frame(OP_BIND_REPLY, {"r": "1"}))
+            if conn.lane is not None:
+                await conn.lane.drained()
             await conn.writer.drain()
             return
         try:
@@ -347,7 +385,7 @@ class PushServer:
         self.stats.binds += 1
         conn.send(frame(OP_BIND_REPLY, {"r": "0"}))
         while True:
-            opcode, props = await self._read_frame(reader, conn.timeout)
+            opcode, props = await self._read_frame(reader, conn.timeout, conn)
             if self.faults.silent:
                 continue
             if opcode == OP_HEARTBEAT:
@@ -364,6 +402,8 @@ class PushServer:
                 alias = props.get("sa", "")
                 if not self._known_alias(alias):
                     conn.send(frame(OP_ALIAS, {"sa": alias, "r": "1"}))
+                    if conn.lane is not None:
+                        await conn.lane.drained()
                     await conn.writer.drain()
                     return
                 if conn.alias and conn.alias != alias:
@@ -372,7 +412,7 @@ class PushServer:
                 self.by_alias.setdefault(alias, set()).add(conn)
                 self.stats.aliases += 1
                 if self.faults.alias_echo:
-                    conn.send(frame(OP_ALIAS, {"sa": alias, "r": "0"}))
+                    conn.send(frame(OP_ALIAS, {"sa": alias, "r": self.faults.alias_echo_r}))
                 self._deliver_stash(conn)
             elif opcode == OP_ACK:
                 ack = props.get("ack", "")

@@ -1,4 +1,4 @@
-"""QUC account login, `request.php` (protocol.md section 2)."""
+"""QUC account login, `request.php` (docs/protocol/cloud-api.md#account-login)."""
 
 from __future__ import annotations
 

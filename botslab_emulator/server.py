@@ -13,6 +13,7 @@ from .cloud import Cloud
 from .control import add_control_routes
 from .gateway import add_gateway_routes
 from .live.http import add_live_routes
+from .replay import DISPATCHER, make, reshape
 from .seed import seed_demo
 from .world import World
 
@@ -55,6 +56,7 @@ class Emulator(Cloud):
     async def stop(self) -> None:
         await self.live.stop()
         await self.push.stop()
+        self.net.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -73,12 +75,21 @@ class Emulator(Cloud):
         path = request.path
         self.counters.hit(path)
         if not path.startswith("/_emulator/"):
+            if self.net.active:  # the cloud far away: one round trip per exchange
+                await asyncio.sleep(self.net.round_trip())
             f = self.faults
             if f.delay_ms and path.startswith(f.delay_path):
                 await asyncio.sleep(f.delay_ms / 1000)
             if f.errors_left > 0 and path.startswith(f.error_path):
                 f.errors_left -= 1
-                return web.Response(status=f.error_status, text="Service Unavailable")
+                headers = {"Retry-After": f.error_retry_after} if f.error_retry_after else None
+                return web.Response(
+                    status=f.error_status, text="Service Unavailable", headers=headers
+                )
+            if f.code_path and path.startswith(f.code_path):
+                return web.json_response(
+                    {"code": f.code_answer, "msg": "error", "data": None}, status=f.code_status
+                )
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -90,11 +101,15 @@ class Emulator(Cloud):
         add_gateway_routes(app, self)
         app.router.add_get("/v1/list/ip", self._dispatcher)
         app.router.add_get("/oss/{bucket}/{obj:.+}", self.oss.serve)
+        app.router.add_get("/oss-hop/{hop:[0-9]{1,3}}/{bucket}/{obj:.+}", self.oss.serve)
         add_control_routes(app, self)
         add_live_routes(app, self.live, self.world)
         app.router.add_route("*", "/api/{region}/{tail:.*}", self._not_found)
 
     async def _not_found(self, request: web.Request) -> web.Response:
+        shape = self.replay.get("/" + request.match_info["tail"])
+        if shape is not None:  # a path of a field report that the emulator does not serve
+            return web.json_response(make(shape))
         return web.json_response(
             {"code": codes.NOT_FOUND, "msg": "not found", "data": None}, status=404
         )
@@ -104,10 +119,19 @@ class Emulator(Cloud):
             return web.json_response({"code": 1, "msg": "unknown appId", "data": []})
         if not request.query.get("device_id"):
             return web.json_response({"code": 1, "msg": "device_id required", "data": []})
-        server: dict[str, Any] = {"ip": self.push.host, "p": self.push.port}
+        server: dict[str, Any] = {
+            "ip": self.faults.dispatcher_ip or self.push.host,
+            "p": self.push.port,
+        }
+        # no `p`, or 0: the client must then take port 80 (here: the config's push_port)
         if self.faults.dispatcher_omit_port:
-            del server["p"]  # the client must then take port 80 (here: the config's push_port)
-        return web.json_response({"code": 0, "data": [server]})
+            del server["p"]
+        elif self.faults.dispatcher_port_zero:
+            server["p"] = 0
+        answer: dict[str, Any] = {"code": 0, "data": [server]}
+        if DISPATCHER in self.replay:  # a field report's shape (replay.py)
+            answer = reshape(answer, self.replay[DISPATCHER])
+        return web.json_response(answer)
 
 
 __all__ = ["Emulator"]

@@ -8,7 +8,7 @@
 
 botslab_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # bump when the install steps below change, so that existing venvs are completed
-botslab_install_steps=4
+botslab_install_steps=7
 
 botslab_python_ok() {
   [ -n "$1" ] && "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else 1)' >/dev/null 2>&1
@@ -66,8 +66,14 @@ botslab_find_python314() {
   for candidate in "${PYTHON:-}" "$(command -v python3.14 2>/dev/null)"; do
     if botslab_python314_ok "$candidate"; then echo "$candidate"; return 0; fi
   done
+  # beside the checkout, or beside the checkout it was cloned from (a fresh clone for CI may
+  # sit anywhere): never a path of one machine
+  local origin
+  origin="$(git -C "$botslab_root" config --get remote.origin.url 2>/dev/null || true)"
+  [ -d "$origin" ] || origin=""
   for tool in "${BOTSLAB_PY314_TOOL:-}" "$botslab_root/../shared/tools/python3.14" \
-      "$(dirname "$botslab_root")/../shared/tools/python3.14" /work/shared/tools/python3.14; do
+      "$(dirname "$botslab_root")/../shared/tools/python3.14" \
+      ${origin:+"$origin/../shared/tools/python3.14"}; do
     [ -n "$tool" ] && [ -x "$tool" ] || continue
     if candidate="$("$tool")" && botslab_python314_ok "$candidate"; then
       echo "$candidate"
@@ -127,7 +133,8 @@ botslab_python_headers() {
 }
 
 # What the installed Home Assistant's camera and stream components import (PyTurboJPEG,
-# numpy, av), what its frontend needs to list actions (assist_pipeline, imported by the base
+# numpy, av), its frontend, what the frontend needs (tts: mutagen, which 2026.11 imports
+# when it validates a selector), to list actions (assist_pipeline, imported by the base
 # components: pymicro-vad, pyspeex-noise) and the media libraries the emulator shares with it
 # (Pillow), at the versions that Home Assistant pins in its package_constraints.txt.
 botslab_component_requirements() {
@@ -137,10 +144,13 @@ botslab_component_requirements() {
 import json, pathlib, homeassistant
 root = pathlib.Path(homeassistant.__file__).parent
 wanted = set()
-for component in ("camera", "stream", "assist_pipeline"):
+for component in ("camera", "stream", "assist_pipeline", "tts"):
     manifest = json.loads((root / "components" / component / "manifest.json").read_text())
     wanted.update(r.split("==")[0].lower() for r in manifest.get("requirements", []))
 wanted.add("pillow")
+# the frontend: Home Assistant sets it up by default, and a start without it falls into
+# recovery mode (the soak and the benchmarks start Home Assistant as a process)
+wanted.add("home-assistant-frontend")
 pins = []
 for line in (root / "package_constraints.txt").read_text().splitlines():
     name = line.split("==")[0].strip().lower()
@@ -220,6 +230,14 @@ PY
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$frontend" $requirements >&2 \
     || return 1
   botslab_component_requirements "$venv/bin/python" || return 1
+  # cffi's module and its compiled backend must be one version: a later install may leave the
+  # backend of another behind (2026.11.0: cffi 2.0.0 with a 2.1.1 backend, and no import works)
+  local cffi
+  cffi="$(grep -i '^cffi==' "$("$venv/bin/python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")')" || true)"
+  if [ -n "$cffi" ]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$cffi" >&2 \
+      || return 1
+  fi
   echo "$want" >"$stamp"
   echo "$venv/bin/python"
 }

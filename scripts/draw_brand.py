@@ -50,19 +50,20 @@ def mark(size: int) -> Image.Image:
 
 
 def logo(height: int, text: tuple[int, int, int, int]) -> Image.Image:
-    """The mark and a plain description beside it, on a transparent background."""
+    """The mark and the product's name beside it (in a plain font: the name, never BOTSLAB's
+    own logotype), on a transparent background."""
     s = height * SCALE
     icon = mark(height).resize((s, s), Image.Resampling.LANCZOS)
-    font = ImageFont.truetype(FONT, int(s * 0.30))
-    lines = ("Cameras &", "Doorbells")
+    lines = (("BOTSLAB", ImageFont.truetype(FONT, int(s * 0.36))),)
+    lines += (("for Home Assistant", ImageFont.truetype(FONT, int(s * 0.17))),)
     probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
-    text_w = max(int(probe.textlength(line, font=font)) for line in lines)
+    text_w = max(int(probe.textlength(line, font=font)) for line, font in lines)
     img = Image.new("RGBA", (s + int(s * 0.12) + text_w, s), (0, 0, 0, 0))
     img.paste(icon, (0, 0), icon)
     draw = ImageDraw.Draw(img)
     x = s + int(s * 0.12)
-    draw.text((x, s * 0.12), lines[0], font=font, fill=text)
-    draw.text((x, s * 0.52), lines[1], font=font, fill=text)
+    draw.text((x, s * 0.14), lines[0][0], font=lines[0][1], fill=text)
+    draw.text((x, s * 0.60), lines[1][0], font=lines[1][1], fill=text)
     return img.resize((img.width // SCALE, height), Image.Resampling.LANCZOS)
 
 

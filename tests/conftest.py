@@ -42,6 +42,16 @@ def deprecation_reports(records: list[logging.LogRecord]) -> list[str]:
 PERSONAL = pytest.StashKey[set[str]]()
 
 
+def quick_device(request: pytest.FixtureRequest, emu: Emulator) -> None:
+    """A device that wakes and starts streaming at once, for tests that are not about that
+    timing: the emulator's default boots a sleeping device for 4 s
+    (docs/protocol/live-video.md#timers), which would only slow them down. A test marked `real_wake`
+    keeps the default."""
+    if request.node.get_closest_marker("real_wake") is None:
+        emu.live.faults.wake_s = 0.0
+        emu.live.faults.publish_delay_s = 0.0
+
+
 def remember_personal(request: pytest.FixtureRequest, world: object) -> None:
     """Note every phone number and email the emulator knows (accounts and shares), in the
     forms a log line could carry them: as stored and, for numbers, their last ten digits."""
@@ -102,33 +112,41 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 
 from botslab_emulator import Emulator  # noqa: E402
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER  # noqa: E402
-from custom_components.botslab.const import CONF_REGION, DOMAIN, REGION_EMULATOR  # noqa: E402
+from custom_components.botslab.const import CONF_REGION, DOMAIN, ENV_EMULATOR_URL  # noqa: E402
 
 
 @pytest.fixture
 async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     """The emulator with its demo world, on free loopback ports."""
     async with Emulator(demo=True) as emu:
+        quick_device(request, emu)
         yield emu
         remember_personal(request, emu.world)
 
 
 @pytest.fixture
 async def ha(
-    hass: HomeAssistant, enable_custom_integrations: None, emulator: Emulator
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> HomeAssistant:
-    """Home Assistant with the integration set up for development (the emulator offered)."""
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator.base_url}})
+    """Home Assistant with the integration, in development's one switch: every region is the
+    emulator (the environment variable scripts/develop sets too)."""
+    monkeypatch.setenv(ENV_EMULATOR_URL, emulator.base_url)
+    assert await async_setup_component(hass, DOMAIN, {})
     return hass
 
 
-async def start_flow(hass: HomeAssistant, username: str, password: str) -> dict[str, Any]:
+async def start_flow(
+    hass: HomeAssistant, username: str, password: str, region: str = "eu1"
+) -> dict[str, Any]:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.FORM
     return dict(
         await hass.config_entries.flow.async_configure(
             result["flow_id"],
-            {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: username, CONF_PASSWORD: password},
+            {CONF_REGION: region, CONF_USERNAME: username, CONF_PASSWORD: password},
         )
     )
 

@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+from urllib.parse import urlsplit
 
 import av
 
 
-async def read_feed(url: str, size: int | None = None, *, timeout: float = 30) -> bytes:
-    """Bytes from a `tcp://host:port` feed: `size` of them, or until it closes (None); less
-    when it closes first."""
-    host, port = url.removeprefix("tcp://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+async def read_feed(
+    url: str, size: int | None = None, *, timeout: float = 30, request: bytes | None = None
+) -> bytes:
+    """The body of the feed at `url` (an HTTP GET, as ffmpeg sends it): `size` bytes of it,
+    or until it closes (None); less when it closes first. `request` replaces the request
+    bytes (b"" sends none); the answer's status must then be 200 for a body to be returned,
+    else the whole answer comes back as it is."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    if request is None:
+        request = (
+            f"GET {parts.path} HTTP/1.1\r\nUser-Agent: Lavf/61.7.100\r\nAccept: */*\r\n"
+            f"Range: bytes=0-\r\nConnection: close\r\nHost: {parts.netloc}\r\n"
+            "Icy-MetaData: 1\r\n\r\n"
+        ).encode()
     data = b""
     try:
+        writer.write(request)
         async with asyncio.timeout(timeout):
-            while size is None or len(data) < size:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
+            while chunk := await reader.read(65536):
                 data += chunk
+                _head, sep, body = data.partition(b"\r\n\r\n")
+                if sep and size is not None and len(body) >= size:
+                    break
     finally:
         writer.close()
-        await writer.wait_closed()
-    return data
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1.1 200 "):
+        return data
+    return body
 
 
 def video_packets(data: bytes) -> list[av.Packet]:

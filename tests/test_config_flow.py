@@ -24,7 +24,6 @@ from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER, NEIGHBOUR_USER, TRAV
 from custom_components.botslab.const import (
     CONF_CAPTCHA,
     CONF_DOWNLOAD_SNAPSHOTS,
-    CONF_EMULATOR_URL,
     CONF_IDENTITY,
     CONF_MAX_EVENT_AGE,
     CONF_MOTION_SECONDS,
@@ -33,7 +32,6 @@ from custom_components.botslab.const import (
     CONF_QID,
     CONF_REGION,
     DOMAIN,
-    REGION_EMULATOR,
 )
 
 from .conftest import add_entry, start_flow
@@ -68,15 +66,24 @@ async def test_user_form_defaults_region_from_country(ha: HomeAssistant) -> None
         ha.config_entries.flow.async_abort(result["flow_id"])
 
 
-async def test_emulator_region_is_offered_only_when_configured(
-    hass: HomeAssistant, enable_custom_integrations: None
+async def test_the_user_s_path_names_no_emulator(
+    hass: HomeAssistant, enable_custom_integrations: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The regions are BOTSLAB's four, whatever development's switch says; without it every
+    region is the real cloud's (the emulator is reached only through BOTSLAB_EMULATOR_URL)."""
     from homeassistant.setup import async_setup_component
 
+    from custom_components.botslab.api import REGIONS
+    from custom_components.botslab.cloud import async_get_endpoints
+
+    monkeypatch.delenv("BOTSLAB_EMULATOR_URL", raising=False)
     assert await async_setup_component(hass, DOMAIN, {})
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     selector = next(v for k, v in result["data_schema"].schema.items() if k == CONF_REGION)
-    assert REGION_EMULATOR not in selector.config["options"]
+    assert selector.config["options"] == list(REGIONS)
+    endpoints = await async_get_endpoints(None, {CONF_REGION: "na1"})  # type: ignore[arg-type]
+    assert endpoints.api_url == "https://na1-sapp-api.botslab.com"
+    assert endpoints.trusted_hosts == ()
 
 
 async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulator) -> None:
@@ -90,7 +97,7 @@ async def test_happy_path_stores_no_password(ha: HomeAssistant, emulator: Emulat
     )
     assert "%3D" in entry.data[CONF_Q]
     assert set(entry.data[CONF_IDENTITY]) == {"m2", "mid", "androidid"}
-    assert entry.data[CONF_EMULATOR_URL] == emulator.base_url
+    assert "emulator_url" not in entry.data, "no development seam in a user's entry"
     flat = repr(entry.as_dict())
     assert DEMO_PASSWORD not in flat and md5_hex(DEMO_PASSWORD) not in flat
     assert CONF_PASSWORD not in entry.data
@@ -103,7 +110,7 @@ async def recover(hass: HomeAssistant, result: dict[str, Any]) -> ConfigEntry:
     assert result["type"] is FlowResultType.FORM and result["step_id"] == "user"
     done = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: DEMO_USER, CONF_PASSWORD: DEMO_PASSWORD},
+        {CONF_REGION: "eu1", CONF_USERNAME: DEMO_USER, CONF_PASSWORD: DEMO_PASSWORD},
     )
     assert done["type"] is FlowResultType.CREATE_ENTRY, done
     await hass.async_block_till_done()
@@ -252,7 +259,7 @@ async def test_reconfigure(ha: HomeAssistant, emulator: Emulator) -> None:
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            CONF_REGION: REGION_EMULATOR,
+            CONF_REGION: "eu1",
             CONF_USERNAME: NEIGHBOUR_USER,
             CONF_PASSWORD: "neighbour-demo",
         },
@@ -261,14 +268,14 @@ async def test_reconfigure(ha: HomeAssistant, emulator: Emulator) -> None:
     result = await reconfigure(ha, entry)
     wrong = await ha.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_REGION: REGION_EMULATOR, CONF_USERNAME: DEMO_USER, CONF_PASSWORD: "wrong"},
+        {CONF_REGION: "eu1", CONF_USERNAME: DEMO_USER, CONF_PASSWORD: "wrong"},
     )
     assert wrong["type"] is FlowResultType.FORM and wrong["errors"] == {"base": "invalid_auth"}
     before = dict(emulator.counters.requests)
     result = await ha.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            CONF_REGION: REGION_EMULATOR,
+            CONF_REGION: "eu1",
             CONF_USERNAME: "4915123456789",
             CONF_PASSWORD: DEMO_PASSWORD,
         },
@@ -300,6 +307,10 @@ async def test_options(ha: HomeAssistant, emulator: Emulator) -> None:
         CONF_MOTION_SECONDS: 45,
         CONF_DOWNLOAD_SNAPSHOTS: False,
         CONF_MAX_EVENT_AGE: 300,
+        # live view prepared on a ring: the defaults (30 s, not on a person, 20% battery)
+        "live_prepare_seconds": 30,
+        "live_prepare_person": False,
+        "live_prepare_min_battery": 20,
     }
     assert entry.state is ConfigEntryState.LOADED, "reloaded with the new options"
     assert entry.runtime_data.push.poll_interval == 120

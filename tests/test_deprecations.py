@@ -60,17 +60,19 @@ def test_the_guard_sees_a_report() -> None:
 
 
 @pytest.mark.parametrize("expected_lingering_timers", [True])  # the stream's HLS idle timer
-async def test_everything_without_a_deprecation_report(
+async def test_everything_without_a_deprecation_report(  # noqa: PLR0917 (fixtures)
     hass: HomeAssistant,
     enable_custom_integrations: None,
     emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
     hass_client: ClientSessionGenerator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
     for component in ("repairs", "media_source", "stream", "diagnostics"):
         assert await async_setup_component(hass, component, {})
-    assert await async_setup_component(hass, DOMAIN, {DOMAIN: {"emulator_url": emulator.base_url}})
+    monkeypatch.setenv("BOTSLAB_EMULATOR_URL", emulator.base_url)
+    assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()
 
     # setup through the config flow
@@ -124,8 +126,7 @@ async def test_everything_without_a_deprecation_report(
     # the media browser, and a clip played through the decrypting view
     client = await hass_client()  # once every platform's views are registered
     root = await media_source.async_browse_media(hass, f"media-source://{DOMAIN}")
-    account = await media_source.async_browse_media(hass, root.children[0].media_content_id)
-    door = next(c for c in account.children if c.title == "Front Door")
+    door = next(c for c in root.children if c.title == "Front Door")  # one account: no level
     device = await media_source.async_browse_media(hass, door.media_content_id)
     day = await media_source.async_browse_media(hass, device.children[0].media_content_id)
     clip = next(c for c in day.children if c.can_play)

@@ -93,7 +93,7 @@ async def test_a_device_the_cloud_no_longer_lists(
     """A command to a device that left the account: a translated error, nothing raw."""
     button = _eid(hass, "button", f"{GARDEN}_reboot")
     emulator.world.remove_device(GARDEN)
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.device_coordinator.async_refresh()
     await hass.async_block_till_done()
     entity = hass.data["entity_components"]["button"].get_entity(button)
     assert entity is not None

@@ -31,7 +31,10 @@ from custom_components.botslab.const import (
     STALE_MISSES,
 )
 from custom_components.botslab.devices import device_for_serial
-from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
+from custom_components.botslab.diagnostics import (
+    async_get_config_entry_diagnostics,
+    mask_serial,
+)
 from tests.ha_helpers import scoped_uid
 
 from .conftest import add_entry, fix_issue
@@ -70,7 +73,7 @@ def entity_id(hass: HomeAssistant, serial: str, key: str) -> str:
 
 
 async def refresh(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.device_coordinator.async_refresh()
     await hass.async_block_till_done()
 
 
@@ -80,7 +83,9 @@ async def test_devices_in_the_registry(hass: HomeAssistant, entry: ConfigEntry) 
     devices = {d.serial_number: d for d in entries if d.entry_type is None}
     assert set(devices) == {DOOR, GARDEN, LIVING, DRIVE}
     account = [d for d in entries if d.entry_type is dr.DeviceEntryType.SERVICE]
-    assert [(d.name, d.model) for d in account] == [("BOTSLAB account", "Cloud account")]
+    assert [(d.name, d.model) for d in account] == [
+        (f"BOTSLAB account {entry.title}", "Cloud account")
+    ]
     door = devices[DOOR]
     assert (door.manufacturer, door.model, door.name, door.sw_version) == (
         "BOTSLAB",
@@ -224,7 +229,17 @@ async def test_camera_image(hass: HomeAssistant, entry: ConfigEntry, emulator: E
     assert door_image.content[:2] == b"\xff\xd8", "the doorbell shows its latest event image"
     assert not emulator.world.devices.is_awake(emulator.world.devices[DOOR]), "without waking it"
     garden_image = await async_get_image(hass, entity_id(hass, GARDEN, "camera"))
-    assert garden_image.content[:2] == b"\xff\xd8"
+    assert garden_image.content[:2] == b"\xff\xd8", "the newest listed event's, at start"
+    assert "/api/eu1/v1/iot/device/invoke_service" not in emulator.counters.requests
+    # a camera without any event takes a fresh snapshot
+    acc = emulator.world.accounts.find(DEMO_USER)
+    assert acc is not None
+    new = emulator.world.devices.add(
+        acc.qid, title="Garage", category_key="camera", product_name="Indoor Camera C2"
+    )
+    await refresh(hass, entry)
+    new_image = await async_get_image(hass, entity_id(hass, new.device_name, "camera"))
+    assert new_image.content[:2] == b"\xff\xd8"
     assert emulator.counters.requests["/api/eu1/v1/iot/device/invoke_service"] == 1, (
         "a fresh snapshot"
     )
@@ -412,7 +427,11 @@ async def test_diagnostics_hold_no_secret(
         entry.unique_id,
     ):
         assert secret not in text
-    assert {d["device"]["serial"] for d in diag["devices"]} == {DOOR, GARDEN, LIVING, DRIVE}
+    # serials masked: the model's prefix and the last two characters
+    assert {d["device"]["serial"] for d in diag["devices"]} == {
+        mask_serial(s) for s in (DOOR, GARDEN, LIVING, DRIVE)
+    }
+    assert not any(serial in text for serial in (DOOR, GARDEN, LIVING, DRIVE))
     assert diag["devices"][0]["properties"]
 
 
@@ -461,7 +480,7 @@ async def test_setup_and_unload_return_true_or_raise(
     assert await real_unload(entry, botslab.PLATFORMS)
     data = entry.runtime_data
     for coordinator in (
-        data.coordinator,
+        data.device_coordinator,
         data.firmware_coordinator,
         data.settings_coordinator,
     ):  # what a successful unload ends
@@ -522,14 +541,62 @@ async def test_diagnostics_redact_personal_data_in_free_text(
     dev = emulator.world.devices[GARDEN]
     for key, text in forms.items():
         dev.report[key] = [text, str(int(emulator.world.now() * 1000))]
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.device_coordinator.async_refresh()
     await hass.async_block_till_done()
     diag = await async_get_config_entry_diagnostics(hass, entry)
-    garden = next(d for d in diag["devices"] if d["device"]["serial"] == GARDEN)
+    garden = next(d for d in diag["devices"] if d["device"]["serial"] == mask_serial(GARDEN))
     assert set(forms) <= set(garden["properties"]), "the fields reach diagnostics"
     text = repr(diag)
     for secret in ("12345678", "1234-5678", "aliyuncs.com/a", "S1gn", "abcdef123", "5f2a9c"):
         assert secret not in text, secret
+
+
+async def test_diagnostics_redact_every_written_form_of_the_sessions_secrets(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """The session's own secrets (sid, push alias, Q, T, m2) as a cloud's text field may
+    carry them: JSON with double or single quotes, a header, the jws token, URL-encoded
+    pairs (once or twice); and under property names of any spelling. None reaches
+    diagnostics, new fields included."""
+    client = entry.runtime_data.client
+    session = client.session
+    assert session is not None
+    sid, alias, m2 = session.sid, session.push_alias, client.identity.m2
+    q, t = client.credentials.q, client.credentials.t
+    token = client._headers(with_sid=True)["Authorization"]
+    forms = {
+        "Note1": f'{{"sid": "{sid}", "code": 0}}',
+        "Note2": f"{{'push_alias': '{alias}', 'sid': '{sid}'}}",
+        "Note3": f"Authorization: {token}",
+        "Note4": f"retry?sid%3D{sid}%26m2%3D{m2}",
+        "Note5": f"cookie Q%3D{q}; T%3D{t}",
+        "Note6": f"Q={q}&T={t}",
+        "Note7": token.removeprefix("jws "),
+        "push-alias": alias,
+        "homeSid": sid,
+    }
+    dev = emulator.world.devices[GARDEN]
+    for key, text in forms.items():
+        dev.report[key] = [text, str(int(emulator.world.now() * 1000))]
+    await entry.runtime_data.device_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    garden = next(d for d in diag["devices"] if d["device"]["serial"] == mask_serial(GARDEN))
+    assert set(forms) <= set(garden["properties"]), "the fields reach diagnostics"
+    pause = diag["account"]["cloud_pause"]
+    assert {"until", "rate_limits_met", "requests_held_back"} <= pause.keys()
+    text = repr(diag)
+    for name, secret in {
+        "sid": sid,
+        "push alias": alias,
+        "m2": m2,
+        "Q": q,
+        "decoded Q": unquote(q),
+        "T": t,
+        "jws": token.removeprefix("jws ")[:24],
+    }.items():
+        assert secret not in text, name
+    assert unquote(q).split("&")[0] not in text, "not even Q's first field"
 
 
 async def test_unique_ids_of_an_older_entry_are_scoped_to_the_account(
@@ -632,6 +699,8 @@ async def test_diagnostic_detail_is_disabled_by_default(
     keys = {uid.split("_", 1)[1] if not uid.startswith("account_") else uid for uid in disabled}
     account = f"account_{qid}_consent_"
     assert keys == {
+        "ring",  # the doorbell event entity says each ring
+        "last_event_time",  # "Last event" shows when it changed
         "voltage",
         "sd_free",
         "sd_used",

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 
@@ -22,6 +23,7 @@ from custom_components.botslab.camera import USER_FIXABLE
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
 
+from .ha_helpers import scoped_uid
 from .live_feed_io import read_feed, video_packets
 
 DOOR = "camera.front_door"
@@ -41,13 +43,23 @@ async def test_stream_source_serves_the_decrypted_video(
     # nothing was woken or started by setting up the entity
     assert not emulator.live.stats.xmsgs and not emulator.live.publishers
     url = await async_get_stream_source(hass, DOOR)
-    assert url is not None and url.startswith("tcp://127.0.0.1:")
+    assert url is not None and url.startswith("http://127.0.0.1:") and url.endswith(".ts")
     assert hass.states.get(DOOR).state == "streaming"  # type: ignore[union-attr]
-    data = await read_feed(url, 60_000, timeout=20)
-    assert len(data) >= 60_000, "the feed closed"
+    held_bytes = len(live_clip(real=True).aus[0]) * 60  # the still, at most 50 copies
+    data = await read_feed(url, held_bytes + 60_000, timeout=20)
+    assert len(data) >= held_bytes + 60_000, "the feed closed"
     packets = video_packets(data)
     clip = live_clip(real=True)
     assert packets[0].is_keyframe and bytes(packets[0]) in clip.aus
+    # the still before the first keyframe held (Home Assistant's first segment filled at
+    # once): copies of it, 0.2 s apart, then the video as the device sent it
+    held = 0
+    while held + 1 < len(packets) and bytes(packets[held + 1]) == bytes(packets[0]):
+        assert packets[held + 1].pts - packets[held].pts == 18000
+        held += 1
+    assert held >= 10, "the first keyframe is held as a still before it"
+    packets = packets[held:]
+    assert len(packets) >= 20, "and the live video after it"
     start = clip.aus.index(bytes(packets[0]))
     for offset, packet in enumerate(packets):
         assert bytes(packet) == clip.aus[(start + offset) % len(clip.aus)]
@@ -82,7 +94,33 @@ async def test_hls_through_the_stream_component(
     async with http.get(playlist.rsplit("/", 1)[0] + "/" + segment) as resp:
         assert resp.status == 200 and len(await resp.read()) > 1000
     cam = _camera(hass, DOOR)
+    assert cam._feed.refused == 0, "the stream worker's own request is let in"
     await cam.stream.stop()
+
+
+async def test_the_feed_is_no_open_door(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the stream component has left, another program on the host that finds the port
+    gets no video and wakes nothing: the feed's URL carries a secret."""
+    monkeypatch.setattr(camera_module, "LIVE_IDLE_SECONDS", 0.5)
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None
+    async with asyncio.timeout(10):
+        while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]
+            await asyncio.sleep(0.1)
+    wakes = emulator.counters.requests.get("/api/eu1/v1/iot/device/invoke_service", 0)
+    port = urlsplit(url).port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\n\r\n")
+    async with asyncio.timeout(10):
+        answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 404") and b"\x47" not in answer
+    assert await read_feed(f"tcp://127.0.0.1:{port}", request=b"", timeout=10) == b""
+    assert hass.states.get(DOOR).state == "idle"  # type: ignore[union-attr]
+    assert emulator.counters.requests.get("/api/eu1/v1/iot/device/invoke_service", 0) == wakes
+    assert _camera(hass, DOOR)._feed.sessions == 1
 
 
 async def test_idle_teardown(
@@ -142,7 +180,7 @@ async def test_errors_are_translated(  # noqa: PLR0917 (fixtures)
     cam = _camera(hass, entity_id)
     assert cam.stream is None
     reason = cam._feed.last_error.reason
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, cam._live_issue_id)
     attrs = hass.states.get(entity_id).attributes  # type: ignore[union-attr]
     assert attrs["live_view_error"] == reason
     if reason in USER_FIXABLE:
@@ -160,7 +198,7 @@ async def test_errors_are_translated(  # noqa: PLR0917 (fixtures)
     if fault is not None:  # the fault gone, a live view works and the notice goes
         setattr(emulator.live.faults, fault, type(getattr(emulator.live.faults, fault))())
         assert await async_get_stream_source(hass, entity_id)
-        assert ir.async_get(hass).async_get_issue(DOMAIN, f"live_{cam._serial}") is None
+        assert ir.async_get(hass).async_get_issue(DOMAIN, cam._live_issue_id) is None
         attrs = hass.states.get(entity_id).attributes  # type: ignore[union-attr]
         assert attrs["live_view_error"] is None
         assert reason in USER_FIXABLE or "Live view of Front Door works again" in caplog.text
@@ -179,7 +217,7 @@ async def test_unload_leaves_nothing_running(
     assert not session.running and not session._tasks
     assert feed._server is None and feed.session is None
     with pytest.raises(OSError):
-        await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        await asyncio.open_connection("127.0.0.1", urlsplit(url).port)
 
 
 async def test_offline_device_and_diagnostics(
@@ -193,7 +231,7 @@ async def test_offline_device_and_diagnostics(
     assert door["live"]["stats"]["transport"] == "qtp"
     # a device that went offline says so, and nothing is started
     emulator.world.devices["BCC2C9D0E1F2"].online = False
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.device_coordinator.async_refresh()
     with pytest.raises(HomeAssistantError, match="Living Room is offline"):
         await async_get_stream_source(hass, "camera.living_room")
 
@@ -202,8 +240,8 @@ async def test_webrtc_providers_are_never_asked(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_ws_client: Any
 ) -> None:
     """The camera offers HLS only, whatever WebRTC provider is registered: asking one would
-    call stream_source() (and wake a battery doorbell) at every provider refresh. This
-    rests on a private hook of Home Assistant's Camera; if it is renamed, this test fails."""
+    call stream_source() (and wake a battery doorbell) at every provider refresh. The camera
+    answers Camera's public async_refresh_providers itself."""
     from homeassistant.components.camera import Camera
     from homeassistant.components.camera.webrtc import (
         CameraWebRTCProvider,
@@ -232,7 +270,7 @@ async def test_webrtc_providers_are_never_asked(
         async def async_on_webrtc_candidate(self, *args: Any) -> None:
             raise AssertionError("no WebRTC candidate may reach a BOTSLAB camera")
 
-    assert callable(getattr(Camera, "_async_get_supported_webrtc_provider", None))
+    assert callable(getattr(Camera, "async_refresh_providers", None))
     provider = RecordingProvider()
     unregister = async_register_webrtc_provider(hass, provider)
     try:
@@ -250,3 +288,47 @@ async def test_webrtc_providers_are_never_asked(
     finally:
         unregister()
         await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("entry")
+async def test_a_relay_in_the_home_network_is_refused(
+    hass: HomeAssistant, emulator: Emulator, hass_ws_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler names a relay at a private address (a hostile or spoofed answer): the
+    address guard refuses it before any socket, and the player gets a translated reason
+    (docs/protocol/accepted.md#address-guard, issue 24 item 2)."""
+    monkeypatch.setattr(camera_module, "LIVE_TIMERS", LiveTimers(setup_tries=1))
+    emulator.live.faults.relay_host = "192.168.1.20"
+    assert await async_setup_component(hass, "stream", {})
+    ws = await hass_ws_client(hass)
+    await ws.send_json({"id": 1, "type": "camera/stream", "entity_id": DOOR})
+    reply = await ws.receive_json()
+    assert not reply["success"]
+    assert "not on the internet" in reply["error"]["message"]
+    attrs = hass.states.get(DOOR).attributes  # type: ignore[union-attr]
+    assert attrs["live_view_error"] == "address_refused"
+    assert not emulator.live.stats.xmsgs, "nothing was sent to the device either"
+
+
+async def test_a_shared_camera_says_why_before_it_is_opened(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_ws_client: Any
+) -> None:
+    """BOTSLAB sends a shared account a camera's sound only: a known, permanent condition.
+    The camera offers no live stream (the frontend shows its snapshot, no player that fails
+    after a wait, no error in the log), says why in its attributes, and its device page has a
+    "Live view" line that says the same, translated."""
+    state = hass.states.get(DRIVEWAY)
+    assert state is not None
+    assert not state.attributes["supported_features"] & CameraEntityFeature.STREAM
+    assert state.attributes["live_view_error"] == "audio_only"
+    sensor = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, scoped_uid(hass, "BCC5A0B1C2D3_live_view")
+    )
+    assert sensor and hass.states.get(sensor).state == "sound_only_shared"
+    ws = await hass_ws_client(hass)
+    await ws.send_json({"id": 1, "type": "camera/capabilities", "entity_id": DRIVEWAY})
+    reply = await ws.receive_json()
+    assert reply["success"] and reply["result"]["frontend_stream_types"] == []
+    assert not emulator.live.stats.xmsgs, "nothing was asked of the device"
+    # an owned camera still streams
+    assert hass.states.get(DOOR).attributes["supported_features"] & CameraEntityFeature.STREAM

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
+from itertools import pairwise
 import re
+import tracemalloc
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -15,14 +19,25 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
 from botslab_emulator import Emulator
 from botslab_emulator.oss import shared_clip
+from botslab_emulator.world import kind_of
+from custom_components.botslab.api.cliptime import retime_segment, segment_starts
+from custom_components.botslab.api.models import PlayUrl
 from custom_components.botslab.const import DOMAIN
 from custom_components.botslab.media_ref import MediaRef, unseal
-from custom_components.botslab.views import SnapshotCache
+from custom_components.botslab.views import (
+    CLIP_CACHE_BYTES,
+    MAX_PLAYLIST_LINES,
+    ClipResolver,
+    PlaylistRefused,
+    SnapshotCache,
+    parse_playlist,
+)
 from tests.ha_helpers import scoped_uid
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
@@ -78,11 +93,15 @@ async def play(hass: HomeAssistant, client: Any, content_id: str) -> list[bytes]
     return segments
 
 
+async def _door_events(entry: ConfigEntry, emulator: Emulator) -> list[Any]:
+    qid = entry.runtime_data.client.credentials.qid
+    return [m for m in emulator.world.messages.boxes[qid] if m.device_name == DOOR]
+
+
 async def test_browse_tree(hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator) -> None:
     root = await browse(hass)
-    assert [c.title for c in root.children] == [browser.title]
-    account = await media_source.async_browse_media(hass, root.children[0].media_content_id)
-    assert [c.title for c in account.children] == [
+    # one account: its devices at once, no folder of the account's own
+    assert [c.title for c in root.children] == [
         "Driveway",
         "Front Door",
         "Garden",
@@ -91,8 +110,23 @@ async def test_browse_tree(hass: HomeAssistant, browser: ConfigEntry, emulator: 
     door = await browse(hass, f"{browser.entry_id}/{DOOR}")
     assert door.children and all(c.can_expand for c in door.children)
     day = await media_source.async_browse_media(hass, door.children[0].media_content_id)
-    times = [c.title[:8] for c in day.children]
-    assert times == sorted(times, reverse=True), "newest first"
+    events = sorted(
+        (e for e in await _door_events(browser, emulator)), key=lambda e: e.ctime, reverse=True
+    )
+    local = [dt_util.as_local(dt_util.utc_from_timestamp(e.ctime)) for e in events]
+    shown_day = local[0].date()
+    assert door.children[0].title.startswith(
+        f"{shown_day.month}/{shown_day.day}/{shown_day.year} ("
+    )
+    today = [e for e, at in zip(events, local, strict=True) if at.date() == shown_day]
+    # short titles, newest first: the time as the UI shows it (12 hours in the US) and the kind
+    expected = []
+    for event in today:
+        at = dt_util.as_local(dt_util.utc_from_timestamp(event.ctime))
+        hour = f"{(at.hour % 12) or 12}:{at.minute:02} {'AM' if at.hour < 12 else 'PM'}"
+        expected.append(f"{hour} {kind_of(event.event_type).capitalize()}")
+    assert [c.title for c in day.children] == expected
+    assert day.title == door.children[0].title.split(" (")[0]
     item = day.children[0]
     assert (
         item.can_play
@@ -112,14 +146,37 @@ async def test_day_pages_through_the_message_list(
     assert len({c.media_content_id for c in today.children}) == len(today.children)
 
 
+def timeline(segments: list[bytes]) -> dict[str, list[int]]:
+    """Each stream's DTS over consecutive segments (whole TS packets), in order."""
+    data = b"".join(seg[: len(seg) - len(seg) % 188] for seg in segments)
+    found: dict[str, list[int]] = {}
+    with av.open(io.BytesIO(data), format="mpegts") as container:
+        for packet in container.demux():
+            if packet.size and packet.dts is not None:
+                found.setdefault(packet.stream.type, []).append(packet.dts)
+    return found
+
+
+def assert_continuous(segments: list[bytes]) -> None:
+    """One timeline across the segment boundaries: every video frame 1/15 s after the one
+    before, every AAC frame (1,024 samples at 16 kHz) 64 ms after the one before."""
+    assert len(segments) >= 2
+    steps = {kind: {b - a for a, b in pairwise(dts)} for kind, dts in timeline(segments).items()}
+    assert steps == {"video": {6000}, "audio": {5760}}, steps
+
+
 async def test_plain_clip_plays(
     hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
 ) -> None:
+    """A plain clip as real ones come (timestamps restarting in every segment) plays with
+    one timeline: the view makes it continuous, as it does for encrypted clips."""
     await emulator.trigger(GARDEN, "person")
     item = await newest_event_item(hass, browser, GARDEN)
     segments = await play(hass, await hass_client(), item.media_content_id)
     clip = await shared_clip("real")
-    assert segments == list(clip.segments.values()), "plain clips pass through unchanged"
+    assert timeline([clip.segments["seg1.ts"]])["video"][0] == 0, "the cloud's restart"
+    assert frames(segments) == frames(list(clip.segments.values())), "the same frames"
+    assert_continuous(segments)
     with av.open(io.BytesIO(segments[0])) as container:
         assert sum(1 for _ in container.decode(video=0)) > 10
 
@@ -143,8 +200,11 @@ async def test_encrypted_clip_is_decrypted_by_the_view(
     segments = await play(hass, await hass_client(), item.media_content_id)
     clip = await shared_clip(media)
     assert frames(segments) == frames(list(clip.segments.values())), "frame-exact"
-    if media == "canonical":
-        assert segments == list(clip.segments.values()), "even byte-identical"
+    assert_continuous(segments)
+    if media == "canonical":  # byte-identical, once on the view's timeline
+        plain = list(clip.segments.values())
+        starts = segment_starts([2.0] * len(plain))
+        assert segments == [retime_segment(p, at) for p, at in zip(plain, starts, strict=True)]
 
 
 async def test_unknown_clip_encryption_is_reported_once_not_guessed(
@@ -290,7 +350,7 @@ async def test_cloud_plan_sensors_and_repair(
         registry.async_get_entity_id("sensor", DOMAIN, scoped_uid(hass, f"{GARDEN}_cloud_plan"))
         is None
     ), "no plan, no sensor"
-    issue_id = f"cloud_plan_ending_{DOOR}"
+    issue_id = f"cloud_plan_ending_{entry.entry_id}_{DOOR}"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     emulator.world.clock_offset += 5 * 86400
     await entry.runtime_data.settings_coordinator.async_refresh()
@@ -365,7 +425,7 @@ async def test_views_answer_400_or_404_for_any_path(  # noqa: PLR0917 (fixtures)
     for path in odd:
         resp = await client.get(path)
         assert resp.status in (400, 404), (path[:120], resp.status)
-    assert cloud_calls(emulator) == before, "no cloud call for a path that cannot exist"
+    assert cloud_calls(emulator) == before
 
 
 class _Token:
@@ -378,9 +438,15 @@ class _Token:
     async def get(self, hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> str:
         if id(hass) not in self._tokens:
             self._tokens.clear()
-            await emulator.trigger(DOOR, "ring")
+            # a motion, not a ring: a ring prepares the live view, whose calls would count
+            ring = await emulator.trigger(DOOR, "motion")
             item = await newest_event_item(hass, entry, DOOR)
             self._tokens[id(hass)] = item.media_content_id.rsplit("/", 1)[1]
+            # the ring's own snapshot download (in the background) is over before counting
+            snapshots = entry.runtime_data.snapshots
+            async with asyncio.timeout(10):
+                while (found := snapshots.get(DOOR)) is None or found[0].id != ring["msg_id"]:
+                    await asyncio.sleep(0.02)
         return self._tokens[id(hass)]
 
 
@@ -401,7 +467,8 @@ async def test_the_browser_refuses_days_that_cannot_have_events_without_asking(
 
 class LanDevice:
     """Something on the user's network that a hostile cloud would like Home Assistant to
-    fetch: it counts every request that reaches it."""
+    fetch: it counts every request that reaches it. It listens on 127.0.0.2, an address of
+    this machine that is not the emulator's (127.0.0.1, trusted)."""
 
     def __init__(self) -> None:
         self.hits = 0
@@ -417,10 +484,10 @@ class LanDevice:
         app.router.add_route("GET", "/{tail:.*}", self._any)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.2", 0)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.2:{port}"
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -429,18 +496,30 @@ class LanDevice:
 
 
 @pytest.mark.parametrize("knob", ["media_base_url", "segment_base_url"])
-async def test_media_links_elsewhere_are_refused_and_reported_once(  # noqa: PLR0917
+@pytest.mark.parametrize(
+    ("where", "host"),
+    [
+        ("lan", "127.0.0.2"),  # loopback, but not the emulator's address
+        ("http://10.0.0.1:8080", "10.0.0.1"),
+        ("http://169.254.169.254", "169.254.169.254"),  # cloud metadata
+        ("http://[fd00::1]:8080", "fd00::1"),
+    ],
+)
+async def test_media_links_into_the_network_are_refused_and_reported_once(  # noqa: PLR0917
     hass: HomeAssistant,
     browser: ConfigEntry,
     emulator: Emulator,
     hass_client: Any,
     caplog: pytest.LogCaptureFixture,
     knob: str,
+    where: str,
+    host: str,
 ) -> None:
-    """The cloud names the hosts of snapshots, playlists and segments; a link outside the
-    region's OSS hosts (here: the emulator's address) is never fetched."""
+    """The cloud names the hosts of snapshots, playlists and segments: any host may serve
+    them, but an address that is not public (here not the trusted emulator's) is refused
+    before anything connects to it (the test harness allows sockets to 127.0.0.1 only)."""
     async with LanDevice() as lan:
-        setattr(emulator.faults, knob, lan.url)
+        setattr(emulator.faults, knob, lan.url if where == "lan" else where)
         await emulator.trigger(DOOR, "ring")
         item = await newest_event_item(hass, browser, DOOR)
         client = await hass_client()
@@ -460,10 +539,274 @@ async def test_media_links_elsewhere_are_refused_and_reported_once(  # noqa: PLR
         assert lan.hits == 0, "nothing was fetched from the LAN"
     reports = [r for r in caplog.records if "as a media host" in r.getMessage()]
     assert len(reports) == 1 and reports[0].levelname == "WARNING"
-    assert "127.0.0.1" in reports[0].getMessage()
+    assert host in reports[0].getMessage()
+    assert "Signature" not in caplog.text, "no signed URL in the log"
+
+
+class PlaylistHost:
+    """A media host (on the trusted address) that answers every path with one playlist, and
+    counts what it was asked for."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.paths: list[str] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _any(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path)
+        return web.Response(text=self.body, content_type="application/vnd.apple.mpegurl")
+
+    async def __aenter__(self) -> PlaylistHost:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._any)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.body = self.body.replace("HOST", self.url)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("tag", "words"),
+    [
+        ('#EXT-X-KEY:METHOD=AES-128,URI="HOST/key.bin"', "HLS encryption"),
+        ('#EXT-X-MAP:URI="HOST/init.mp4"', "initialization section"),
+        ("#EXT-X-STREAM-INF:BANDWIDTH=800000\nHOST/variant.m3u8", "master playlist"),
+    ],
+)
+async def test_a_playlist_naming_what_is_not_played_is_refused_once(  # noqa: PLR0917
+    hass: HomeAssistant,
+    browser: ConfigEntry,
+    emulator: Emulator,
+    hass_client: Any,
+    caplog: pytest.LogCaptureFixture,
+    tag: str,
+    words: str,
+) -> None:
+    """The player gets 415, the log one line per kind, and nothing the playlist names is
+    fetched (nor handed to the browser, which would fetch it itself)."""
+    body = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n{tag}\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n"
+    async with PlaylistHost(body) as host:
+        emulator.faults.media_base_url = host.url
+        client = await hass_client()
+        for _ in range(2):
+            await emulator.trigger(DOOR, "ring")
+            item = await newest_event_item(hass, browser, DOOR)
+            resolved = await media_source.async_resolve_media(hass, item.media_content_id, None)
+            status, answer, _ = await get(client, resolved.url)
+            assert status == 415 and words in answer.decode()
+        named = {"key.bin", "init.mp4", "variant.m3u8", "seg0.ts"}
+        assert not named & {path.rsplit("/", 1)[-1] for path in host.paths}, host.paths
+    assert caplog.text.count("which this integration does not play") == 1
+    assert host.url not in caplog.text
+
+
+async def test_clip_behind_redirects_plays(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any
+) -> None:
+    """Playlist, segments and snapshots three redirects away (another path each hop)."""
+    emulator.faults.media_redirects = 3
+    await emulator.trigger(DOOR, "ring")
+    item = await newest_event_item(hass, browser, DOOR)
+    segments = await play(hass, await hass_client(), item.media_content_id)
+    assert frames(segments) == frames(list((await shared_clip("real")).segments.values()))
+    status, data, _ = await get(await hass_client(), item.thumbnail)
+    assert status == 200 and data[:2] == b"\xff\xd8"
+    assert any(path.startswith("/oss-hop/3/") for path in emulator.counters.requests)
+
+
+@pytest.mark.parametrize("serial", [DOOR, GARDEN])
+async def test_a_play_url_that_is_one_ts_file_plays(
+    hass: HomeAssistant, browser: ConfigEntry, emulator: Emulator, hass_client: Any, serial: str
+) -> None:
+    """docs/protocol/accepted.md#media: the working client plays a play URL that is a single `.ts`
+    as it is; the view serves it as a one-segment clip (decrypted when the clip is encrypted)."""
+    emulator.faults.play_url_form = "ts"
+    await emulator.trigger(serial, "person")
+    item = await newest_event_item(hass, browser, serial)
+    segments = await play(hass, await hass_client(), item.media_content_id)
+    clip = await shared_clip("real")
+    assert len(segments) == 1
+    assert frames(segments) == frames([clip.whole])
+    steps = {kind: {b - a for a, b in pairwise(dts)} for kind, dts in timeline(segments).items()}
+    assert steps == {"video": {6000}, "audio": {5760}}
+
+
+def test_playlists_become_one_timeline() -> None:
+    """Each segment's place comes from the #EXTINF durations before it (the target duration
+    where one is missing or absurd); relative lines are resolved against the URL the
+    playlist came from; discontinuity tags go, since the segments are made continuous."""
+    text = "\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-TARGETDURATION:4",
+            "#EXTINF:2.5,",
+            "a.ts",
+            "#EXT-X-DISCONTINUITY",
+            "#EXTINF:nan,",
+            "/abs/b.ts?x=1",
+            "#EXTINF:-3,",
+            "https://other.example/c.ts",
+            "#EXTINF:1e400,",
+            "d.ts",
+            "e.ts",
+            "#EXT-X-ENDLIST",
+        ]
+    )
+    ref = MediaRef("SN", "1", 0, "aliyun://b/x.m3u8", "", "none", "")
+    clip = parse_playlist(ref, text, "https://cdn.example/clips/x/index.m3u8?sig=1")
+    assert [clip.segment_url(n) for n in range(len(clip.segments))] == [
+        "https://cdn.example/clips/x/a.ts",
+        "https://cdn.example/abs/b.ts?x=1",
+        "https://other.example/c.ts",
+        "https://cdn.example/clips/x/d.ts",
+        "https://cdn.example/clips/x/e.ts",
+    ]
+    assert clip.starts == [0, 225000, 585000, 945000, 1305000]
+    assert "#EXT-X-DISCONTINUITY" not in clip.playlist
+    assert [line for line in clip.playlist if line.startswith("\x00")] == [
+        f"\x00{n}" for n in range(5)
+    ]
 
 
 MIB = 1024 * 1024
+SIGNED = (
+    "https://botslab-eu1.oss-eu-central-1.aliyuncs.com/clips/BDX3A1B2C3D4/"
+    + "m" * 40
+    + "/index.m3u8?Expires=1700000000&OSSAccessKeyId="
+    + "K" * 24
+    + "&Signature="
+    + "S" * 28
+)
+
+
+def fake_entry(body: bytes) -> Any:
+    """An entry whose client names a playlist (behind a signed URL) with this body."""
+
+    async def play_url(_url: str) -> PlayUrl:
+        return PlayUrl(SIGNED, 0)
+
+    async def fetch(_url: str, *, max_bytes: int) -> tuple[bytes, str]:
+        return body[:max_bytes], SIGNED
+
+    client = SimpleNamespace(play_url=play_url, fetch=fetch)
+    return SimpleNamespace(entry_id="entry", runtime_data=SimpleNamespace(client=client))
+
+
+def ref_of(n: int) -> MediaRef:
+    return MediaRef("SN", str(n), 0, "aliyun://b/x.m3u8", "", "none", "")
+
+
+async def test_a_hostile_playlist_is_refused_in_bounded_memory() -> None:
+    """One megabyte of one-byte lines became 113 MB of segment URLs, and 32 were kept
+    (3.6 GB): now a playlist of more than MAX_PLAYLIST_LINES lines is refused before its
+    lines are made, and nothing is kept."""
+    entry = fake_entry(b"#EXTM3U\n" + b"a\n" * (512 * 1024 - 4))
+    resolver = ClipResolver()
+    tracemalloc.start()
+    try:
+        for n in range(32):
+            with pytest.raises(web.HTTPUnsupportedMediaType):
+                await resolver.get(entry, ref_of(n))
+        gc.collect()  # the last error's traceback (and the body its frames hold)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(resolver) == 0 and resolver.bytes == 0
+    assert peak < 8 * MIB, peak
+    assert current < MIB, current
+
+
+async def test_the_clip_cache_is_bounded_in_bytes() -> None:
+    """The largest playlists still taken (1 MiB, 2,000 long segment lines, nearly 10,000
+    lines): the cache keeps as many as fit in CLIP_CACHE_BYTES, counting what it holds
+    (lines, segment lines, starts), and what it holds is what it counts."""
+    segment = b"#EXTINF:2.0,\n" + b"s" * 380 + b".ts\n"
+    body = (b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n" + segment * 1990 + b"#EXTINF:1,\n" * 6000)[:MIB]
+    entry = fake_entry(body)
+    resolver = ClipResolver()
+    tracemalloc.start()
+    try:
+        for n in range(32):
+            clip = await resolver.get(entry, ref_of(n))
+            assert clip is not None and len(clip.segments) == 1990
+            assert resolver.bytes <= CLIP_CACHE_BYTES
+        current, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 1 < len(resolver) < 32, "some kept, the oldest dropped"
+    assert current < CLIP_CACHE_BYTES * 1.25, (current, resolver.bytes)
+    # the newest is there, the oldest gone
+    assert await resolver.get(entry, ref_of(31)) is not None
+    assert resolver.bytes <= CLIP_CACHE_BYTES
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("#EXT-X-STREAM-INF:BANDWIDTH=800000", "master"),
+        ('#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="x",URI="http://10.0.0.1/a.m3u8"', "master"),
+        ('#EXT-X-I-FRAME-STREAM-INF:URI="http://10.0.0.1/i.m3u8"', "master"),
+        ('#EXT-X-KEY:METHOD=AES-128,URI="http://10.0.0.1/key"', "key"),
+        ('#EXT-X-KEY:METHOD=SAMPLE-AES,URI="key.bin"', "key"),
+        ('#EXT-X-MAP:URI="http://10.0.0.1/init.mp4"', "map"),
+        ("#EXT-X-BYTERANGE:1000@0", "byterange"),
+    ],
+)
+def test_playlists_naming_what_is_not_played_are_refused(line: str, kind: str) -> None:
+    """BOTSLAB clips are one media playlist of MPEG-TS segments, encrypted inside the
+    segments (docs/protocol/media.md#clips). A master playlist, HLS encryption, an fMP4 section or
+    byte ranges are refused: handed on, the browser would fetch the URI the cloud named itself."""
+    text = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n{line}\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n"
+    with pytest.raises(PlaylistRefused) as refused:
+        parse_playlist(ref_of(1), text, SIGNED)
+    assert refused.value.kind == kind
+
+
+def test_only_tags_without_a_uri_reach_the_player() -> None:
+    """A key of METHOD=NONE says nothing; unknown tags (with or without a URI) and comments
+    are dropped (players ignore tags they do not know); the tags that describe the media
+    playlist stay. A playlist of exactly MAX_PLAYLIST_LINES lines is taken."""
+    text = "\r\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            "#EXT-X-TARGETDURATION:2",
+            "#EXT-X-KEY:METHOD=NONE",
+            '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="http://10.0.0.1/p.ts"',
+            "#EXT-X-CUSTOM:anything",
+            "# a comment",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            "#EXTINF:2.000,",
+            "seg0.ts",
+            "   ",
+            "#EXT-X-ENDLIST",
+        ]
+    )
+    clip = parse_playlist(ref_of(1), text, SIGNED)
+    assert clip.playlist == [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
+        "#EXTINF:2.000,",
+        "\x000",
+        "#EXT-X-ENDLIST",
+    ]
+    assert clip.segments == ["seg0.ts"], "a blank line is no segment"
+    full = "#EXTM3U\n" + "#EXT-X-CUSTOM:x\n" * (MAX_PLAYLIST_LINES - 2) + "x.ts\n"
+    assert parse_playlist(ref_of(1), full, SIGNED).segments == ["x.ts"]
+    with pytest.raises(PlaylistRefused):
+        parse_playlist(ref_of(1), full + "y.ts\n", SIGNED)
+    with pytest.raises(PlaylistRefused):  # more than MAX_SEGMENTS segments
+        parse_playlist(ref_of(1), "#EXTM3U\n" + "x.ts\n" * 2001, SIGNED)
 
 
 def test_the_snapshot_cache_is_bounded_in_bytes() -> None:
@@ -476,3 +819,18 @@ def test_the_snapshot_cache_is_bounded_in_bytes() -> None:
     assert cache.get(("entry", "39")) is not None and cache.get(("entry", "0")) is None
     cache.put(("entry", "huge"), bytes(cache.max_bytes + 1))
     assert cache.get(("entry", "huge")) is None, "larger than the whole cache: not kept"
+
+
+async def test_labels_follow_the_installation_s_language(
+    hass: HomeAssistant, browser: ConfigEntry
+) -> None:
+    """German: 24 hours, dates as Germans write them, kinds as the German event entities
+    call them."""
+    hass.config.language, hass.config.country = "de", "DE"
+    door = await browse(hass, f"{browser.entry_id}/{DOOR}")
+    assert re.fullmatch(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4} \([0-9]+\)", door.children[0].title)
+    day = await media_source.async_browse_media(hass, door.children[0].media_content_id)
+    german = {"Klingeln", "Bewegung", "Person", "Haustier", "Paket", "Fahrzeug", "Geräusch"}
+    for item in day.children:
+        time_of_day, _, kind = item.title.partition(" ")
+        assert re.fullmatch(r"[0-9]{2}:[0-9]{2}", time_of_day) and kind in german, item.title

@@ -45,6 +45,12 @@ async def call(
     )
 
 
+def switch_free_eid(hass: HomeAssistant, platform: str, unique_id: str) -> str:
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, scoped_uid(hass, unique_id))
+    assert found, unique_id
+    return found
+
+
 def switch(hass: HomeAssistant, unique_id: str) -> str:
     found = er.async_get(hass).async_get_entity_id("switch", DOMAIN, scoped_uid(hass, unique_id))
     assert found, unique_id
@@ -70,6 +76,12 @@ async def test_share_list_unshare(
     )
     stored = [s for s in emulator.world.sharing.shares.values() if s.device_name == GARDEN]
     assert [(s.mobile, s.level) for s in stored] == [("4917612345678", 2)], "normalised to E.164"
+    # the "Shares" sensor counts it while it is pending (the user just made it)
+    await entry.runtime_data.settings_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    shares = hass.states.get(switch_free_eid(hass, "sensor", f"{GARDEN}_shares"))
+    assert shares.state == "1" and shares.attributes["pending"] == 1
+    assert shares.attributes["sharing"] == 0
     await call(hass, "share_device", {"device_id": garden, "email": NEIGHBOUR_USER})
     listed = await call(hass, "list_shares", {"device_id": garden}, response=True)
     assert {s["level"] for s in listed["shares"]} == {"control", "view"}
@@ -151,7 +163,7 @@ async def test_invitations(hass: HomeAssistant, entry: ConfigEntry, emulator: Em
     with pytest.raises(ServiceValidationError):
         await call(hass, "accept_invitation", {"invitation_id": 99})
     await call(hass, "accept_invitation", {"invitation_id": share.id})
-    await entry.runtime_data.coordinator.async_refresh()
+    await entry.runtime_data.device_coordinator.async_refresh()
     await hass.async_block_till_done()
     assert find_device(hass, other.device_name) is not None
     second = emulator.world.sharing.share(
@@ -266,8 +278,13 @@ async def test_data_rights(hass: HomeAssistant, entry: ConfigEntry, emulator: Em
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "request_erasure", {"confirm": "yes please"}, response=True)
     assert err.value.translation_key == "erasure_confirm"
+    assert err.value.translation_placeholders == {"account": entry.title}
+    with pytest.raises(ServiceValidationError):  # the hidden account id is not what is asked
+        await call(hass, "request_erasure", {"confirm": qid}, response=True)
     assert emulator.world.accounts[qid].erasure is None
-    erased = await call(hass, "request_erasure", {"confirm": qid}, response=True)
+    # what the user sees on the integrations page, as they would type it
+    shown = hass.config_entries.async_get_entry(entry.entry_id).title
+    erased = await call(hass, "request_erasure", {"confirm": f" {shown.lower()} "}, response=True)
     assert erased["request_id"] and len(erased["due_date"]) == 10
 
 
@@ -454,7 +471,8 @@ async def test_unshare_only_cancels_a_share_of_that_device(
         "7:30",
         "24:00",
         " ",
-        "12:30:00",
+        "12:30:60",
+        "12:30:00:00",
     ],
 )
 async def test_do_not_disturb_times_are_anchored_ascii(
@@ -538,3 +556,19 @@ async def test_nicknames_that_are_phone_numbers_or_emails_are_masked(
     assert shared["share"]["nickname"].startswith("491") and "*" in shared["share"]["nickname"]
     assert {s["nickname"] for s in listed["shares"]} >= {"d***@example.net"}
     assert [i["from"] for i in invitations["invitations"]] == ["+49" + "*" * 10 + "999"]
+
+
+async def test_do_not_disturb_as_the_time_selector_sends_it(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
+) -> None:
+    """The action's form has time selectors, which send `HH:MM:SS`; the cloud keeps `HH:MM`,
+    and the switch shows the hours."""
+    acc = emulator.world.accounts[entry.runtime_data.client.credentials.qid]
+    await call(
+        hass, "set_do_not_disturb", {"enabled": True, "start": "22:00:00", "end": "07:30:00"}
+    )
+    assert acc.dnd == {"is_open": 1, "start_time": "22:00", "end_time": "07:30"}
+    qid = entry.runtime_data.client.credentials.qid
+    state = hass.states.get(switch(hass, f"account_{qid}_do_not_disturb"))
+    assert state.state == STATE_ON
+    assert state.attributes["start"] == "22:00" and state.attributes["end"] == "07:30"

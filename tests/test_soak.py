@@ -24,4 +24,8 @@ async def test_the_short_soak_loses_and_doubles_nothing(tmp_path: Path) -> None:
         replay,
     )
     assert not result.problems, (result.problems, replay)
-    assert result.bounds.get("loaded") and result.bounds.get("connection") == "push", replay
+    assert result.bounds.get("loaded"), replay
+    # push, or polling for a snooze that is not over yet
+    assert result.bounds.get("connection") == "push" or (
+        result.bounds.get("reason") == "snoozed"
+    ), (result.bounds, replay)

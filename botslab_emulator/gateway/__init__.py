@@ -1,4 +1,4 @@
-"""The sapp-api gateway (protocol.md sections 3, 6, 7, 8): `base` checks every request and
+"""The sapp-api gateway (docs/protocol/cloud-api.md): `base` checks every request and
 runs the endpoint; one module per area declares its endpoints with `@endpoint`. Importing
 this package imports them all, so that `add_gateway_routes` sees every route."""
 

@@ -1,5 +1,5 @@
-"""The account endpoints: the app login (protocol.md 3.1), privacy consents and data rights,
-firmware and the network test (section 8)."""
+"""The account endpoints: the app login (docs/protocol/cloud-api.md#app-login), privacy consents and
+data rights, firmware and the network test (section 8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The devices endpoints (protocol.md 3.2): the list, properties, camera keys, services."""
+"""The devices endpoints (docs/protocol/cloud-api.md#devices): the list, properties, camera keys,
+services."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ async def device_list(ctx: Ctx) -> Any:
     devices = sorted(ctx.cloud.world.sharing.visible_devices(ctx.qid), key=lambda x: x[0].bind_ts)
     chunk = devices[(page - 1) * size : page * size]
     key = ctx.cloud.faults.device_list_key
+    if not chunk and ctx.cloud.faults.empty_device_list == "omitted":
+        return {"total": len(devices), "page": page}
     return {key: [device_json(*d) for d in chunk], "total": len(devices), "page": page}
 
 
@@ -67,7 +70,8 @@ async def set_property(ctx: Ctx) -> Any:
 
 @endpoint("GET", "/v1/iot/camera/get_keys")
 async def camera_get_keys(ctx: Ctx) -> Any:
-    """Live view's media keys and license (liveview.md H2); `sn` repeats device_name."""
+    """Live view's media keys and license (docs/protocol/live-video.md#h2-keys); `sn` repeats
+    device_name."""
     dev = ctx.device()
     if ctx.get("sn") and ctx.get("sn") != dev.device_name:
         raise WorldError(codes.INVALID_PARAM, "sn does not match device_name")
@@ -91,7 +95,8 @@ async def invoke_service(ctx: Ctx) -> Any:
         raise WorldError(codes.DEVICE_OFFLINE)
     result: dict[str, Any] = {"ErrorNO": 0}
     if ident == "WakeUp":
-        dev.awake_until = world.now() + 60
+        # cold (it boots first) or warm, docs/protocol/live-video.md#timers
+        ctx.cloud.live.wake(dev)
     elif ident == "Reboot":
         world.devices.report_property(dev, "LastReboot", int(world.now()))
     elif ident == "TakeSnapshot":

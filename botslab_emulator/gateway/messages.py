@@ -1,10 +1,13 @@
-"""The events endpoints (protocol.md 3.3): the message list in its several wire forms, the
-event catalogue, play URLs, the cloud plan."""
+"""The events endpoints (docs/protocol/cloud-api.md#messages): the message list in its several wire
+forms, the event catalogue, play URLs, the cloud plan."""
 
 from __future__ import annotations
 
 from datetime import date
+import math
 from typing import Any
+
+from aiohttp import web
 
 from .. import codes
 from ..world import (
@@ -50,22 +53,38 @@ def message_json(ctx: Ctx, msg: Message) -> dict[str, Any]:
 
 def message_forms(faults: Any, msg: Message, tdata: dict[str, Any]) -> dict[str, Any]:
     """The message in the field forms the knobs choose: the id under `id`, `msg_id` or
-    `message_id`, as a string or (numeric ids only) a number; the serial in tdata or as
-    `sn`; the type in tdata or at the top as `event_type` or `type` (protocol.md 3.3)."""
+    `message_id`, as a string or (numeric ids only) a number, or none; the serial in tdata or
+    as `sn`; the type in tdata or at the top as `event_type` or `type`
+    (docs/protocol/cloud-api.md#messages); no tdata at all (its fields at the top); ctime in
+    milliseconds (docs/protocol/accepted.md#messages)."""
     msg_id: str | int = msg.id
     if faults.message_ids == "number" and msg.id.isdigit():
         msg_id = int(msg.id)
     item: dict[str, Any] = {faults.message_id_key: msg_id, "tname": kind_of(msg.event_type)}
+    if faults.message_form == "no_id":
+        del item[faults.message_id_key]
+    if faults.message_form == "ctime_ms":
+        tdata["ctime"] = msg.ctime * 1000 + msg.seq % 1000
     if faults.message_serial == "sn":
         item["sn"] = tdata.pop("device_name")
     if faults.message_type in ("event_type", "type"):
         item[faults.message_type] = tdata.pop("event_type")
-    item["tdata"] = tdata
+    if faults.message_form == "flat":
+        item.update(tdata)  # no tdata: its fields at the top of the item
+    else:
+        item["tdata"] = tdata
     return item
 
 
 @endpoint("GET", "/v2/message/list")
 async def message_list(ctx: Ctx) -> Any:
+    wait = ctx.cloud.list_limiter.take(ctx.qid, ctx.cloud.world.now(), ctx.cloud.faults)
+    if wait > 0:
+        return web.json_response(
+            {"code": 429, "msg": "too many requests", "data": None},
+            status=429,
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     limit = ctx.num("limit", None, 1, 100) if ctx.get("limit") else ctx.num("page_size", 20, 1, 100)
     page = ctx.num("page", 1, 1)
     nextid = ctx.get("nextid") or None
@@ -76,18 +95,19 @@ async def message_list(ctx: Ctx) -> Any:
         except ValueError as err:
             raise WorldError(codes.INVALID_PARAM, "date must be YYYY-MM-DD") from err
     types = {t for t in ctx.get("event_type").split(",") if t} or None
+    filtered = not ctx.cloud.faults.list_ignores_filters
     items, more = ctx.cloud.world.messages.list(
         ctx.qid,
         nextid=nextid,
-        day=day,
-        product_key=ctx.get("product_key") or None,
-        device_name=ctx.get("device_name") or None,
-        event_types=types,
+        day=day if filtered else None,
+        product_key=(ctx.get("product_key") or None) if filtered else None,
+        device_name=(ctx.get("device_name") or None) if filtered else None,
+        event_types=types if filtered else None,
         limit=limit,
         page=page,
     )
     return {
-        "items": [message_json(ctx, m) for m in items],
+        ctx.cloud.faults.message_list_key: [message_json(ctx, m) for m in items],
         "nextid": items[-1].id if items and more else "",
         "previd": items[0].id if items else "",
         "has_more": int(more),

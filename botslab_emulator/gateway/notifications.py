@@ -1,4 +1,5 @@
-"""The notification endpoints (protocol.md 7): do-not-disturb, per-device settings, snooze."""
+"""The notification endpoints (docs/protocol/cloud-api.md#notifications): do-not-disturb, per-device
+settings, snooze."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The sharing endpoints (protocol.md 6): by phone or email, lists, invitations."""
+"""The sharing endpoints (docs/protocol/cloud-api.md#sharing): by phone or email, lists,
+invitations."""
 
 from __future__ import annotations
 

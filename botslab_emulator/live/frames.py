@@ -1,4 +1,5 @@
-"""The relay side of the "20141104" app-frames (liveview.md 6), apart from the client's."""
+"""The relay side of the "20141104" app-frames (docs/protocol/live-video.md#app-frames), apart from
+the client's."""
 
 from __future__ import annotations
 

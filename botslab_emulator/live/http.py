@@ -1,5 +1,5 @@
-"""Live view's HTTP steps on the emulator (liveview.md H3-H7): cloud control, relay sign,
-scheduler (schedule_2 registers a viewer's machineId for its account)."""
+"""Live view's HTTP steps on the emulator (docs/protocol/live-video.md#setup-calls): cloud control,
+relay sign, scheduler (schedule_2 registers a viewer's machineId for its account)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CORE = ("channel", "dtype", "sid", "sn", "stype", "ts", "userid")
 def add_live_routes(app: web.Application, hub: LiveHub, world: World) -> None:
     async def cloud_control(request: web.Request) -> web.Response:
         net = {
-            "p2p_tunnel_servers": hub.host,
+            "p2p_tunnel_servers": hub.faults.tunnel_host or hub.host,
             "p2p_tunnel_port": str(hub.tunnel.port),
             "enable_p2p": "1",
             "tcp_tracker_dispatch_server": f"{hub.host}:80",
@@ -87,7 +87,7 @@ def add_live_routes(app: web.Application, hub: LiveHub, world: World) -> None:
         stream_id = f"{device_sn}_01_01"
         answer: dict[str, Any] = {
             "errcode": 0,
-            "servers": [f"{hub.host}:{hub.relay.port}"],
+            "servers": [f"{hub.faults.relay_host or hub.host}:{hub.relay.port}"],
             "auth_key": ukey,
             "cluster_id": "EU_relay",
             "sn": stream_id,

@@ -1,6 +1,6 @@
-"""The relay's QTP reliable-UDP leg (liveview.md 7.2), on the same port number as the TCP relay:
-48-byte handshake, 10-byte data headers, messages `[u32 L][app-frame]` chunked into datagrams
-(the first carries L), sequence numbers from 1, no retransmission."""
+"""The relay's QTP reliable-UDP leg (docs/protocol/live-video.md#qtp), on the same port number as
+the TCP relay: 48-byte handshake, 10-byte data headers, messages `[u32 L][app-frame]` chunked into
+datagrams (the first carries L), sequence numbers from 1, no retransmission."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .frames import login_result
 
 if TYPE_CHECKING:
+    from ..network import Network
     from .faults import LiveFaults, LoginCheck
 
 FLAGS_MEDIA = 0x1D00
@@ -61,7 +62,12 @@ class QtpPeer:
 
 
 class QtpServer(asyncio.DatagramProtocol):
-    def __init__(self, faults: LiveFaults, check_login: LoginCheck, host: str) -> None:
+    def __init__(
+        self, faults: LiveFaults, check_login: LoginCheck, host: str, net: Network | None = None
+    ) -> None:
+        from ..network import Network
+
+        self.net = net or Network()
         self.faults = faults
         self.check_login = check_login
         self.host = host
@@ -87,6 +93,9 @@ class QtpServer(asyncio.DatagramProtocol):
 
     # --- receiving --------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.net.receive_datagram(self._received, data, addr, self)
+
+    def _received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             if len(data) >= 0x26 and struct.unpack_from(">H", data, 6)[0] == FLAGS_CONTROL:
                 self._control(data, addr)
@@ -158,8 +167,7 @@ class QtpServer(asyncio.DatagramProtocol):
 
     # --- sending ----------------------------------------------------------------------------
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(data, addr)
+        self.net.send_datagram(self.transport, data, addr)
 
     def send_frame(self, peer: QtpPeer, frame: bytes) -> None:
         message = struct.pack(">I", len(frame)) + frame

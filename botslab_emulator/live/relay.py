@@ -1,5 +1,6 @@
-"""The emulator's TCP media relay (liveview.md 7.1): LOGIN checked against the ukeys the
-scheduler minted, START (idempotent) attaches the viewer, media goes to every viewer of a stream.
+"""The emulator's TCP media relay (docs/protocol/live-video.md#tcp-relay): LOGIN checked against the
+ukeys the scheduler minted, START (idempotent) attaches the viewer, media goes to every viewer of a
+stream.
 
 The sources do not know whether the real relay frames TCP raw or inside QTP data headers; the
 relay answers in the framing of the LOGIN it accepts. With `live_tcp_framing = "qtp"` it ignores
@@ -11,16 +12,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+import socket
+import struct
 from typing import TYPE_CHECKING
 
 from .frames import app_frame, login_result
 from .qtp import FLAGS_CLIENT, FLAGS_MEDIA, data_header, read_header
 
 if TYPE_CHECKING:
+    from ..network import Lane, Network
     from .faults import LiveFaults, LoginCheck
 
 MAX_BODY = 64 * 1024
 LOGIN_TIMEOUT_S = 10.0
+REFUSED = 5  # the LOGIN result of `tcp_close: refuse_login`
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a reset (SO_LINGER 0) instead of an orderly FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 @dataclass(eq=False)
@@ -31,20 +44,35 @@ class TcpViewer:
     frames_sent: int = 0
     conv: int | None = None  # QTP-wrapped framing when set
     sn: int = 0
+    lane: Lane | None = None  # the path to the viewer (network.py), None: at once
 
     def write(self, frame: bytes) -> None:
-        if self.conv is None:
+        if self.conv is not None:
+            self.sn = (self.sn + 1) & 0xFFFF
+            head = data_header(self.conv, self.sn, 0, FLAGS_MEDIA)
+            frame = head + len(frame).to_bytes(4, "big") + frame
+        if self.lane is None:
             self.writer.write(frame)
-            return
-        self.sn = (self.sn + 1) & 0xFFFF
-        head = data_header(self.conv, self.sn, 0, FLAGS_MEDIA)
-        self.writer.write(head + len(frame).to_bytes(4, "big") + frame)
+        else:
+            self.lane.call(self._write_now, frame)
+
+    def _write_now(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
 
 
 class RelayServer:
     def __init__(
-        self, faults: LiveFaults, check_login: LoginCheck, host: str, port: int = 0
+        self,
+        faults: LiveFaults,
+        check_login: LoginCheck,
+        host: str,
+        port: int = 0,
+        net: Network | None = None,
     ) -> None:
+        from ..network import Network
+
+        self.net = net or Network()
         self.faults = faults
         self.check_login = check_login
         self.host = host
@@ -85,6 +113,7 @@ class RelayServer:
     ) -> tuple[int, bytes, int | None]:
         """(class, body, conv): conv is None for a raw frame, the QTP conv for a wrapped one."""
         head = await asyncio.wait_for(reader.readexactly(10), wait)
+        await self.net.lane(("in", id(reader))).wait()  # it crossed the path
         conv = None
         if head[:4] != bytes.fromhex("20141104"):
             conv, _sn, _una, flags = read_header(head)  # else a QTP-wrapped frame
@@ -106,18 +135,29 @@ class RelayServer:
         assert task is not None
         self._tasks.add(task)
         viewer: TcpViewer | None = None
+        faults = self.faults
         try:
+            if faults.tcp_close == "reset":
+                _reset(writer)  # as a host that refuses the connection
+                return
+            if faults.tcp_close == "at_once":
+                return  # EOF before anything is read
             while True:
                 cls, body, conv = await self._read(reader, LOGIN_TIMEOUT_S)
-                if cls == 0x01 and (conv is not None or self.faults.tcp_framing != "qtp"):
+                if cls == 0x01 and (conv is not None or faults.tcp_framing != "qtp"):
                     break  # a LOGIN in a framing this relay speaks
+            if faults.tcp_close == "after_login":
+                return  # EOF once the LOGIN is read
             code, stream_id, video = self.check_login(body)
-            faults = self.faults
+            if code == 0 and faults.tcp_close == "refuse_login":
+                code = REFUSED  # this leg only; QTP accepts the same LOGIN
             if code == 0 and faults.tcp_silent and faults.video_transport == "qtp":
-                # the real relay: no answer to LOGIN on TCP (liveview.md 10.1)
+                # the real relay: no answer to LOGIN on TCP (docs/protocol/accepted.md#live-view)
                 while True:
                     await self._read(reader, None)
-            viewer = TcpViewer(writer, stream_id, video, conv=conv)
+            viewer = TcpViewer(
+                writer, stream_id, video, conv=conv, lane=self.net.lane(("out", id(writer)))
+            )
             viewer.write(login_result(code))
             await writer.drain()
             if code != 0:
@@ -131,6 +171,8 @@ class RelayServer:
         finally:
             if viewer is not None:
                 self.viewers.get(viewer.stream_id, set()).discard(viewer)
+            self.net.forget(("in", id(reader)))
+            self.net.forget(("out", id(writer)))
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -10,7 +10,8 @@ from typing import Any
 from Crypto.Cipher import ARC4
 
 BOOT_KEY = b"a0e^63b2de5eea&a1451@e0c27c54a80"
-RELAY_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105 - published in liveview.md 14
+# published in docs/protocol/live-video.md#constants
+RELAY_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105
 
 
 def rc4(key: bytes, data: bytes) -> bytes:
@@ -18,8 +19,25 @@ def rc4(key: bytes, data: bytes) -> bytes:
     return ARC4.new(key).encrypt(data)
 
 
-def double_b64_encrypt(inner_json: str, key: bytes) -> str:
-    return base64.b64encode(rc4(key, base64.b64encode(inner_json.encode()))).decode()
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def b64(data: bytes, form: str = "padded") -> str:
+    """Base64 in one of the forms a device may write: "padded" (standard), "unpadded" (no
+    `=`), "loose" (unpadded, and the unused bits of a last partial group set: a decoder
+    that checks canonical form refuses it)."""
+    text = base64.b64encode(data).decode()
+    if form == "padded":
+        return text
+    text = text.rstrip("=")
+    unused = {1: 0x0F, 2: 0x03}.get(len(data) % 3, 0)  # low bits of the last character
+    if form == "loose" and unused:
+        text = text[:-1] + _ALPHABET[_ALPHABET.index(text[-1]) | unused]
+    return text
+
+
+def double_b64_encrypt(inner_json: str, key: bytes, form: str = "padded") -> str:
+    return b64(rc4(key, b64(inner_json.encode(), form).encode()), form)
 
 
 def double_b64_decrypt(data: str, key: bytes) -> Any:

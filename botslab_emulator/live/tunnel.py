@@ -1,5 +1,6 @@
-"""The tunnel server's and the virtual device's datagrams (liveview.md 5), apart from the
-client's code: headers parsed at fixed offsets, XMSG built with no 0x7B in its header."""
+"""The tunnel server's and the virtual device's datagrams (docs/protocol/live-video.md#tunnel),
+apart from the client's code: headers parsed at fixed offsets, XMSG built with no 0x7B in its
+header."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 MAGIC = bytes.fromhex("8009000020160518")
 
 
-def header(path: int, kind: int, conv: int, payload_len: int) -> bytes:
+def header(path: int, kind: int, conv: int, payload_len: int, skew: int = 0) -> bytes:
+    """The 24-byte header; `skew` is added to the length field (a knob: the real ones match,
+    but the working client reads none)."""
     return (
         MAGIC
         + b"\x00" * 8
-        + (0x08 + payload_len).to_bytes(2, "big")
+        + ((0x08 + payload_len + skew) & 0xFFFF).to_bytes(2, "big")
         + bytes([path, kind])
         + conv.to_bytes(4, "big")
     )
@@ -39,9 +42,11 @@ def xmsg_content(data: bytes) -> dict[str, Any]:
     return loaded
 
 
-def device_xmsg(conv: int, uuid40: bytes, route40: bytes, msg_id: int, content: str) -> bytes:
+def device_xmsg(
+    conv: int, uuid40: bytes, route40: bytes, msg_id: int, content: str, *, skew: int = 0
+) -> bytes:
     """An XMSG from the virtual device; its header never holds 0x7B ('{'), which would mislead
-    a reader that searches for the JSON (liveview.md 5.3)."""
+    a reader that searches for the JSON (docs/protocol/live-video.md#xmsg)."""
     while True:
         body = content.encode()
         rest = (
@@ -56,7 +61,7 @@ def device_xmsg(conv: int, uuid40: bytes, route40: bytes, msg_id: int, content: 
             + bytes(2)
             + msg_id.to_bytes(8, "big")
         )
-        head = header(0x02, 0x30, conv, len(rest) + len(body)) + rest
+        head = header(0x02, 0x30, conv, len(rest) + len(body), skew) + rest
         # a reader searches for "{" from 0x18 on; the client's own uuid/route are echoed as is
         if 0x7B not in head[0x18 + 80 :]:
             return head + body

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 
 class ConsentStore:
-    """Privacy consents (protocol.md 8): account-wide scopes and per-device ones, kept on the
-    account as `scope|product_key|device_name`."""
+    """Privacy consents (docs/protocol/cloud-api.md#privacy-and-consent): account-wide scopes and
+    per-device ones, kept on the account as `scope|product_key|device_name`."""
 
     def __init__(
         self, clock: Clock, accounts: AccountStore, devices: DeviceStore, sharing: SharingStore

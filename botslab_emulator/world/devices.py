@@ -170,7 +170,7 @@ class DeviceStore(Mapping[str, Device]):
         return dev.live
 
     def live_keys(self, dev: Device) -> dict[str, Any]:
-        """get_keys' answer (liveview.md H2)."""
+        """get_keys' answer (docs/protocol/live-video.md#h2-keys)."""
         live = self.live_state(dev)
         return {
             "license": dict(live["license"]),

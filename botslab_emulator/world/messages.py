@@ -164,12 +164,15 @@ class MessageStore:
         # `nextid` is an opaque cursor here: the messages after the one it names [modelled]
         after = nextid is None
         zone = account_zone(self._accounts.get(qid))
+        now = self._clock.now()
         for msg in reversed(self.boxes.get(qid, [])):
             if len(items) > start + limit:
                 break  # one more than the page: enough to know there is more
             if not after:
                 after = msg.id == nextid
                 continue
+            if msg.listed_at > now:
+                continue  # pushed, not listed yet
             if msg.device_name not in visible and msg.device_name in self._devices:
                 continue
             if product_key and msg.product_key != product_key:

@@ -14,7 +14,8 @@ from .. import codes
 REGIONS = ("eu1", "eu2", "na1", "ap1")
 MAX_MESSAGES_PER_ACCOUNT = 10_000
 
-# protocol.md 3.3: kind -> raw event types (first = what a trigger by kind produces)
+# docs/protocol/cloud-api.md#messages: kind -> raw event types (first = what a trigger by kind
+# produces)
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "ring": ("dsl.event.post.DoorbellRing", "app.event.post.Answer"),
     "motion": ("dsl.event.post.FrameChange", "dsl.event.post.PictureChange", "dsl.event.post.Pass"),
@@ -146,7 +147,8 @@ class Device:
     upgrade: dict[str, Any] | None = None
     plan: dict[str, Any] | None = None
     product_logo: str = ""
-    live: dict[str, Any] | None = None  # live view license and keys (liveview.md H2)
+    # live view license and keys (docs/protocol/live-video.md#h2-keys)
+    live: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -174,7 +176,7 @@ class Share:
 
 @dataclass
 class Message:
-    id: str  # the wire id: opaque (protocol.md 3.3), unique across accounts
+    id: str  # the wire id: opaque (docs/protocol/cloud-api.md#messages), unique across accounts
     qid: str
     product_key: str
     device_name: str
@@ -188,6 +190,7 @@ class Message:
     extend: str = ""
     seq: int = 0  # the emulator's own order of messages (the list is newest first by it)
     clip_media: str = "canonical"  # which synthetic clip it shows: "real" or "canonical"
+    listed_at: float = 0.0  # the list shows it from this time on (push before list)
 
 
 @dataclass

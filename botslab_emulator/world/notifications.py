@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 class NotificationStore:
     """Whether a message may travel as a push: the push consent, snoozes, per-device and
-    per-event switches, and do-not-disturb in the account's time zone (protocol.md 7)."""
+    per-event switches, and do-not-disturb in the account's time zone
+    (docs/protocol/cloud-api.md#notifications)."""
 
     def __init__(self, clock: Clock, accounts: AccountStore, consents: ConsentStore) -> None:
         self._clock = clock

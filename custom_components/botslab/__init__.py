@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 import logging
 from typing import Any
@@ -25,8 +26,14 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import AuthExpired, BotslabClient, BotslabError, account_title, encode_token
 from .cloud import async_get_endpoints, credentials_from_entry, identity_from_entry, token_saver
-from .compat import vol
-from .const import ACCOUNT_PREFIX, CONF_EMULATOR_URL, CONF_Q, CONF_QID, CONF_T, DOMAIN
+from .const import (
+    ACCOUNT_PREFIX,
+    CONF_Q,
+    CONF_QID,
+    CONF_SIGNED_IN,
+    CONF_T,
+    DOMAIN,
+)
 from .coordinator import (
     DeviceCoordinator,
     FirmwareCoordinator,
@@ -36,7 +43,7 @@ from .coordinator import (
 from .data import BotslabConfigEntry, BotslabData
 from .devices import serials_of
 from .events.delivery import CursorStore, EventDelivery
-from .events.link import PushLink
+from .events.link import PushLink, snooze_store
 from .events.snapshots import SnapshotStore
 from .media_ref import DATA_KEY as MEDIA_KEY, async_load_key
 from .repairs import async_track_issues
@@ -57,10 +64,7 @@ PLATFORMS: list[Platform] = [
     Platform.UPDATE,
 ]
 
-CONFIG_SCHEMA = vol.Schema(
-    {DOMAIN: vol.Schema({vol.Optional(CONF_EMULATOR_URL): cv.url})},
-    extra=vol.ALLOW_EXTRA,
-)
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 def not_ready(err: BotslabError) -> ConfigEntryNotReady:
@@ -73,13 +77,11 @@ def not_ready(err: BotslabError) -> ConfigEntryNotReady:
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """YAML is for development only: `botslab: {emulator_url: …}` offers the local emulator."""
+    """The actions and views of every BOTSLAB entry (set up through the UI only)."""
     hass.data.setdefault(DOMAIN, {})
     hass.data[DOMAIN][MEDIA_KEY] = await async_load_key(hass)
     async_setup_services(hass)
     async_register_views(hass)
-    if DOMAIN in config and config[DOMAIN].get(CONF_EMULATOR_URL):
-        hass.data[DOMAIN][CONF_EMULATOR_URL] = config[DOMAIN][CONF_EMULATOR_URL]
     return True
 
 
@@ -137,6 +139,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         timezone=hass.config.time_zone or "UTC",
         country=hass.config.country or "DE",
     )
+    # the client's own session for media hosts: closed at unload, and after a failed setup
+    entry.async_on_unload(client.close)
     try:
         await client.login()
     except AuthExpired as err:
@@ -152,7 +156,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     data = entry.runtime_data = BotslabData(
         client=client,
         guard=guard,
-        coordinator=coordinator,
+        device_coordinator=coordinator,
         firmware_coordinator=firmware,
         settings_coordinator=settings,
         snapshots=SnapshotStore(hass, entry, client),
@@ -160,8 +164,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
     await coordinator.async_config_entry_first_refresh()
     # firmware and settings are not needed to start: a failed first read is retried on
     # their own rhythm (an expired sign-in still asks for reauthentication)
-    await firmware.async_refresh()
-    await settings.async_refresh()
+    await asyncio.gather(firmware.async_refresh(), settings.async_refresh())
     entry.async_on_unload(firmware.async_watch_devices())
     entry.async_on_unload(settings.async_watch_devices())
     entry.async_on_unload(async_track_issues(hass, entry))
@@ -187,8 +190,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> b
         await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
         raise not_ready(err) from err
     data.events = delivery
-    data.push = PushLink(hass, entry, client, delivery)
-    data.push.start()
+    data.push = PushLink(hass, entry, client, delivery, settings)
+    await data.push.async_start()
     entry.async_on_unload(entry.add_update_listener(_reload_on_new_options(entry)))
 
     async def on_stop(_event: Event) -> None:
@@ -209,17 +212,20 @@ async def _async_stop_events(data: BotslabData) -> None:
     if data.events is not None:
         await data.events.async_stop()
         data.events = None
+    await data.snapshots.async_stop()
 
 
 def _reload_on_new_options(
     entry: BotslabConfigEntry,
 ) -> Callable[[HomeAssistant, BotslabConfigEntry], Coroutine[Any, Any, None]]:
-    """The update listener: a reload when the options changed, and only then. Reauth and
-    reconfigure reload the entry themselves (once), and new tokens need no reload."""
-    options = dict(entry.options)
+    """The update listener, the one place that reloads a loaded entry: when the options
+    changed, or a password sign-in (reauth, reconfigure) wrote new credentials. Tokens the
+    cloud renews on its own need no reload. (Home Assistant 2026.12 refuses a reload from
+    the config flow while an update listener exists.)"""
+    options, signed_in = dict(entry.options), entry.data.get(CONF_SIGNED_IN)
 
     async def listener(hass: HomeAssistant, updated: BotslabConfigEntry) -> None:
-        if dict(updated.options) != options:
+        if dict(updated.options) != options or updated.data.get(CONF_SIGNED_IN) != signed_in:
             hass.config_entries.async_schedule_reload(updated.entry_id)
 
     return listener
@@ -228,14 +234,20 @@ def _reload_on_new_options(
 async def async_unload_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> bool:
     """Returns True or raises: Home Assistant 2026.11 turns a False into an error."""
     await _async_stop_events(entry.runtime_data)
-    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unload_failed")
+    try:
+        if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="unload_failed")
+    finally:
+        # the client's own media session goes even when a platform stays (the unload
+        # callbacks do not run then); it is made again if something still fetches
+        await entry.runtime_data.client.close()
     return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
-    """Forget the stored message cursor of a removed entry."""
+    """Forget the stored message cursor and snoozes of a removed entry."""
     await CursorStore(hass, entry.entry_id).async_remove()
+    await snooze_store(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(
@@ -249,5 +261,5 @@ async def async_remove_config_entry_device(
         return False
     if entry.state is not ConfigEntryState.LOADED:
         return True
-    data = entry.runtime_data.coordinator.data or {}
+    data = entry.runtime_data.device_coordinator.data or {}
     return not serials & data.keys()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
@@ -12,7 +12,6 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.event import async_call_later
 
@@ -24,7 +23,7 @@ from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     async_setup_device_entities,
-    exists,
+    entities_for,
     has_prop,
 )
 from .events import SIGNAL_EVENT, DeliveredEvent
@@ -79,8 +78,7 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
     BotslabBinarySensorDescription(
         key="person",
         needs_events=True,
-        translation_key="person",
-        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        translation_key="person",  # no device class: occupancy would show a house
         kinds=frozenset({EventKind.PERSON}),
         exists_fn=_has_events,
     ),
@@ -88,7 +86,9 @@ DESCRIPTIONS: tuple[BotslabBinarySensorDescription, ...] = (
         key="ring",
         needs_events=True,
         translation_key="ring",
-        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        # the doorbell's event entity says each ring (as Home Assistant's own doorbells do):
+        # this one only doubles the logbook's lines, and waits to be enabled by who wants it
+        entity_registry_enabled_default=False,
         kinds=frozenset({EventKind.RING}),
         exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL,
     ),
@@ -152,12 +152,9 @@ class BotslabBinarySensor(BotslabEntity, BinarySensorEntity):
         self.async_write_ha_state()
 
 
-def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
-    serial = state.device.serial
-    return [BotslabBinarySensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)]
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(
+        entry, async_add_entities, entities_for(BotslabBinarySensor, DESCRIPTIONS)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from homeassistant.components.button import ButtonDeviceClass, ButtonEntity, ButtonEntityDescription
@@ -10,23 +11,23 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .api import DeviceKind
+from .api import BotslabClient, Device, DeviceKind, ServiceResult
 from .const import DOMAIN
 from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
-    async_run_command,
     async_setup_device_entities,
     entities_for,
 )
+from .errors import cloud_command
 
 PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class BotslabButtonDescription(BotslabEntityDescription, ButtonEntityDescription):
-    service: str
+    press_fn: Callable[[BotslabClient, Device], Awaitable[ServiceResult]]
 
 
 def _battery_powered(state: DeviceState) -> bool:
@@ -38,14 +39,14 @@ DESCRIPTIONS: tuple[BotslabButtonDescription, ...] = (
         key="reboot",
         device_class=ButtonDeviceClass.RESTART,
         entity_category=EntityCategory.CONFIG,
-        service="Reboot",
+        press_fn=lambda client, device: client.reboot(device),
         writes=True,
     ),
     BotslabButtonDescription(
         key="wake_up",
         translation_key="wake_up",
         entity_category=EntityCategory.CONFIG,
-        service="WakeUp",
+        press_fn=lambda client, device: client.wake_up(device),
         writes=True,
         exists_fn=lambda s: s.device.kind is DeviceKind.DOORBELL or _battery_powered(s),
     ),
@@ -55,11 +56,12 @@ DESCRIPTIONS: tuple[BotslabButtonDescription, ...] = (
 class BotslabButton(BotslabEntity, ButtonEntity):
     entity_description: BotslabButtonDescription
 
+    @cloud_command
     async def async_press(self) -> None:
-        device = self.listed_device()
-        service = self.entity_description.service
-        client = self.coordinator.client
-        result = await async_run_command(self, lambda: client.invoke_service(device, service))
+        result = await self.entity_description.press_fn(
+            self.coordinator.client, self.listed_device()
+        )
+        await self.coordinator.async_request_refresh()
         if not result.ok:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

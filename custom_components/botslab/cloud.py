@@ -4,6 +4,7 @@ and the callback that keeps refreshed tokens in the entry."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import os
 from typing import Any
 
 import aiohttp
@@ -11,15 +12,18 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from .api import BotslabConnectionError, CloudSession, Credentials, Endpoints, Identity
-from .const import CONF_EMULATOR_URL, CONF_IDENTITY, CONF_Q, CONF_QID, CONF_REGION, CONF_T
+from .const import CONF_IDENTITY, CONF_Q, CONF_QID, CONF_REGION, CONF_T, ENV_EMULATOR_URL
 
 
 async def async_get_endpoints(
     http_session: aiohttp.ClientSession, data: Mapping[str, Any]
 ) -> Endpoints:
-    """Production endpoints for the entry's region, or the emulator's (development only)."""
+    """Production endpoints for the entry's region. Development's one switch: with the
+    environment variable BOTSLAB_EMULATOR_URL set (scripts/develop, the tests), every region
+    is the project's emulator at that address. A user never meets it: nothing in the UI or
+    in an entry names the emulator."""
     region = str(data[CONF_REGION])
-    url = data.get(CONF_EMULATOR_URL)
+    url = os.environ.get(ENV_EMULATOR_URL, "").strip()
     if not url:
         return Endpoints.production(region)
     try:

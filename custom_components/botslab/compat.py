@@ -6,8 +6,10 @@
   whichever Home Assistant has. For the type checker, the interpreter tells which Home
   Assistant a lane installs (Python 3.14 gives 2026.10 and newer, 3.13 gives 2025.4 or 2026.2).
 - The result type of repair flow steps (`RepairsFlowResult` in 2026.10, FlowResult in 2025.4).
-- Event entity times: from 2026.8 an event entity's time moves on at least a millisecond per
-  event by itself; before, two events of one device in one millisecond read as one state.
+- Taking a device from one config entry: the device registry is split per entry from 2026.8
+  (the device is the entry's alone: it is removed); before, the per-entry removal
+  (`remove_config_entry_id`, deprecated from 2026.9) detaches it from this entry only.
+  devices.py calls it; tests/test_devices.py runs it on each lane.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from homeassistant.helpers import device_registry as dr
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 14):
@@ -32,6 +34,13 @@ else:
     except ImportError:  # Home Assistant before 2026.9
         import voluptuous as vol
 
-EVENT_TIMES_INCREASE = (MAJOR_VERSION, MINOR_VERSION) >= (2026, 8)
 
-__all__ = ["EVENT_TIMES_INCREASE", "RepairsFlowResult", "vol"]
+def remove_device_of_entry(registry: dr.DeviceRegistry, device_id: str, entry_id: str) -> None:
+    """Take the device from the entry, and only from it, on every supported version."""
+    if hasattr(registry, "async_get_device_by_identifier"):  # 2026.8 and newer: split
+        registry.async_remove_device(device_id)
+    else:  # never reached from 2026.8 on, where it is deprecated
+        registry.async_update_device(device_id, remove_config_entry_id=entry_id)
+
+
+__all__ = ["RepairsFlowResult", "remove_device_of_entry", "vol"]

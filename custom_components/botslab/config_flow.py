@@ -23,6 +23,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import dt as dt_util
 
 from .api import (
     REGIONS,
@@ -42,21 +43,26 @@ from .compat import vol
 from .const import (
     CONF_CAPTCHA,
     CONF_DOWNLOAD_SNAPSHOTS,
-    CONF_EMULATOR_URL,
     CONF_IDENTITY,
+    CONF_LIVE_PREPARE_MIN_BATTERY,
+    CONF_LIVE_PREPARE_PERSON,
+    CONF_LIVE_PREPARE_SECONDS,
     CONF_MAX_EVENT_AGE,
     CONF_MOTION_SECONDS,
     CONF_POLL_INTERVAL,
     CONF_Q,
     CONF_QID,
     CONF_REGION,
+    CONF_SIGNED_IN,
     CONF_T,
     DEFAULT_DOWNLOAD_SNAPSHOTS,
+    DEFAULT_LIVE_PREPARE_MIN_BATTERY,
+    DEFAULT_LIVE_PREPARE_PERSON,
+    DEFAULT_LIVE_PREPARE_SECONDS,
     DEFAULT_MAX_EVENT_AGE,
     DEFAULT_MOTION_SECONDS,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
-    REGION_EMULATOR,
     region_for_country,
 )
 from .data import BotslabConfigEntry
@@ -81,19 +87,12 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         self._region = "eu1"
-        self._emulator_url: str | None = None
         self._username = ""
         self._password = ""
         self._identity: Identity | None = None
         self._captcha: CaptchaRequired | None = None
 
     # --- helpers ------------------------------------------------------------------------------
-    def _regions(self) -> list[str]:
-        regions = list(REGIONS)
-        if self.hass.data.get(DOMAIN, {}).get(CONF_EMULATOR_URL):
-            regions.append(REGION_EMULATOR)
-        return regions
-
     def _user_schema(self, defaults: Mapping[str, Any]) -> vol.Schema:
         return vol.Schema(
             {
@@ -101,7 +100,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
                     CONF_REGION, default=defaults.get(CONF_REGION, self._region)
                 ): SelectSelector(
                     SelectSelectorConfig(
-                        options=self._regions(),
+                        options=list(REGIONS),
                         translation_key="region",
                         mode=SelectSelectorMode.DROPDOWN,
                     )
@@ -114,12 +113,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _take_user_input(self, user_input: Mapping[str, Any]) -> None:
-        region = str(user_input[CONF_REGION])
-        self._emulator_url = None
-        if region == REGION_EMULATOR:
-            self._emulator_url = str(self.hass.data[DOMAIN][CONF_EMULATOR_URL])
-            region = "eu1"
-        self._region = region
+        self._region = str(user_input[CONF_REGION])
         self._username = str(user_input[CONF_USERNAME]).strip()
         self._password = str(user_input[CONF_PASSWORD])
 
@@ -130,9 +124,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
         session = async_get_clientsession(self.hass)
         errors: dict[str, str] = {}
         try:
-            endpoints = await async_get_endpoints(
-                session, {CONF_REGION: self._region, CONF_EMULATOR_URL: self._emulator_url}
-            )
+            endpoints = await async_get_endpoints(session, {CONF_REGION: self._region})
             quc = QucLogin(session, endpoints, self._install_identity)
             region = self._captcha.region if captcha and self._captcha else None
             credentials = await quc.login(
@@ -172,9 +164,9 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_Q: credentials.q,
             CONF_T: credentials.t,
             CONF_IDENTITY: self._install_identity.as_dict(),
+            # when the password signed in: what tells the update listener to reload
+            CONF_SIGNED_IN: dt_util.utcnow().isoformat(),
         }
-        if self._emulator_url:
-            data[CONF_EMULATOR_URL] = self._emulator_url
         return data
 
     async def _finish(self, credentials: Credentials) -> ConfigFlowResult:
@@ -189,7 +181,9 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             self._abort_if_unique_id_mismatch(reason="wrong_account")
             self.hass.config_entries.async_update_entry(entry, data=self._entry_data(credentials))
-            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            if not entry.update_listeners:
+                # not loaded (a failed setup): no listener is there to reload it
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return self.async_abort(
                 reason="reauth_successful" if self.source == "reauth" else "reconfigure_successful"
             )
@@ -252,7 +246,6 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         self._region = str(entry_data[CONF_REGION])
-        self._emulator_url = entry_data.get(CONF_EMULATOR_URL)
         self._username = str(entry_data.get(CONF_USERNAME, ""))
         self._identity = Identity.from_dict(entry_data[CONF_IDENTITY])
         return await self.async_step_reauth_confirm()
@@ -277,9 +270,7 @@ class BotslabConfigFlow(ConfigFlow, domain=DOMAIN):
         if self._identity is None:
             self._identity = Identity.from_dict(entry.data[CONF_IDENTITY])
         defaults = {
-            CONF_REGION: REGION_EMULATOR
-            if entry.data.get(CONF_EMULATOR_URL)
-            else entry.data[CONF_REGION],
+            CONF_REGION: entry.data[CONF_REGION],
             CONF_USERNAME: entry.data.get(CONF_USERNAME, ""),
         }
         if user_input is None:
@@ -304,7 +295,8 @@ def _seconds(low: int, high: int) -> NumberSelector:
 
 
 class BotslabOptionsFlow(OptionsFlow):
-    """Fallback poll interval, how long event binary sensors stay on, snapshots, event age."""
+    """Fallback poll interval, how long event binary sensors stay on, snapshots, event age,
+    and live view prepared on a ring (its window, on a person too, the lowest battery)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if user_input is not None:
@@ -313,6 +305,15 @@ class BotslabOptionsFlow(OptionsFlow):
                 CONF_MOTION_SECONDS: int(user_input[CONF_MOTION_SECONDS]),
                 CONF_DOWNLOAD_SNAPSHOTS: bool(user_input[CONF_DOWNLOAD_SNAPSHOTS]),
                 CONF_MAX_EVENT_AGE: int(user_input[CONF_MAX_EVENT_AGE]),
+                CONF_LIVE_PREPARE_SECONDS: int(
+                    user_input.get(CONF_LIVE_PREPARE_SECONDS, DEFAULT_LIVE_PREPARE_SECONDS)
+                ),
+                CONF_LIVE_PREPARE_PERSON: bool(
+                    user_input.get(CONF_LIVE_PREPARE_PERSON, DEFAULT_LIVE_PREPARE_PERSON)
+                ),
+                CONF_LIVE_PREPARE_MIN_BATTERY: int(
+                    user_input.get(CONF_LIVE_PREPARE_MIN_BATTERY, DEFAULT_LIVE_PREPARE_MIN_BATTERY)
+                ),
             }
             return self.async_create_entry(data=cleaned)
         options = self.config_entry.options
@@ -334,6 +335,24 @@ class BotslabOptionsFlow(OptionsFlow):
                     CONF_MAX_EVENT_AGE,
                     default=options.get(CONF_MAX_EVENT_AGE, DEFAULT_MAX_EVENT_AGE),
                 ): _seconds(10, 3600),
+                vol.Required(
+                    CONF_LIVE_PREPARE_SECONDS,
+                    default=options.get(CONF_LIVE_PREPARE_SECONDS, DEFAULT_LIVE_PREPARE_SECONDS),
+                ): _seconds(0, 120),
+                vol.Required(
+                    CONF_LIVE_PREPARE_PERSON,
+                    default=options.get(CONF_LIVE_PREPARE_PERSON, DEFAULT_LIVE_PREPARE_PERSON),
+                ): BooleanSelector(),
+                vol.Required(
+                    CONF_LIVE_PREPARE_MIN_BATTERY,
+                    default=options.get(
+                        CONF_LIVE_PREPARE_MIN_BATTERY, DEFAULT_LIVE_PREPARE_MIN_BATTERY
+                    ),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0, max=100, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="%"
+                    )
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)

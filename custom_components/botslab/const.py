@@ -13,15 +13,26 @@ CONF_QID: Final = "qid"
 CONF_Q: Final = "q"
 CONF_T: Final = "t"
 CONF_IDENTITY: Final = "identity"
-CONF_EMULATOR_URL: Final = "emulator_url"
+CONF_EMULATOR_URL: Final = "emulator_url"  # entries of old development setups still carry it
+# development's one switch (scripts/develop, the tests): every region is the emulator there
+ENV_EMULATOR_URL: Final = "BOTSLAB_EMULATOR_URL"
 CONF_CAPTCHA: Final = "captcha"
-REGION_EMULATOR: Final = "emulator"
 
 # options
 CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_SIGNED_IN: Final = "signed_in"  # when the password last signed in (reauth, reconfigure)
 CONF_MOTION_SECONDS: Final = "motion_seconds"
 CONF_DOWNLOAD_SNAPSHOTS: Final = "download_snapshots"
 CONF_MAX_EVENT_AGE: Final = "max_event_age"
+# live view prepared on a ring (issue 28): how long the session waits for a viewer (0: off),
+# whether a person detected by a camera prepares it too, and the battery level (%) below
+# which a device is left alone
+CONF_LIVE_PREPARE_SECONDS: Final = "live_prepare_seconds"
+CONF_LIVE_PREPARE_PERSON: Final = "live_prepare_person"
+CONF_LIVE_PREPARE_MIN_BATTERY: Final = "live_prepare_min_battery"
+DEFAULT_LIVE_PREPARE_SECONDS: Final = 30
+DEFAULT_LIVE_PREPARE_PERSON: Final = False
+DEFAULT_LIVE_PREPARE_MIN_BATTERY: Final = 20
 DEFAULT_POLL_INTERVAL: Final = 300
 DEFAULT_MOTION_SECONDS: Final = 30
 DEFAULT_DOWNLOAD_SNAPSHOTS: Final = True
@@ -39,6 +50,16 @@ ACCOUNT_PREFIX: Final = "account_"  # the identifier of the account's own device
 ISSUE_SESSION_CONFLICT: Final = "session_conflict"
 ISSUE_EVENT_UPLOAD: Final = "event_upload_withdrawn"
 ISSUE_PLAN_ENDING: Final = "cloud_plan_ending"
+ISSUE_LIVE: Final = "live"  # live view cannot work for a device (its reason's translation)
+
+
+def device_issue_id(kind: str, entry_id: str, serial: str) -> str:
+    """A device's repair issue, scoped to the account that raised it: a camera seen through
+    the owner's and a shared account is two issues, and one account never deletes the
+    other's."""
+    return f"{kind}_{entry_id}_{serial}"
+
+
 EVENT_BOTSLAB: Final = "botslab_event"
 
 # The privacy policy's storage sites: EEA and Africa → eu1 (Germany), the Americas → na1 (USA),

@@ -40,6 +40,7 @@ from .api import (
     Properties,
     PropertyValue,
     ProtocolError,
+    RateLimited,
     SessionConflict,
     Share,
 )
@@ -53,11 +54,12 @@ from .const import (
     STALE_MISSES,
 )
 from .devices import entry_devices, remove_from_entry, serials_of
+from .errors import pause_placeholders
 
 _LOGGER = logging.getLogger(__name__)
 
 CONFLICT_BACKOFF = (600.0, 1800.0, 3600.0)
-PARALLEL_READS = 4  # per-device reads at once
+PARALLEL_READS = 8  # devices read at once (each read is a round trip to the cloud)
 _PARTIAL = (ApiError, ProtocolError)  # one read failed: keep what was known of it
 
 
@@ -162,6 +164,14 @@ class _CloudCoordinator[T](DataUpdateCoordinator[T]):
             self.guard.report()
             raise UpdateFailed(
                 translation_domain=DOMAIN, translation_key="session_conflict"
+            ) from err
+        except RateLimited as err:
+            # the cloud asked for a pause: the client's gate keeps every caller (the other
+            # coordinators, delivery, media, live view) from asking it before the time named
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders=pause_placeholders(err.retry_after),
             ) from err
         except BotslabError as err:
             raise UpdateFailed(
@@ -282,6 +292,11 @@ class DeviceCoordinator(_CloudCoordinator[dict[str, DeviceStatus]]):
             del self._missing[gone]  # removed by hand meanwhile
 
 
+def _reason(err: BotslabError) -> str:
+    """Why a read failed, for a log line: a code or a kind, never an answer's values."""
+    return f"code {err.code}" if isinstance(err, ApiError) else type(err).__name__
+
+
 def _owned(devices: DeviceCoordinator) -> list[Device]:
     return [s.device for s in (devices.data or {}).values() if s.device.owner]
 
@@ -398,29 +413,64 @@ class SettingsCoordinator(_FollowerCoordinator[AccountSettings]):
 
     NAME, SECONDS = "settings", SETTINGS_REFRESH_SECONDS
 
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        client: BotslabClient,
+        guard: SessionGuard,
+        devices: DeviceCoordinator,
+    ) -> None:
+        super().__init__(hass, entry, client, guard, devices)
+        self.unavailable: dict[str, str] = {}  # feature -> why, while it does not answer
+
     async def _read(self) -> AccountSettings:
-        old = self.data or AccountSettings()
-        try:
-            consents = tuple(await self.client.consents())
-        except _PARTIAL:
-            consents = old.consents
-        try:
-            dnd: DoNotDisturb | None = await self.client.do_not_disturb()
-        except _PARTIAL:
-            dnd = old.dnd
+        failed: dict[str, str] = {}
+
+        async def read[R](feature: str, call: Awaitable[R]) -> R | None:
+            """One setting's read. Every one of these endpoints is [modelled]: an answer
+            that is not what the project modelled makes this feature unavailable (its
+            entities too), never the entry, and never starts a reauth
+            (docs/protocol/accepted.md#guessed-endpoints)."""
+            try:
+                return await call
+            except _PARTIAL as err:
+                failed.setdefault(feature, _reason(err))
+                return None
+
+        # each read costs a round trip to a cloud that may be far away: at once, not in turn
+        consents, dnd = await asyncio.gather(
+            read("consents", self.client.consents()),
+            read("do_not_disturb", self.client.do_not_disturb()),
+        )
 
         async def one(device: Device) -> tuple[str, DeviceSettings]:
-            try:
-                return device.serial, DeviceSettings(
-                    notifications=await self.client.device_notifications(device),
-                    shares=await self.client.shares(device),
-                    plan=await self.client.cloud_plan(device),
-                )
-            except _PARTIAL:
-                return device.serial, old.devices.get(device.serial, DeviceSettings())
+            notifications, shares, plan = await asyncio.gather(
+                read("notifications", self.client.device_notifications(device)),
+                read("sharing", self.client.shares(device)),
+                read("cloud_plan", self.client.cloud_plan(device)),
+            )
+            return device.serial, DeviceSettings(
+                notifications=notifications, shares=shares, plan=plan
+            )
 
         devices = dict(await _each(_owned(self.devices), one))
-        return AccountSettings(consents=consents, dnd=dnd, devices=devices)
+        self._note_features(failed)
+        return AccountSettings(consents=tuple(consents or ()), dnd=dnd, devices=devices)
+
+    def _note_features(self, failed: dict[str, str]) -> None:
+        """One log line when a feature stops answering as modelled, one when it is back."""
+        for feature, why in failed.items():
+            if feature not in self.unavailable:
+                _LOGGER.warning(
+                    "The BOTSLAB cloud does not answer %s as expected (%s); it is unavailable "
+                    "in Home Assistant until it does",
+                    feature.replace("_", " "),
+                    why,
+                )
+        for feature in self.unavailable.keys() - failed.keys():
+            _LOGGER.info("The BOTSLAB cloud answers %s again", feature.replace("_", " "))
+        self.unavailable = failed
 
     @callback
     def async_watch_devices(self) -> CALLBACK_TYPE:

@@ -7,7 +7,6 @@ together for an entity. This module imports no platform."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -56,33 +55,25 @@ class BotslabData:
 
     client: BotslabClient
     guard: SessionGuard
-    coordinator: DeviceCoordinator
+    device_coordinator: DeviceCoordinator
     firmware_coordinator: FirmwareCoordinator
     settings_coordinator: SettingsCoordinator
     snapshots: SnapshotStore
     events: EventDelivery | None = None
     push: PushLink | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     live_cache: LiveCache = field(default_factory=LiveCache)
     live_feeds: dict[str, LiveFeed] = field(default_factory=dict)  # serial -> camera's feed
-    # each device's last view, with the pieces it was made of: an entity reads its device's
-    # state several times per write, and an event writes several entities
-    _views: dict[str, tuple[tuple[object, ...], DeviceState]] = field(default_factory=dict)
 
     def state(self, serial: str) -> DeviceState | None:
         """One device as entities see it, or None when the cloud does not list it."""
-        status = (self.coordinator.data or {}).get(serial)
+        status = (self.device_coordinator.data or {}).get(serial)
         if status is None:
             return None
         settings = self.settings_coordinator.data
         firmware = (self.firmware_coordinator.data or {}).get(serial)
-        latest = self.events.latest.get(serial) if self.events is not None else None
-        pieces = (status, settings, firmware, latest)
-        view = self._views.get(serial)
-        if view is not None and all(a is b for a, b in zip(view[0], pieces, strict=True)):
-            return view[1]
+        latest = self.events.newest_event.get(serial) if self.events is not None else None
         device_settings = settings.devices.get(serial) if settings is not None else None
-        state = DeviceState(
+        return DeviceState(
             device=status.device,
             properties=status.properties,
             firmware=firmware,
@@ -92,13 +83,11 @@ class BotslabData:
             plan=device_settings.plan if device_settings else None,
             last_event=latest.event if latest is not None else None,
         )
-        self._views[serial] = (pieces, state)
-        return state
 
     def states(self) -> dict[str, DeviceState]:
         """Every device the cloud lists, by serial."""
         return {
             serial: state
-            for serial in (self.coordinator.data or {})
+            for serial in (self.device_coordinator.data or {})
             if (state := self.state(serial)) is not None
         }

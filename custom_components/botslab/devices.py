@@ -14,6 +14,7 @@ from typing import Protocol
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .compat import remove_device_of_entry
 from .const import DOMAIN
 
 
@@ -48,11 +49,6 @@ def entry_owns_device(hass: HomeAssistant, entry_id: str, device_id: str) -> boo
     return any(device.id == device_id for device in entry_devices(hass, entry_id))
 
 
-def _split_registry(registry: dr.DeviceRegistry) -> bool:
-    """Home Assistant 2026.8 and newer: one device per config entry."""
-    return hasattr(registry, "async_get_device_by_identifier")
-
-
 @callback
 def remove_from_entry(hass: HomeAssistant, entry_id: str, device_id: str) -> None:
     """Take a device away from one config entry, and only from it.
@@ -65,7 +61,4 @@ def remove_from_entry(hass: HomeAssistant, entry_id: str, device_id: str) -> Non
     registry = dr.async_get(hass)
     if not entry_owns_device(hass, entry_id, device_id):
         return
-    if _split_registry(registry):
-        registry.async_remove_device(device_id)
-    else:
-        registry.async_update_device(device_id, remove_config_entry_id=entry_id)
+    remove_device_of_entry(registry, device_id, entry_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,14 +12,14 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
 from .api import Device
 from .const import ACCOUNT_PREFIX, CONF_QID, DOMAIN, MANUFACTURER
 from .coordinator import DeviceCoordinator
 from .data import BotslabConfigEntry, BotslabData, DeviceState
 from .devices import device_for_serial
-from .errors import cloud_errors, translated
+from .errors import cloud_command, translated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,10 @@ class BotslabEntityDescription(EntityDescription):
     writes: bool = False
     available_offline: bool = False
     needs_events: bool = False  # unavailable while the device's event_upload consent is withdrawn
+    # what the entity shows besides the device list: it hears that coordinator too (the device
+    # coordinator, for availability, always); needs_events reads the settings' consents
+    reads_firmware: bool = False
+    reads_settings: bool = False
 
 
 def device_info(state: DeviceState) -> DeviceInfo:
@@ -43,19 +47,22 @@ def device_info(state: DeviceState) -> DeviceInfo:
         name=device.title,
         serial_number=device.serial,
     )
-    if firmware:
-        info["sw_version"] = str(firmware)
-    return info
+    # keywords only, never written to afterwards (Home Assistant's rule); no version known
+    # leaves the registry's as it was
+    return DeviceInfo(**info, sw_version=str(firmware)) if firmware else info
 
 
 def account_device_info(entry: BotslabConfigEntry) -> DeviceInfo:
     """The account's own device: account-wide settings and the event connection."""
     qid = entry.runtime_data.client.credentials.qid
+    # named after the entry's title (masked, as the integrations page shows it), so that two
+    # accounts side by side are two distinct devices with distinct entity ids
     return DeviceInfo(
         identifiers={(DOMAIN, f"{ACCOUNT_PREFIX}{qid}")},
         manufacturer=MANUFACTURER,
         model="Cloud account",
-        name="BOTSLAB account",
+        translation_key="account",
+        translation_placeholders={"account": entry.title},
         entry_type=DeviceEntryType.SERVICE,
     )
 
@@ -68,7 +75,7 @@ def device_unique_id(entry: ConfigEntry, serial: str, key: str) -> str:
 
 class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
     """An entity of one BOTSLAB device. It follows the device coordinator (its availability)
-    and also hears the firmware and settings coordinators, whose data its state may show."""
+    and hears the firmware or settings coordinator only when its description reads them."""
 
     _attr_has_entity_name = True
     entity_description: BotslabEntityDescription
@@ -94,6 +101,14 @@ class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
     def state_data(self) -> DeviceState | None:
         return self.runtime.state(self._serial)
 
+    @cloud_command
+    async def async_write_properties(self, items: dict[str, Any]) -> None:
+        """Write properties of the device (switches, selects), and show them at once."""
+        device = self.listed_device()
+        await self.coordinator.client.set_properties(device, items)
+        self.coordinator.apply_properties(device.serial, items)
+        await self.coordinator.async_request_refresh()
+
     def listed_device(self) -> Device:
         """The device, for a command; a translated error when the cloud no longer lists it."""
         state = self.state_data
@@ -103,7 +118,13 @@ class BotslabEntity(CoordinatorEntity[DeviceCoordinator]):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        for other in (self.runtime.firmware_coordinator, self.runtime.settings_coordinator):
+        description = self.entity_description
+        others: list[DataUpdateCoordinator[Any]] = []
+        if description.reads_firmware:
+            others.append(self.runtime.firmware_coordinator)
+        if description.reads_settings or description.needs_events:
+            others.append(self.runtime.settings_coordinator)
+        for other in others:
             self.async_on_remove(other.async_add_listener(self._handle_coordinator_update))
 
     @property
@@ -157,7 +178,7 @@ def async_setup_device_entities(
     A device that left the registry (stale, or removed by hand) and comes back gets its
     entities again."""
     data = entry.runtime_data
-    coordinator = data.coordinator
+    coordinator = data.device_coordinator
     known: dict[str, set[str | None]] = {}  # serial -> unique ids added
 
     @callback
@@ -179,18 +200,3 @@ def async_setup_device_entities(
     add_new()
     for source in (coordinator, data.firmware_coordinator, data.settings_coordinator):
         entry.async_on_unload(source.async_add_listener(add_new))
-
-
-async def async_run_command(entity: BotslabEntity, call: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a cloud command through the one error path (errors.py); refresh afterwards."""
-    with cloud_errors(entity.hass, entity.coordinator.config_entry):
-        result = await call()
-    await entity.coordinator.async_request_refresh()
-    return result
-
-
-async def async_set_properties(entity: BotslabEntity, items: dict[str, Any]) -> None:
-    """Write properties through the command helper, and show them at once."""
-    device = entity.listed_device()
-    await async_run_command(entity, lambda: entity.coordinator.client.set_properties(device, items))
-    entity.coordinator.apply_properties(device.serial, items)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from homeassistant.components.event import EventDeviceClass, EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import DeviceKind, EventKind
-from .compat import EVENT_TIMES_INCREASE
 from .coordinator import DeviceCoordinator
 from .data import BotslabConfigEntry
 from .entity import (
@@ -30,11 +28,9 @@ PARALLEL_UPDATES = 0
 # every kind but a ring is something the camera saw or heard
 MOTION_TYPES = [kind.value for kind in EventKind if kind is not EventKind.RING]
 # An event entity's state is the time it fired, to the millisecond. Home Assistant 2026.8 and
-# newer keep those times strictly increasing, so that two events in one millisecond are two
-# state changes; before, they were one to state triggers, and the integration does the same
-# as the newer versions there, on EventEntity's own attribute (frozen in those releases).
-KEEP_TIMES_APART = not EVENT_TIMES_INCREASE
-_TRIGGERED = "_EventEntity__last_event_triggered"
+# newer keep those times strictly increasing, so that two events of one device in one
+# millisecond are two state changes; before, they are one state with new attributes. The
+# integration leaves that to Home Assistant (it would take a private attribute of EventEntity).
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,13 +81,9 @@ class BotslabEvent(BotslabEntity, EventEntity):
         self._seen[event.id] = None
         while len(self._seen) > 100:
             self._seen.popitem(last=False)
-        before = getattr(self, _TRIGGERED, None) if KEEP_TIMES_APART else None
         self._trigger_event(
             kind, {"message_id": event.id, "title": event.title, "raw_type": event.event_type}
         )
-        if isinstance(before, datetime):
-            now = getattr(self, _TRIGGERED)
-            setattr(self, _TRIGGERED, max(now, before + timedelta(milliseconds=1)))
         self.async_write_ha_state()
 
 

@@ -1,10 +1,10 @@
 """Media references: what playing an event's clip or showing its snapshot needs, carried in the
 media browser's identifiers and the views' paths, sealed.
 
-A message id is opaque (protocol.md 3.3), so a clip cannot be found again by id arithmetic on
-the message list. The reference carries the device, the message id, its `ctime`, the clip's
-`aliyun://` URL, key and `encrypt`, and the snapshot's signed URL; the list is asked only when
-a link expired. It is sealed with ChaCha20-Poly1305 under a key of this Home Assistant
+A message id is opaque (docs/protocol/cloud-api.md#messages), so a clip cannot be found again by id
+arithmetic on the message list. The reference carries the device, the message id, its `ctime`, the
+clip's `aliyun://` URL, key and `encrypt`, and the snapshot's signed URL; the list is asked only
+when a link expired. It is sealed with ChaCha20-Poly1305 under a key of this Home Assistant
 (kept in its storage), bound to the config entry: nobody can make Home Assistant fetch a URL
 of their choosing through it, and the clip key never shows in a URL, a log or the frontend.
 """

@@ -19,6 +19,7 @@ from homeassistant.components.media_source import (
 )
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import translation
 from homeassistant.util import dt as dt_util
 
 from .api import BotslabError, DeviceKind, Event
@@ -34,16 +35,53 @@ MAX_DAY = 200  # events listed for one day
 # 365 days); other days are refused without asking it
 MAX_HISTORY = timedelta(days=400)
 PAGE = 50
-KIND_NAMES = {
-    "ring": "Ring",
-    "motion": "Motion",
-    "person": "Person",
-    "pet": "Pet",
-    "package": "Package",
-    "vehicle": "Vehicle",
-    "sound": "Sound",
-    "other": "Event",
+# countries whose clocks show 12 hours (with AM/PM); everywhere else 24 (Home Assistant's
+# backend does not know a user's own choice, only the installation's language and country)
+TWELVE_HOUR_COUNTRIES = frozenset({"US", "CA", "AU", "NZ", "PH", "IN", "PK", "EG", "SA", "CO"})
+# how the installation's language writes a date in digits ({d}, {m}, {y})
+DATE_FORMS = {
+    "de": "{d:02}.{m:02}.{y}",
+    "nl": "{d:02}-{m:02}-{y}",
+    "fr": "{d:02}/{m:02}/{y}",
+    "es": "{d:02}/{m:02}/{y}",
+    "zh": "{y}-{m:02}-{d:02}",
 }
+# the event entities' own translations of each kind (strings.json: entity.event.*)
+_KIND_KEY = "component.botslab.entity.event.{entity}.state_attributes.event_type.state.{kind}"
+
+
+class Labels:
+    """Titles in the installation's language and conventions: kinds as the event entities
+    call them, times in 12 or 24 hours, dates in digits."""
+
+    def __init__(self, hass: HomeAssistant, kinds: dict[str, str]) -> None:
+        self._kinds = kinds
+        language = (hass.config.language or "en").split("-")[0].lower()
+        self._twelve = language == "en" and (hass.config.country or "US") in TWELVE_HOUR_COUNTRIES
+        us = language == "en" and (hass.config.country or "US") == "US"
+        self._date = "{m}/{d}/{y}" if us else DATE_FORMS.get(language, "{d:02}/{m:02}/{y}")
+
+    @classmethod
+    async def load(cls, hass: HomeAssistant) -> Labels:
+        strings = await translation.async_get_translations(
+            hass, hass.config.language, "entity", [DOMAIN]
+        )
+        kinds = {}
+        for kind in ("ring", "motion", "person", "pet", "package", "vehicle", "sound", "other"):
+            entity = "doorbell" if kind == "ring" else "motion"
+            kinds[kind] = strings.get(_KIND_KEY.format(entity=entity, kind=kind), kind)
+        return cls(hass, kinds)
+
+    def kind(self, kind: str) -> str:
+        return self._kinds.get(kind) or self._kinds.get("other", kind)
+
+    def time(self, when: datetime) -> str:
+        if self._twelve:
+            return f"{(when.hour % 12) or 12}:{when.minute:02} {'AM' if when.hour < 12 else 'PM'}"
+        return f"{when.hour:02}:{when.minute:02}"
+
+    def date(self, day: date) -> str:
+        return self._date.format(d=day.day, m=day.month, y=day.year)
 
 
 async def async_get_media_source(hass: HomeAssistant) -> BotslabMediaSource:
@@ -127,13 +165,15 @@ class BotslabMediaSource(MediaSource):
             for e in self.hass.config_entries.async_entries(DOMAIN)
             if e.state is ConfigEntryState.LOADED
         ]
+        if len(entries) == 1:  # one account: its devices at once, no folder of its own
+            return self._account(entries[0], root=True)
         return self._node("", "BOTSLAB", [self._node(e.entry_id, e.title, []) for e in entries])
 
-    def _account(self, entry: BotslabConfigEntry) -> BrowseMediaSource:
+    def _account(self, entry: BotslabConfigEntry, *, root: bool = False) -> BrowseMediaSource:
         states = sorted(
             (
                 s
-                for s in (entry.runtime_data.coordinator.data or {}).values()
+                for s in (entry.runtime_data.device_coordinator.data or {}).values()
                 if s.device.kind is not DeviceKind.OTHER
             ),
             key=lambda s: s.device.title,
@@ -141,10 +181,12 @@ class BotslabMediaSource(MediaSource):
         children = [
             self._node(f"{entry.entry_id}/{s.device.serial}", s.device.title, []) for s in states
         ]
+        if root:
+            return self._node("", "BOTSLAB", children)
         return self._node(entry.entry_id, entry.title, children)
 
     async def _device(self, entry: BotslabConfigEntry, serial: str) -> BrowseMediaSource:
-        state = (entry.runtime_data.coordinator.data or {}).get(serial)
+        state = (entry.runtime_data.device_coordinator.data or {}).get(serial)
         if state is None:
             raise _unresolvable("unknown_device")
         days: dict[date, set[str]] = {}
@@ -153,13 +195,15 @@ class BotslabMediaSource(MediaSource):
                 device=state.device, page=number, page_size=PAGE
             )
             for event in page.events:
-                days.setdefault(dt_util.as_local(event.time).date(), set()).add(event.id)
+                if event.serial == serial:  # the cloud may ignore the SDK's device filter
+                    days.setdefault(dt_util.as_local(event.time).date(), set()).add(event.id)
             if len(page.events) < PAGE:
                 break
+        labels = await Labels.load(self.hass)
         children = [
             self._node(
                 f"{entry.entry_id}/{serial}/{day.isoformat()}",
-                f"{day.strftime('%a %d %b %Y')} ({len(ids)})",
+                f"{labels.date(day)} ({len(ids)})",
                 [],
             )
             for day, ids in sorted(days.items(), reverse=True)
@@ -169,7 +213,7 @@ class BotslabMediaSource(MediaSource):
     async def _day(
         self, entry: BotslabConfigEntry, serial: str, day_text: str
     ) -> BrowseMediaSource:
-        state = (entry.runtime_data.coordinator.data or {}).get(serial)
+        state = (entry.runtime_data.device_coordinator.data or {}).get(serial)
         try:
             day = date.fromisoformat(day_text) if _ISO_DAY.fullmatch(day_text) else None
         except ValueError:
@@ -191,26 +235,26 @@ class BotslabMediaSource(MediaSource):
                     device=state.device, page=number, page_size=PAGE, date=when.isoformat()
                 )
                 for event in page.events:
-                    if dt_util.as_local(event.time).date() == day:
+                    # filtered here too, in case the cloud ignores the SDK's filters
+                    if event.serial == serial and dt_util.as_local(event.time).date() == day:
                         events.setdefault(event.id, event)
                 if len(page.events) < PAGE:
                     break
         newest_first = sorted(events.values(), key=lambda e: e.ctime, reverse=True)
-        children = [self._event(entry, serial, day_text, e) for e in newest_first[:MAX_DAY]]
+        labels = await Labels.load(self.hass)
+        children = [self._event(entry, serial, day_text, e, labels) for e in newest_first[:MAX_DAY]]
         return self._node(
             f"{entry.entry_id}/{serial}/{day_text}",
-            f"{state.device.title}, {day_text}",
+            labels.date(day),
             children,
             child_class=MediaClass.VIDEO,
         )
 
     def _event(
-        self, entry: BotslabConfigEntry, serial: str, day: str, event: Event
+        self, entry: BotslabConfigEntry, serial: str, day: str, event: Event, labels: Labels
     ) -> BrowseMediaSource:
-        when = dt_util.as_local(event.time).strftime("%H:%M:%S")
-        title = f"{when} {KIND_NAMES.get(event.kind.value, 'Event')}"
-        if event.title:
-            title += f": {event.title}"
+        # short: the time and the kind (the device is the folder, the day the one above)
+        title = f"{labels.time(dt_util.as_local(event.time))} {labels.kind(event.kind.value)}"
         clip = event.video is not None
         token = seal(media_key(self.hass), entry.entry_id, MediaRef.of(event))
         return BrowseMediaSource(

@@ -10,12 +10,20 @@ from typing import Any
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 
 from .api import BotslabError, ConsentScope
 from .compat import RepairsFlowResult
-from .const import DOMAIN, ISSUE_EVENT_UPLOAD, ISSUE_PLAN_ENDING, ISSUE_SESSION_CONFLICT
+from .const import (
+    DOMAIN,
+    ISSUE_EVENT_UPLOAD,
+    ISSUE_LIVE,
+    ISSUE_PLAN_ENDING,
+    ISSUE_SESSION_CONFLICT,
+    device_issue_id,
+)
 from .data import BotslabConfigEntry, BotslabData
+from .devices import serials_of
 
 PLAN_WARNING_DAYS = 7
 
@@ -47,7 +55,7 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
             # why a device stays silent), and the owner may grant it again here
             _keep_issue(
                 hass,
-                f"{ISSUE_EVENT_UPLOAD}_{serial}",
+                device_issue_id(ISSUE_EVENT_UPLOAD, entry_id, serial),
                 ISSUE_EVENT_UPLOAD,
                 active=state.device.owner and not state.event_upload,
                 fixable=True,
@@ -60,7 +68,7 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
             )
             _keep_issue(
                 hass,
-                f"{ISSUE_PLAN_ENDING}_{serial}",
+                device_issue_id(ISSUE_PLAN_ENDING, entry_id, serial),
                 ISSUE_PLAN_ENDING,
                 active=ending,
                 fixable=False,
@@ -71,10 +79,11 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
                 },
             )
 
+    _forget_unscoped_issues(hass, entry)
     devices()
     undo = [
         data.guard.add_listener(conflict),
-        data.coordinator.async_add_listener(devices),
+        data.device_coordinator.async_add_listener(devices),
         data.settings_coordinator.async_add_listener(devices),
     ]
 
@@ -83,6 +92,19 @@ def async_track_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> CALLBA
             item()
 
     return unsubscribe
+
+
+def _forget_unscoped_issues(hass: HomeAssistant, entry: BotslabConfigEntry) -> None:
+    """Issues of an earlier version were named by serial alone (one account could delete
+    another's): they go, and come back scoped when they still hold."""
+    serials = {
+        serial
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+        for serial in serials_of(device)
+    } | set(entry.runtime_data.device_coordinator.data or {})
+    for serial in serials:
+        for kind in (ISSUE_EVENT_UPLOAD, ISSUE_PLAN_ENDING, ISSUE_LIVE):
+            ir.async_delete_issue(hass, DOMAIN, f"{kind}_{serial}")
 
 
 def _keep_issue(
@@ -145,7 +167,7 @@ class SessionConflictRepairFlow(_ConfirmAndFix):
 
     async def async_fix(self, data: BotslabData) -> bool:
         await data.guard.async_take_back(data.client)
-        await data.coordinator.async_refresh()
+        await data.device_coordinator.async_refresh()
         return True
 
 
@@ -157,7 +179,7 @@ class EventUploadRepairFlow(_ConfirmAndFix):
         self._serial = serial
 
     async def async_fix(self, data: BotslabData) -> bool:
-        state = (data.coordinator.data or {}).get(self._serial)
+        state = (data.device_coordinator.data or {}).get(self._serial)
         if state is None:
             return False
         await data.client.set_consent(ConsentScope.EVENT_UPLOAD, True, state.device)

@@ -14,7 +14,6 @@ from .data import BotslabConfigEntry
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
-    async_set_properties,
     async_setup_device_entities,
     entities_for,
     has_prop,
@@ -69,7 +68,7 @@ class BotslabSelect(BotslabEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         value = self.entity_description.values[option]
-        await async_set_properties(self, {self.entity_description.identifier: value})
+        await self.async_write_properties({self.entity_description.identifier: value})
 
 
 async def async_setup_entry(

@@ -3,7 +3,7 @@ the latest event's time and kind, and the account's event connection."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,20 +25,18 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .api import DeviceKind, EventKind, ShareLevel
 from .const import ACCOUNT_PREFIX
-from .coordinator import DeviceCoordinator
 from .data import BotslabConfigEntry, DeviceState
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     account_device_info,
     async_setup_device_entities,
-    exists,
+    entities_for,
     has_prop,
 )
 from .events import (
@@ -46,7 +44,7 @@ from .events import (
     CONNECTION_POLLING,
     CONNECTION_PUSH,
     SIGNAL_CONNECTION,
-    SIGNAL_LATEST,
+    SIGNAL_NEWEST,
 )
 
 PARALLEL_UPDATES = 0
@@ -83,15 +81,18 @@ def _sd(index: int) -> Callable[[DeviceState], int | None]:
     return value
 
 
-def _active_shares(state: DeviceState) -> int | None:
-    if state.shares is None:
-        return None
-    return sum(1 for share in state.shares if not share.pending)
+def _share_count(state: DeviceState) -> int | None:
+    """Every share of an owned device, the pending ones too: right after a share the number
+    moves (the attributes tell pending from accepted)."""
+    return None if state.shares is None else len(state.shares)
 
 
 def _share_list(state: DeviceState) -> dict[str, Any]:
     """Every share of an owned device, numbers and addresses masked."""
+    shares = state.shares or []
     return {
+        "pending": sum(1 for share in shares if share.pending),
+        "sharing": sum(1 for share in shares if not share.pending),
         "shares": [
             {
                 "level": share.level.value,
@@ -99,7 +100,7 @@ def _share_list(state: DeviceState) -> dict[str, Any]:
                 "shared_with": share.target_masked,
             }
             for share in state.shares or []
-        ]
+        ],
     }
 
 
@@ -174,6 +175,7 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
     ),
     BotslabSensorDescription(
         key="cloud_plan",
+        reads_settings=True,
         translation_key="cloud_plan",
         entity_category=EntityCategory.DIAGNOSTIC,
         available_offline=True,
@@ -182,6 +184,7 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
     ),
     BotslabSensorDescription(
         key="cloud_plan_days_left",
+        reads_settings=True,
         translation_key="cloud_plan_days_left",
         native_unit_of_measurement=UnitOfTime.DAYS,
         device_class=SensorDeviceClass.DURATION,
@@ -193,6 +196,7 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
     ),
     BotslabSensorDescription(
         key="cloud_plan_expires",
+        reads_settings=True,
         translation_key="cloud_plan_expires",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -211,19 +215,35 @@ DESCRIPTIONS: tuple[BotslabSensorDescription, ...] = (
         value_fn=lambda s: "owner" if s.device.owner else s.device.share_level.value,
     ),
     BotslabSensorDescription(
+        # on the device page: a shared camera's live view is its sound only
+        # (docs/protocol/live-video.md)
+        key="live_view",
+        translation_key="live_view",
+        device_class=SensorDeviceClass.ENUM,
+        options=["sound_only_shared"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_offline=True,
+        exists_fn=lambda s: not s.device.owner and s.device.kind is not DeviceKind.OTHER,
+        value_fn=lambda s: "sound_only_shared",
+    ),
+    BotslabSensorDescription(
         key="shares",
+        reads_settings=True,
         translation_key="shares",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         available_offline=True,
         exists_fn=lambda s: s.device.owner,
-        value_fn=_active_shares,
+        value_fn=_share_count,
         attrs_fn=_share_list,
     ),
     BotslabSensorDescription(
         key="last_event_time",
         translation_key="last_event_time",
         device_class=SensorDeviceClass.TIMESTAMP,
+        # "Last event" shows when it changed, and each event entity its time: a second
+        # logbook line per event is noise, so this one waits to be enabled
+        entity_registry_enabled_default=False,
         available_offline=True,
         exists_fn=_has_events,
         value_fn=lambda s: s.last_event.time if s.last_event else None,
@@ -273,7 +293,7 @@ class BotslabSensor(BotslabEntity, RestoreSensor):
                 self._kept = last.native_value
         if description.on_event:
             # once per fetch (not per event), when this device's newest event changed
-            self.listen(SIGNAL_LATEST, self.async_write_ha_state)
+            self.listen(SIGNAL_NEWEST, self.async_write_ha_state)
 
 
 class BotslabConnectionSensor(SensorEntity):
@@ -297,18 +317,24 @@ class BotslabConnectionSensor(SensorEntity):
         push = self._entry.runtime_data.push
         return push.connection if push is not None else CONNECTION_OFFLINE
 
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Why events come by polling (None while push says everything), and how often the
+        message list is read now (a safety net while push is up)."""
+        push = self._entry.runtime_data.push
+        if push is None:
+            return {"reason": None, "poll_interval": None}
+        return {"reason": push.plan.reason, "poll_interval": round(push.interval)}
+
     async def async_added_to_hass(self) -> None:
         signal = SIGNAL_CONNECTION.format(self._entry.entry_id)
         self.async_on_remove(async_dispatcher_connect(self.hass, signal, self.async_write_ha_state))
-
-
-def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
-    serial = state.device.serial
-    return [BotslabSensor(coordinator, serial, d) for d in DESCRIPTIONS if exists(d, state)]
 
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
     async_add_entities([BotslabConnectionSensor(entry)])
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(
+        entry, async_add_entities, entities_for(BotslabSensor, DESCRIPTIONS)
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 import json
 import re
 from typing import Any
@@ -28,9 +28,10 @@ from homeassistant.util import dt as dt_util
 import phonenumbers
 
 from .api import ConsentScope, Device, EventKind, ShareLevel, mask_personal
+from .api.check import first_contact
 from .api.models import RAW_EVENT_TYPES
 from .compat import vol
-from .const import DOMAIN
+from .const import ACCOUNT_PREFIX, DOMAIN
 from .data import BotslabConfigEntry
 from .devices import entry_owns_device, serials_of
 from .errors import cloud_errors
@@ -57,8 +58,9 @@ ATTR_CONFIRM = "confirm"
 LEVELS = [level.value for level in ShareLevel]
 NOTIFY_KINDS = [k.value for k in EventKind if k is not EventKind.OTHER]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-# anchored and ASCII only: "12:30 and then some" and Arabic-Indic digits are refused
-_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
+# anchored and ASCII only: "12:30 and then some" and Arabic-Indic digits are refused; the
+# seconds that Home Assistant's time selector adds ("22:00:00") are taken and dropped
+_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?", re.ASCII)
 MAX_SNOOZE = timedelta(days=7)
 
 
@@ -111,21 +113,29 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> BotslabConfigEntry:
 
 
 def _device(hass: HomeAssistant, device_id: str) -> tuple[BotslabConfigEntry, Device]:
-    """The BOTSLAB device behind a Home Assistant device id, with its loaded entry."""
+    """The BOTSLAB device behind a Home Assistant device id, with the loaded entry that can
+    do most with it: a camera that comes through the owner's account and a shared one is
+    one device of two entries, and only the owner's may share it or change its consents."""
     device_entry = dr.async_get(hass).async_get(device_id)
     serials = serials_of(device_entry) if device_entry else set()
     if device_entry is None or not serials:
         raise _invalid("unknown_device")
+    if any(s.startswith(ACCOUNT_PREFIX) for s in serials):
+        raise _invalid("account_device")
+    # every loaded account that lists the camera, whichever one's registry device was picked
+    # (from Home Assistant 2026.8 each account has a device of its own for one camera)
+    found: list[tuple[BotslabConfigEntry, Device]] = []
+    not_loaded = False
     for entry in hass.config_entries.async_entries(DOMAIN):
-        if not entry_owns_device(hass, entry.entry_id, device_id):
-            continue
         if entry.state is not ConfigEntryState.LOADED:
-            raise _invalid("account_not_loaded")
-        data = entry.runtime_data.coordinator.data or {}
-        for serial in serials:
-            if serial in data:
-                return entry, data[serial].device
-    raise _invalid("unknown_device")
+            not_loaded = not_loaded or entry_owns_device(hass, entry.entry_id, device_id)
+            continue
+        data = entry.runtime_data.device_coordinator.data or {}
+        found.extend((entry, data[s].device) for s in serials if s in data)
+    if not found:
+        raise _invalid("account_not_loaded" if not_loaded else "unknown_device")
+    found.sort(key=lambda pair: not pair[1].owner)  # the owner's first
+    return found[0]
 
 
 def normalize_phone(hass: HomeAssistant, raw: str) -> str:
@@ -166,14 +176,6 @@ def _share_json(share: Any) -> dict[str, Any]:
     }
 
 
-async def _cloud[T](
-    hass: HomeAssistant, entry: BotslabConfigEntry, call: Callable[[], Awaitable[T]]
-) -> T:
-    """A cloud call of an action, through the one error path (errors.py)."""
-    with cloud_errors(hass, entry):
-        return await call()
-
-
 # --- handlers ---------------------------------------------------------------------------------
 
 
@@ -185,9 +187,11 @@ async def _share_device(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
     level = ShareLevel(call.data[ATTR_LEVEL])
     client = entry.runtime_data.client
     if phone:
-        share = await _cloud(hass, entry, lambda: client.share_by_mobile(device, phone, level))
+        with cloud_errors(hass, entry):
+            share = await client.share_by_mobile(device, phone, level)
     else:
-        share = await _cloud(hass, entry, lambda: client.share_by_email(device, email, level))
+        with cloud_errors(hass, entry):
+            share = await client.share_by_email(device, email, level)
     await entry.runtime_data.settings_coordinator.async_request_refresh()
     return {"share": _share_json(share)}
 
@@ -200,7 +204,8 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     share_id = call.data.get(ATTR_SHARE_ID)
     if share_id is None:
         phone, email = _target(hass, call, required=True)
-        shares = await _cloud(hass, entry, lambda: client.shares(device))
+        with cloud_errors(hass, entry):
+            shares = await client.shares(device)
         wanted = phone.lstrip("+") if phone else email.lower()
         matches = [
             s for s in shares if (s.mobile.lstrip("+") if phone else s.email.lower()) == wanted
@@ -211,10 +216,12 @@ async def _unshare_device(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     else:
         # the cloud cancels any share id it is given, even one of another device or an
         # incoming share: only a share of this device may be cancelled through it
-        shares = await _cloud(hass, entry, lambda: client.shares(device))
+        with cloud_errors(hass, entry):
+            shares = await client.shares(device)
         if int(share_id) not in {s.id for s in shares}:
             raise _invalid("unknown_share")
-    await _cloud(hass, entry, lambda: client.cancel_share(int(share_id)))
+    with cloud_errors(hass, entry):
+        await client.cancel_share(int(share_id))
     await entry.runtime_data.settings_coordinator.async_request_refresh()
     return None
 
@@ -223,13 +230,15 @@ async def _list_shares(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
     if not device.owner:
         raise _invalid("not_owner", device=device.title)
-    shares = await _cloud(hass, entry, lambda: entry.runtime_data.client.shares(device))
+    with cloud_errors(hass, entry):
+        shares = await entry.runtime_data.client.shares(device)
     return {"shares": [_share_json(s) for s in shares]}
 
 
 async def _list_invitations(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    invitations = await _cloud(hass, entry, entry.runtime_data.client.invitations)
+    with cloud_errors(hass, entry):
+        invitations = await entry.runtime_data.client.invitations()
     return {
         "invitations": [
             {
@@ -250,14 +259,17 @@ async def _answer_invitation(
     entry = _entry(hass, call)
     client = entry.runtime_data.client
     invitation_id = int(call.data[ATTR_INVITATION_ID])
-    pending = await _cloud(hass, entry, client.invitations)
+    with cloud_errors(hass, entry):
+        pending = await client.invitations()
     if invitation_id not in {i.id for i in pending}:
         raise _invalid("unknown_invitation")
     if accept:
-        await _cloud(hass, entry, lambda: client.accept_invitation(invitation_id))
+        with cloud_errors(hass, entry):
+            await client.accept_invitation(invitation_id)
     else:
-        await _cloud(hass, entry, lambda: client.refuse_invitation(invitation_id))
-    await entry.runtime_data.coordinator.async_request_refresh()
+        with cloud_errors(hass, entry):
+            await client.refuse_invitation(invitation_id)
+    await entry.runtime_data.device_coordinator.async_request_refresh()
     return None
 
 
@@ -270,22 +282,25 @@ async def _set_consent(hass: HomeAssistant, call: ServiceCall) -> ServiceRespons
         entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
         if not device.owner:
             raise _invalid("not_owner", device=device.title)
-        await _cloud(
-            hass, entry, lambda: entry.runtime_data.client.set_consent(scope, granted, device)
-        )
+        with cloud_errors(hass, entry):
+            await entry.runtime_data.client.set_consent(scope, granted, device)
     else:
         if call.data.get(ATTR_DEVICE_ID):
             raise _invalid("account_scope_no_device", scope=scope)
         entry = _entry(hass, call)
-        await _cloud(hass, entry, lambda: entry.runtime_data.client.set_consent(scope, granted))
+        with cloud_errors(hass, entry):
+            await entry.runtime_data.client.set_consent(scope, granted)
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
 
 async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    consents = await _cloud(hass, entry, entry.runtime_data.client.consents)
-    titles = {s: st.device.title for s, st in (entry.runtime_data.coordinator.data or {}).items()}
+    with cloud_errors(hass, entry):
+        consents = await entry.runtime_data.client.consents()
+    titles = {
+        s: st.device.title for s, st in (entry.runtime_data.device_coordinator.data or {}).items()
+    }
     return {
         "consents": [
             {
@@ -300,22 +315,23 @@ async def _list_consents(hass: HomeAssistant, call: ServiceCall) -> ServiceRespo
     }
 
 
-def _hhmm(value: str | None) -> str | None:
+def _hhmm(value: str | time | None) -> str | None:
+    """A time of day as the cloud takes it, `HH:MM` (docs/protocol/cloud-api.md#notifications), from
+    what the time selector sends (`HH:MM:SS`), what YAML users write (`HH:MM`) or a time object."""
     if value is None:
         return None
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
     if not isinstance(value, str) or not _HHMM.fullmatch(value.strip()):
-        raise _invalid("invalid_time", value=value)
-    return value.strip()
+        raise _invalid("invalid_time", value=str(value))
+    return value.strip()[:5]
 
 
 async def _set_dnd(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
     start, end = _hhmm(call.data.get(ATTR_START)), _hhmm(call.data.get(ATTR_END))
-    await _cloud(
-        hass,
-        entry,
-        lambda: entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end),
-    )
+    with cloud_errors(hass, entry):
+        await entry.runtime_data.client.set_do_not_disturb(call.data[ATTR_ENABLED], start, end)
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
@@ -329,13 +345,10 @@ async def _set_device_notifications(hass: HomeAssistant, call: ServiceCall) -> S
             raw: kind.value in kinds for kind, raws in RAW_EVENT_TYPES.items() for raw in raws
         }
     client = entry.runtime_data.client
-    await _cloud(
-        hass,
-        entry,
-        lambda: client.set_device_notifications(
+    with cloud_errors(hass, entry):
+        await client.set_device_notifications(
             device, enabled=call.data[ATTR_ENABLED], events=events
-        ),
-    )
+        )
     await entry.runtime_data.settings_coordinator.async_refresh()
     return None
 
@@ -345,13 +358,18 @@ async def _snooze(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     seconds = int(call.data[ATTR_DURATION].total_seconds())
     if not 0 < seconds <= MAX_SNOOZE.total_seconds():
         raise _invalid("invalid_duration")
-    await _cloud(hass, entry, lambda: entry.runtime_data.client.snooze(device, seconds))
+    with cloud_errors(hass, entry):
+        await entry.runtime_data.client.snooze(device, seconds)
+    if entry.runtime_data.push is not None:
+        # the cloud holds this device's pushes back now: its events come by polling
+        await entry.runtime_data.push.async_note_snooze(device.serial, seconds)
     return None
 
 
 async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    document = await _cloud(hass, entry, entry.runtime_data.client.export_data)
+    with cloud_errors(hass, entry):
+        document = await entry.runtime_data.client.export_data()
     response: dict[str, Any] = {"document": document}
     if call.data.get(ATTR_WRITE_FILE):
         stamp = dt_util.utcnow().strftime("%Y%m%dT%H%M%SZ")
@@ -371,26 +389,27 @@ async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
 
 async def _restrict(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
-    await _cloud(
-        hass,
-        entry,
-        lambda: entry.runtime_data.client.restrict_processing(call.data[ATTR_RESTRICTED]),
-    )
+    with cloud_errors(hass, entry):
+        await entry.runtime_data.client.restrict_processing(call.data[ATTR_RESTRICTED])
     return None
 
 
 async def _erase(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry = _entry(hass, call)
     client = entry.runtime_data.client
-    if call.data[ATTR_CONFIRM].strip() != client.credentials.qid:
-        raise _invalid("erasure_confirm")
-    request = await _cloud(hass, entry, lambda: client.request_erasure(client.credentials.qid))
+    # the confirmation is the account's name as Settings → Devices & services shows it (the
+    # entry's title, masked where it is an email or a phone number): what the user sees
+    if call.data[ATTR_CONFIRM].strip().casefold() != entry.title.strip().casefold():
+        raise _invalid("erasure_confirm", account=entry.title)
+    with cloud_errors(hass, entry):
+        request = await client.request_erasure(client.credentials.qid)
     return {"request_id": request.request_id, "due_date": request.due_date}
 
 
 async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     entry, device = _device(hass, call.data[ATTR_DEVICE_ID])
-    result = await _cloud(hass, entry, lambda: entry.runtime_data.client.network_test(device))
+    with cloud_errors(hass, entry):
+        result = await entry.runtime_data.client.network_test(device)
     # a shared camera stands in someone else's home: its address and provider are theirs
     own = device.owner
     return {
@@ -402,6 +421,15 @@ async def _network_test(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
         "loss_percent": result.loss_pct,
         "result": result.result,
     }
+
+
+async def _check_cloud(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """The first-contact check (api/check.py): every read-only endpoint once; its report,
+    which diagnostics show too."""
+    entry = _entry(hass, call)
+    with cloud_errors(hass, entry):
+        report = await first_contact(entry.runtime_data.client)
+    return dict(report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,8 +521,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
             {
                 **ENTRY_SCHEMA,
                 vol.Required(ATTR_ENABLED): cv.boolean,
-                vol.Optional(ATTR_START): cv.string,
-                vol.Optional(ATTR_END): cv.string,
+                vol.Optional(ATTR_START): vol.Any(time, cv.string),
+                vol.Optional(ATTR_END): vol.Any(time, cv.string),
             }
         ),
         _set_dnd,
@@ -544,6 +572,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "run_network_test",
         vol.Schema(DEVICE_SCHEMA),
         _network_test,
+        response=SupportsResponse.ONLY,
+    ),
+    ActionSpec(
+        # admin: it reads every part of the account (shares, consents) in one go
+        "check_cloud",
+        vol.Schema(ENTRY_SCHEMA),
+        _check_cloud,
+        admin=True,
         response=SupportsResponse.ONLY,
     ),
 )

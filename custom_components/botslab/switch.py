@@ -9,7 +9,7 @@ from typing import Any
 
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntity, SwitchEntityDescription
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
@@ -24,14 +24,13 @@ from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     account_device_info,
-    async_set_properties,
     async_setup_device_entities,
     device_info,
     device_unique_id,
-    exists,
+    entities_for,
     has_prop,
 )
-from .errors import cloud_errors
+from .errors import cloud_command
 from .permissions import async_require_admin
 
 PARALLEL_UPDATES = 1
@@ -89,17 +88,14 @@ class BotslabSwitch(BotslabEntity, SwitchEntity):
         await self._set(0)
 
     async def _set(self, value: int) -> None:
-        await async_set_properties(self, {self.entity_description.identifier: value})
+        await self.async_write_properties({self.entity_description.identifier: value})
 
 
-def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [
-        BotslabSwitch(coordinator, state.device.serial, d) for d in DESCRIPTIONS if exists(d, state)
-    ]
+_device_switches = entities_for(BotslabSwitch, DESCRIPTIONS)
 
 
 def _all_entities(coordinator: DeviceCoordinator, state: DeviceState) -> list[Entity]:
-    return [*_entities(coordinator, state), *_setting_switches(coordinator, state)]
+    return [*_device_switches(coordinator, state), *_setting_switches(coordinator, state)]
 
 
 async def async_setup_entry(
@@ -114,7 +110,8 @@ async def async_setup_entry(
     async_setup_device_entities(entry, async_add_entities, _all_entities)
 
 
-# --- privacy and notification switches (section 7 and 8 of protocol.md) ----------------------
+# --- privacy and notification switches (docs/protocol/cloud-api.md#notifications,
+# docs/protocol/cloud-api.md#privacy-and-consent) ----------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +121,7 @@ class BotslabSettingDescription(SwitchEntityDescription):
     is_on_fn: Callable[[AccountSettings, str], bool | None]
     set_fn: Callable[[BotslabClient, Device | None, bool], Awaitable[Any]]
     admin_only: bool = False  # as the action that makes the same change (services.py)
+    attrs_fn: Callable[[AccountSettings], dict[str, Any]] | None = None
 
 
 def _consent_switch(scope: ConsentScope) -> BotslabSettingDescription:
@@ -166,6 +164,8 @@ ACCOUNT_SWITCHES: tuple[BotslabSettingDescription, ...] = (
         entity_category=EntityCategory.CONFIG,
         is_on_fn=lambda s, _serial: s.dnd.enabled if s.dnd else None,
         set_fn=_set_dnd,
+        # its hours, as the cloud keeps them (in Home Assistant's time zone)
+        attrs_fn=lambda s: {"start": s.dnd.start, "end": s.dnd.end} if s.dnd else {},
     ),
 )
 DEVICE_SWITCHES: tuple[BotslabSettingDescription, ...] = (
@@ -196,6 +196,7 @@ class BotslabSettingSwitch(CoordinatorEntity[SettingsCoordinator], SwitchEntity)
     ) -> None:
         super().__init__(coordinator)
         self.entity_description = description
+        self._caller: Context | None = None
         self._serial = serial
         self._attr_unique_id = unique_id
         self._attr_device_info = device_info
@@ -211,19 +212,32 @@ class BotslabSettingSwitch(CoordinatorEntity[SettingsCoordinator], SwitchEntity)
     def available(self) -> bool:
         return super().available and self.is_on is not None
 
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        settings = self.coordinator.current
+        attrs_fn = self.entity_description.attrs_fn
+        return attrs_fn(settings) if attrs_fn is not None and settings is not None else None
+
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self._set(True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self._set(False)
 
+    @callback
+    def async_set_context(self, context: Context) -> None:
+        """The context of the action that is about to change this switch: who asked, for
+        the admin-only consents (Home Assistant sets it before it turns the switch)."""
+        super().async_set_context(context)
+        self._caller = context
+
+    @cloud_command
     async def _set(self, on: bool) -> None:
         if self.entity_description.admin_only:
-            await async_require_admin(self.hass, self._context)
+            await async_require_admin(self.hass, self._caller)
         status = (self.coordinator.devices.data or {}).get(self._serial)
         device = status.device if status else None
-        with cloud_errors(self.hass, self.coordinator.config_entry):
-            await self.entity_description.set_fn(self.coordinator.client, device, on)
+        await self.entity_description.set_fn(self.coordinator.client, device, on)
         await self.coordinator.async_refresh()
 
 

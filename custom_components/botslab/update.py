@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 import contextlib
 from dataclasses import dataclass
 from typing import Any
@@ -16,19 +15,18 @@ from homeassistant.components.update import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from .api import BotslabError, UpgradeState
 from .coordinator import DeviceCoordinator
-from .data import BotslabConfigEntry, DeviceState
+from .data import BotslabConfigEntry
 from .entity import (
     BotslabEntity,
     BotslabEntityDescription,
     async_setup_device_entities,
-    exists,
+    entities_for,
 )
-from .errors import cloud_errors
+from .errors import cloud_command
 
 PARALLEL_UPDATES = 1
 PROGRESS_POLL_SECONDS = 3.0
@@ -44,6 +42,7 @@ DESCRIPTION = BotslabUpdateDescription(
     translation_key="firmware",
     entity_category=EntityCategory.CONFIG,
     exists_fn=lambda s: s.device.owner and s.firmware is not None,
+    reads_firmware=True,
 )
 
 
@@ -52,8 +51,10 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
     _attr_device_class = UpdateDeviceClass.FIRMWARE
     _attr_supported_features = UpdateEntityFeature.INSTALL | UpdateEntityFeature.PROGRESS
 
-    def __init__(self, coordinator: DeviceCoordinator, serial: str) -> None:
-        super().__init__(coordinator, serial, DESCRIPTION)
+    def __init__(
+        self, coordinator: DeviceCoordinator, serial: str, description: BotslabUpdateDescription
+    ) -> None:
+        super().__init__(coordinator, serial, description)
         self._watch: asyncio.Task[None] | None = None
         self._percent: int | None = None
 
@@ -92,10 +93,10 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
     def update_percentage(self) -> int | None:
         return self._percent if self._watch is not None else None
 
+    @cloud_command
     async def async_install(self, version: str | None, backup: bool, **kwargs: Any) -> None:
         device = self.listed_device()
-        with cloud_errors(self.hass, self.coordinator.config_entry):
-            await self.coordinator.client.upgrade_firmware(device)
+        await self.coordinator.client.upgrade_firmware(device)
         self._percent = 0
         self._watch = self.coordinator.config_entry.async_create_background_task(
             self.hass, self._follow(), f"botslab firmware {self._serial}"
@@ -135,11 +136,9 @@ class BotslabUpdate(BotslabEntity, UpdateEntity):
         await super().async_will_remove_from_hass()
 
 
-def _entities(coordinator: DeviceCoordinator, state: DeviceState) -> Iterable[Entity]:
-    return [BotslabUpdate(coordinator, state.device.serial)] if exists(DESCRIPTION, state) else []
-
-
 async def async_setup_entry(
     hass: HomeAssistant, entry: BotslabConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
-    async_setup_device_entities(entry, async_add_entities, _entities)
+    async_setup_device_entities(
+        entry, async_add_entities, entities_for(BotslabUpdate, (DESCRIPTION,))
+    )

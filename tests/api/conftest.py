@@ -19,12 +19,13 @@ from custom_components.botslab.api import (
     QucLogin,
 )
 
-from ..conftest import remember_personal
+from ..conftest import quick_device, remember_personal
 
 
 @pytest.fixture
 async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     async with Emulator(demo=True) as emulator:
+        quick_device(request, emulator)
         yield emulator
         remember_personal(request, emulator.world)
 
@@ -70,5 +71,7 @@ def tokens() -> TokenLog:
 @pytest.fixture
 async def client(
     http: aiohttp.ClientSession, endpoints: Endpoints, tokens: TokenLog
-) -> BotslabClient:
-    return await make_client(http, endpoints, tokens=tokens)
+) -> AsyncIterator[BotslabClient]:
+    made = await make_client(http, endpoints, tokens=tokens)
+    yield made
+    await made.close()  # its own session for media hosts

@@ -206,6 +206,8 @@ class HostileCloud:
             region="eu1",
             regions={"eu1": hosts},
             dispatcher_url=f"{self.url}/dispatch",
+            # its address, as the emulator's is: media links reach the hostile answers too
+            trusted_hosts=("127.0.0.1",),
         )
 
 
@@ -303,13 +305,16 @@ def make_client(http: aiohttp.ClientSession, cloud: HostileCloud) -> BotslabClie
 
 
 async def only_botslab_errors(client: BotslabClient, cloud: HostileCloud) -> None:
-    for call in calls(client, cloud):
-        try:
-            result = await call()
-        except BotslabError:
-            continue
-        # whatever came back is made of plain values: no NaN or infinity sneaks through
-        assert not _has_nan(result), result
+    try:
+        for call in calls(client, cloud):
+            try:
+                result = await call()
+            except BotslabError:
+                continue
+            # whatever came back is made of plain values: no NaN or infinity sneaks through
+            assert not _has_nan(result), result
+    finally:
+        await client.close()  # its own session for media hosts
 
 
 def _has_nan(value: Any) -> bool:
@@ -380,9 +385,9 @@ async def test_one_bad_message_is_skipped_and_counted(cloud: HostileCloud) -> No
     }
     bad = [
         {"id": 1, "tdata": {"ctime": 1e308 * 10}},
-        {"id": 2, "tdata": {"ctime": 10**15}},
+        {"id": 2, "tdata": {"ctime": -5}},
         {"id": 3, "tdata": "{not json"},
-        {"tdata": {"ctime": 1}},
+        {"id": {"not": "an id"}, "tdata": {"ctime": 1}},
     ]
     cloud.body = json.dumps({"code": 0, "data": {"items": [*bad, good]}}).encode()
     cloud.by_path["/v1/app/login"] = LOGIN
@@ -400,7 +405,7 @@ async def test_a_bad_message_does_not_end_a_walk(cloud: HostileCloud) -> None:
         return {"id": msg_id, "tdata": {"device_name": "SN1", "event_type": "x", "ctime": ctime}}
 
     pages = [
-        [item("e6"), item("e5"), item("bad", ctime=10**15), item("e4"), item("e3")],
+        [item("e6"), item("e5"), item("bad", ctime=-1), item("e4"), item("e3")],
         [item("e2"), item("e1"), item("old"), item("older")],
     ]
     cloud.message_pages = {

@@ -60,6 +60,7 @@ async def test_full_session_logs_no_secret(
     with pytest.raises(SnapshotExpired):
         await client.download(play.url)
     await client.export_data()
+    await client.close()
 
     async def alias() -> str:
         return session.push_alias
@@ -77,6 +78,7 @@ async def test_full_session_logs_no_secret(
         while pusher.connects < 2:
             await asyncio.sleep(0.02)
     await pusher.stop()
+    await client.close()  # its own session for media hosts
 
     secrets_ = {
         "password": DEMO_PASSWORD,

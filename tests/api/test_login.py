@@ -1,4 +1,5 @@
-"""Account login through the client (protocol.md section 2) against the emulator."""
+"""Account login through the client (docs/protocol/cloud-api.md#account-login) against the
+emulator."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ async def test_login_returns_tokens_not_the_password(
     acc = emu.world.accounts.find(DEMO_USER)
     assert acc is not None
     assert creds.qid == acc.qid and creds.region == "eu1"
-    # Q/T kept exactly as the login handed them out: URL-encoded (protocol.md 2)
+    # Q/T kept exactly as the login handed them out: URL-encoded
+    # (docs/protocol/cloud-api.md#account-login)
     issued = emu.world.accounts.tokens[unquote(creds.q)]
     assert creds.q == quote(issued.q, safe="") and creds.t == quote(issued.t, safe="")
     assert "%3D" in creds.q and "=" not in creds.q
@@ -137,7 +139,8 @@ async def test_the_wire_bytes_of_the_working_client(
     http: aiohttp.ClientSession, endpoints: Endpoints, emu: Emulator
 ) -> None:
     """jws JSON with a space after "," and ":", Q/T as received, Accept: application/json,
-    and the app login's empty body as application/octet-stream (protocol.md 3)."""
+    and the app login's empty body as application/octet-stream
+    (docs/protocol/cloud-api.md#gateway)."""
     client = await make_client(http, endpoints)
     await client.devices()
     login = emu.counters.last_headers["/v1/app/login"]

@@ -1,4 +1,5 @@
-"""What withdrawn consents and notification settings do (protocol.md sections 7 and 8)."""
+"""What withdrawn consents and notification settings do (docs/protocol/cloud-api.md#notifications,
+docs/protocol/cloud-api.md#privacy-and-consent)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sapp-api gateway: checks, session rules and every endpoint (protocol.md 3, 6, 7, 8)."""
+"""The sapp-api gateway: checks, session rules and every endpoint (docs/protocol/cloud-api.md)."""
 
 from __future__ import annotations
 

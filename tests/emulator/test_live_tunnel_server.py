@@ -1,5 +1,5 @@
-"""The emulator's UDP tunnel over a real socket, driven by hand-built datagrams (liveview.md 5):
-what it answers to OPEN, PROBE, CONNECT and garbage."""
+"""The emulator's UDP tunnel over a real socket, driven by hand-built datagrams
+(docs/protocol/live-video.md#tunnel): what it answers to OPEN, PROBE, CONNECT and garbage."""
 
 from __future__ import annotations
 

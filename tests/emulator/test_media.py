@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import aiohttp
 import av
@@ -20,9 +21,9 @@ def chacha(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 def decrypt_access_unit(au: bytes, key: bytes) -> bytes:
-    """The test's own slice decryption (protocol.md 3.3, liveview.md 8.4's v0.2 rule): drop
-    the escape bytes, decrypt from the first RBSP byte at raw position >= 0x100 (IV = the
-    12 before it), escape again."""
+    """The test's own slice decryption (docs/protocol/media.md#clip-encryption,
+    docs/protocol/live-video.md#escape-bytes's v0.2 rule): drop the escape bytes, decrypt from the
+    first RBSP byte at raw position >= 0x100 (IV = the 12 before it), escape again."""
     starts = [i + 3 for i in range(len(au) - 2) if au[i : i + 3] == b"\x00\x00\x01"]
     out = bytearray()
     done = 0
@@ -174,3 +175,91 @@ async def test_clip_urls_are_checked(world: World, http: aiohttp.ClientSession) 
         assert resp.status == 403
     async with http.get(play.split("?")[0]) as resp:
         assert resp.status == 403
+
+
+def timestamps(ts: bytes) -> dict[str, list[int]]:
+    """Each stream's DTS in order (whole packets of one segment)."""
+    found: dict[str, list[int]] = {}
+    with av.open(io.BytesIO(ts[: len(ts) - len(ts) % 188]), format="mpegts") as container:
+        for packet in container.demux():
+            if packet.size and packet.dts is not None:
+                found.setdefault(packet.stream.type, []).append(packet.dts)
+    return found
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+async def test_real_clip_segments_restart_their_timestamps(
+    world: World, http: aiohttp.ClientSession, encrypted: bool
+) -> None:
+    """docs/protocol/media.md#clip-timestamps: real segments each start their PTS/DTS anew; the
+    canonical form keeps one timeline."""
+    await world.emu.trigger(world.door if encrypted else world.cam, "person")
+    segments = await fetch_segments(world, http, (await latest(world, http))["video"]["url"])
+    first, second = timestamps(segments[0]), timestamps(segments[1])
+    assert second["video"][0] < first["video"][-1], "the second segment starts again"
+    assert abs(second["video"][0] - first["video"][0]) < 90000 // 10
+    await http.post(f"{world.emu.base_url}/_emulator/faults", json={"clip_media": "canonical"})
+    await world.emu.trigger(world.door if encrypted else world.cam, "person")
+    segments = await fetch_segments(world, http, (await latest(world, http))["video"]["url"])
+    first, second = timestamps(segments[0]), timestamps(segments[1])
+    assert second["video"][0] == first["video"][-1] + 6000, "one timeline, 15 fps"
+
+
+async def test_media_behind_redirects(world: World, http: aiohttp.ClientSession) -> None:
+    """`media_redirects: N`: every media object is N redirects away, each hop another path,
+    on another host when `media_redirect_url` names one (here: the emulator by name)."""
+    emu = world.emu
+    await http.post(f"{emu.base_url}/_emulator/faults", json={"media_redirects": 2})
+    await emu.trigger(world.door, "ring")
+    url = (await latest(world, http))["image"]["url"]
+    async with http.get(url, allow_redirects=False) as resp:
+        assert resp.status == 302
+        location = resp.headers["Location"]
+    assert location.startswith("/oss-hop/1/") and "Signature=" in location, "relative"
+    async with http.get(url) as resp:  # followed
+        assert resp.status == 200 and resp.content_type == "image/jpeg"
+        assert [str(h.url.path).split("/")[1:3] for h in resp.history] == [
+            ["oss", url.split("/")[4]],
+            ["oss-hop", "1"],
+        ]
+    other = f"http://localhost:{emu.port}"
+    await http.post(f"{emu.base_url}/_emulator/faults", json={"media_redirect_url": other})
+    async with http.get(url, allow_redirects=False) as resp:
+        assert resp.headers["Location"].startswith(f"{other}/oss-hop/1/")
+    async with http.get(url.replace("Signature=", "Signature=x"), allow_redirects=False) as resp:
+        assert resp.status == 403, "a bad signature is refused before any redirect"
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+async def test_play_url_can_name_one_ts_file(
+    world: World, http: aiohttp.ClientSession, encrypted: bool
+) -> None:
+    """`play_url_form: "ts"`: get_play_url names the whole clip as one MPEG-TS file, with one
+    timeline, encrypted as the segments are."""
+    emu = world.emu
+    await emu.trigger(world.door if encrypted else world.cam, "person")
+    video = (await latest(world, http))["video"]
+    segments = await fetch_segments(world, http, video["url"])
+    await http.post(f"{emu.base_url}/_emulator/faults", json={"play_url_form": "ts"})
+    play = (await world.alice.get(http, "/v1/oss/get_play_url", {"url": video["url"]}))["data"]
+    assert play["url"].split("?")[0].endswith(".ts")
+    async with http.get(play["url"]) as resp:
+        assert resp.status == 200 and resp.content_type == "video/mp2t"
+        whole = await resp.read()
+    assert packets(whole) == packets_of(segments), "the same frames, as they were encrypted"
+    dts = timestamps(whole)["video"]
+    assert all(b - a == 6000 for a, b in itertools.pairwise(dts)), "one timeline"
+
+
+def test_the_camera_view_has_no_wrapped_pixels() -> None:
+    """The sky's grain is added without wrapping: 254 + 2 stays 255 (in uint8 it became 0,
+    dark dots down the right edge that looked like broken decryption)."""
+    import numpy as np
+
+    from botslab_emulator.media import camera_view
+
+    for seed in range(5):
+        view = camera_view((320, 240), np.random.default_rng(seed), textured=False, grain=40)
+        sky = view[:120].astype(int)
+        assert sky[:, -8:, 0].min() >= 240, "the right edge stays bright"
+        assert (np.abs(np.diff(sky[..., 0], axis=1)) <= 4).all(), "no jump along the gradient"

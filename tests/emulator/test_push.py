@@ -38,6 +38,7 @@ async def connect(
     *,
     t: int = 180,
     app_id: str = "venqoyon9hcc",
+    echo_r: str = "0",
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     m2 = "0123456789abcdef0123456789abcdef"
     before = len(emu.push.by_alias.get(alias, ()))
@@ -61,7 +62,7 @@ async def connect(
     writer.write(push_frame(17, {"sa": alias}))
     if emu.push.faults.alias_echo:
         op, props, _ = await read_push_frame(reader)
-        assert (op, props.get("sa"), props.get("r")) == (17, alias, "0")
+        assert (op, props.get("sa"), props.get("r")) == (17, alias, echo_r)
     else:  # no echo to wait for: wait until the server took the alias
         async with asyncio.timeout(5):
             while len(emu.push.by_alias.get(alias, ())) <= before:
@@ -265,7 +266,7 @@ async def test_push_faults(world: World, http: aiohttp.ClientSession) -> None:
     assert op == 3 and body == b"" and props["ack"].startswith("empty-")
     async with http.post(f"{emu.base_url}/_emulator/push/malformed", json={"kind": "nope"}) as resp:
         assert resp.status == 400
-    async with http.post(f"{emu.base_url}/_emulator/push/drop") as resp:
+    async with http.post(f"{emu.base_url}/_emulator/push/drop", json={}) as resp:
         assert (await resp.json())["dropped"] == 1
     assert await asyncio.wait_for(reader.read(), 2) == b""
     await close(writer)
@@ -276,3 +277,70 @@ async def test_push_faults(world: World, http: aiohttp.ClientSession) -> None:
     assert emu.push.stats.refused == 1
     stats = await (await http.get(f"{emu.base_url}/_emulator/push")).json()
     assert stats["refused"] == 1 and stats["connections_now"] == 0
+
+
+async def test_alias_echo_r_knob(world: World, http: aiohttp.ClientSession) -> None:
+    """`push_alias_echo_r`: the `r` of the alias echo, the connection kept."""
+    emu = world.emu
+    await http.post(
+        f"{emu.base_url}/_emulator/faults", json={"push_alias_echo": True, "push_alias_echo_r": "7"}
+    )
+    alias = alias_of(world)
+    reader, writer = await connect(emu, http, alias, echo_r="7")
+    try:
+        await emu.trigger(world.door, "ring")
+        op, props, _ = await read_push_frame(reader)
+        assert op == 3 and props["ack"], "the echo's `r` does not end the connection"
+    finally:
+        await close(writer)
+
+
+async def test_other_version_frames_keep_the_connection(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    """`push/malformed` kind `other_version`: frames of versions 6, 4 and 7 in version 5's
+    layout (a push with a body, a bare frame, an alias echo), and the connection stays."""
+    emu = world.emu
+    reader, writer = await connect(emu, http, alias_of(world))
+    try:
+        async with http.post(
+            f"{emu.base_url}/_emulator/push/malformed", json={"kind": "other_version"}
+        ) as resp:
+            assert (await resp.json())["sent"] == 1
+        for version, opcode in ((6, 3), (4, 0), (7, 17)):
+            head = await asyncio.wait_for(reader.readexactly(4), 2)
+            assert struct.unpack(">HH", head) == (version, opcode)
+            if opcode != 0:
+                (length,) = struct.unpack(">H", await reader.readexactly(2))
+                await reader.readexactly(length)
+            if opcode == 3:
+                (blen,) = struct.unpack(">I", await reader.readexactly(4))
+                assert await reader.readexactly(blen) == b"{}"
+        await emu.trigger(world.door, "ring")
+        op, props, _ = await read_push_frame(reader)
+        assert op == 3 and props["ack"] and emu.push.stats.closed_bad_frames == 0
+    finally:
+        await close(writer)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "expected"),
+    [
+        ({}, "port"),
+        ({"dispatcher_omit_port": True}, None),
+        ({"dispatcher_port_zero": True}, 0),
+        ({"dispatcher_ip": "10.0.0.1"}, "port"),
+    ],
+    ids=["default", "omit", "zero", "ip"],
+)
+async def test_dispatcher_answer_knobs(
+    emu: Emulator, http: aiohttp.ClientSession, knobs: dict[str, object], expected: object
+) -> None:
+    await http.post(f"{emu.base_url}/_emulator/faults", json=knobs)
+    async with http.get(
+        emu.config()["dispatcher_url"], params={"appId": "venqoyon9hcc", "device_id": "x"}
+    ) as resp:
+        (server,) = (await resp.json())["data"]
+    assert server["ip"] == knobs.get("dispatcher_ip", emu.push.host)
+    assert server.get("p") == (emu.push.port if expected == "port" else expected)
+    assert ("p" in server) is (expected is not None)

@@ -1,4 +1,5 @@
-"""QUC login against the emulator (protocol.md section 2), through the test encoder."""
+"""QUC login against the emulator (docs/protocol/cloud-api.md#account-login), through the test
+encoder."""
 
 from __future__ import annotations
 

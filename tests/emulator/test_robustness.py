@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import tracemalloc
 
 import aiohttp
@@ -135,6 +136,9 @@ async def test_memory_stays_bounded_under_many_bad_connections(emu: Emulator) ->
     loop = asyncio.get_running_loop()
     debug = loop.get_debug()
     loop.set_debug(False)
+    emulator_log = logging.getLogger("botslab_emulator")
+    level = emulator_log.level
+    emulator_log.setLevel(logging.WARNING)  # the harness's log capture keeps each debug record
     emulator_code = [tracemalloc.Filter(True, "*botslab_emulator*", all_frames=True)]
     try:
         await asyncio.gather(*(one() for _ in range(20)))
@@ -146,6 +150,7 @@ async def test_memory_stays_bounded_under_many_bad_connections(emu: Emulator) ->
         tracemalloc.stop()
     finally:
         loop.set_debug(debug)
+        emulator_log.setLevel(level)
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
     assert grown < 512 * 1024, grown
     assert not emu.push.conns
@@ -165,13 +170,98 @@ async def test_message_store_is_bounded(world: World) -> None:
     assert acc is not None and len(world.emu.world.messages.boxes[acc.qid]) == 50
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "rebind.attacker.example",
+        "rebind.attacker.example:{port}",
+        "127.0.0.1.nip.io:{port}",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "localhost:{port}0",
+        "",
+    ],
+)
+async def test_control_api_refuses_other_hosts(emu: Emulator, host: str) -> None:
+    """DNS rebinding: a page whose name now points at 127.0.0.1 reaches the emulator from
+    the browser of the same machine, but its requests still name its own host."""
+    before = (emu.faults.errors_left, emu.world.clock_offset)
+    # none at all: newer aiohttp refuses the request itself (400) before any handler
+    refused = {403, 400} if not host else {403}
+    status = await _raw_status(emu, "GET", "/_emulator/config", host.format(port=emu.port))
+    assert status in refused
+    status = await _raw_status(
+        emu, "POST", "/_emulator/faults", host.format(port=emu.port), b'{"errors_left": 5}'
+    )
+    assert status in refused
+    assert (emu.faults.errors_left, emu.world.clock_offset) == before, "nothing changed"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "[::1]:{port}"])
+async def test_control_api_answers_loopback_hosts(emu: Emulator, host: str) -> None:
+    assert await _raw_status(emu, "GET", "/_emulator/config", host.format(port=emu.port)) == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
+async def test_control_api_refuses_what_a_cross_site_form_can_send(
+    emu: Emulator, content_type: str | None
+) -> None:
+    """A form or a no-cors fetch of another site may POST text/plain, a form, or nothing
+    declared, without a CORS preflight: only a JSON body (which needs one) is taken."""
+    host = f"127.0.0.1:{emu.port}"
+    body = b'{"errors_left": 5}'
+    assert await _raw_status(emu, "POST", "/_emulator/faults", host, body, content_type) == 415
+    assert await _raw_status(emu, "POST", "/_emulator/push/drop", host, b"", content_type) == 415
+    assert (
+        await _raw_status(
+            emu, "POST", "/_emulator/kick?username=demo%40botslab.local", host, b"", content_type
+        )
+        == 415
+    )
+    assert emu.faults.errors_left == 0, "nothing changed"
+    ok = await _raw_status(emu, "POST", "/_emulator/push/drop", host, b"{}", "application/json")
+    assert ok == 200
+
+
+async def _raw_status(  # noqa: PLR0917
+    emu: Emulator,
+    method: str,
+    path: str,
+    host: str,
+    body: bytes = b"",
+    content_type: str | None = "application/json",
+) -> int:
+    """The status of a request written byte for byte (aiohttp would fix the Host header)."""
+    reader, writer = await asyncio.open_connection(emu.host, emu.port)
+    head = f"{method} {path} HTTP/1.1\r\n"
+    if host:
+        head += f"Host: {host}\r\n"
+    if content_type:
+        head += f"Content-Type: {content_type}\r\n"
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode() + body)
+    try:
+        async with asyncio.timeout(10):
+            status = await reader.readline()
+    finally:
+        writer.close()
+    return int(status.split()[1])
+
+
 @pytest.mark.parametrize("path", ["/_emulator/state", "/_emulator/config"])
 async def test_control_api_answers_json(
     emu: Emulator, http: aiohttp.ClientSession, path: str
 ) -> None:
     async with http.get(emu.base_url + path) as resp:
         assert resp.status == 200 and isinstance(await resp.json(), dict)
-    async with http.post(emu.base_url + "/_emulator/trigger", data=b"{bad json") as resp:
+    async with http.post(
+        emu.base_url + "/_emulator/trigger",
+        data=b"{bad json",
+        headers={"Content-Type": "application/json"},
+    ) as resp:
         assert resp.status == 400
     async with http.post(
         emu.base_url + "/_emulator/trigger", json={"device_name": "nope", "event_type": "ring"}

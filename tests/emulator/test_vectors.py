@@ -1,4 +1,5 @@
-"""Known-answer vectors of protocol.md section 10, on the emulator's side and the test encoder's."""
+"""Known-answer vectors of docs/protocol/cloud-api.md#vectors, on the emulator's side and the test
+encoder's."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def test_api_sign_vector() -> None:
 
 
 def test_chacha_keystream_follows_the_standard_layout() -> None:
-    # nonce = IV[0:8], initial block counter = u64 LE of IV[4:12] (liveview.md 8.3)
+    # nonce = IV[0:8], initial block counter = u64 LE of IV[4:12]
+    # (docs/protocol/live-video.md#cipher)
     from Crypto.Cipher import ChaCha20
 
     key = bytes(range(32))

@@ -1,7 +1,7 @@
 """A minimal, independent encoder of the BOTSLAB protocol for the emulator's tests.
 
-Written from protocol.md alone, deliberately separate from both the client package and the
-emulator, so that each of the three checks the others.
+Written from docs/protocol/README.md alone, deliberately separate from both the client package and
+the emulator, so that each of the three checks the others.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def base_params(mid: str, androidid: str) -> dict[str, str]:
 
 
 class QucCaller:
-    """Builds QUC envelopes in any of the variants of protocol.md section 9."""
+    """Builds QUC envelopes in any of the variants of docs/protocol/README.md#variants."""
 
     def __init__(
         self,
@@ -163,11 +163,12 @@ class QucCaller:
 
 def tokens(inner: dict[str, Any]) -> tuple[str, str]:
     user = inner["user"]
-    return str(user["q"]), str(user["t"])  # as received: URL-encoded (protocol.md 2)
+    # as received: URL-encoded (docs/protocol/cloud-api.md#account-login)
+    return str(user["q"]), str(user["t"])
 
 
 class ApiCaller:
-    """Signs and authorises sapp-api calls (protocol.md section 3)."""
+    """Signs and authorises sapp-api calls (docs/protocol/cloud-api.md#gateway)."""
 
     def __init__(
         self,

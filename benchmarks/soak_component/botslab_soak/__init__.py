@@ -3,7 +3,7 @@
 Writes one line per `botslab_event` and per first event-entity state of a message to a file
 (flushed at once, so a SIGKILL leaves exactly what was fired), adds the demo account through
 the real config flow on the first start, and answers the soak driver on a loopback port:
-`status`, `reload`, `mem_start`, `mem_report`."""
+`status`, `reload`, `snooze`, `dnd`, `dnd_off`, `mem_start`, `mem_report`."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         flow = await hass.config_entries.flow.async_init(BOTSLAB, context={"source": SOURCE_USER})
         await hass.config_entries.flow.async_configure(
             flow["flow_id"],
-            {"region": "emulator", "username": conf["username"], "password": conf["password"]},
+            {"region": "eu1", "username": conf["username"], "password": conf["password"]},
         )
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -113,16 +113,19 @@ async def _command(hass: HomeAssistant, command: str, add_account: Any) -> dict[
         return {
             "loaded": True,
             "connection": data.push.connection if data.push is not None else None,
+            "reason": data.push.plan.reason if data.push is not None else None,
+            "push_state": data.push.push.state.value if data.push is not None else None,
             "delivered": delivery.delivered,
             "fetches": delivery.fetches,
             # the bounded structures: they must stay within their limits however long it runs
             "recent_ids": len(delivery._seen),
-            "latest": len(delivery.latest),
+            "newest_events": len(delivery.newest_event),
             "snapshots": len(list(data.snapshots.values())),
-            "state_views": len(data._views),
-            "devices": len(data.coordinator.data or {}),
+            "devices": len(data.device_coordinator.data or {}),
             "push_acks": len(data.push.push._seen_acks) if data.push else 0,
         }
+    if command.startswith(("snooze ", "dnd ")) or command == "dnd_off":
+        return await _hold_back(hass, entry, command)
     if command == "reload":
         if entry is None:
             return {"ok": False}
@@ -135,6 +138,36 @@ async def _command(hass: HomeAssistant, command: str, add_account: Any) -> dict[
     if command == "mem_report":
         return _memory_report(hass.data.get(DOMAIN))
     return {"error": f"unknown command {command!r}"}
+
+
+async def _hold_back(hass: HomeAssistant, entry: Any, command: str) -> dict[str, Any]:
+    """The settings that make the cloud hold pushes back, set as a user does, through the
+    integration's actions: `snooze SERIAL SECONDS`, `dnd MINUTES` (from now), `dnd_off`."""
+    from datetime import timedelta
+
+    from homeassistant.util import dt as dt_util
+
+    from custom_components.botslab.devices import device_for_serial
+
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        return {"ok": False}
+    words = command.split()
+    if words[0] == "snooze":
+        device = device_for_serial(hass, entry.entry_id, words[1])
+        if device is None:
+            return {"ok": False}
+        data: dict[str, Any] = {"device_id": device.id, "duration": {"seconds": int(words[2])}}
+        await hass.services.async_call(BOTSLAB, "snooze_notifications", data, blocking=True)
+    elif words[0] == "dnd":
+        now = dt_util.now()
+        end = now + timedelta(minutes=int(words[1]))
+        data = {"enabled": True, "start": now.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+        await hass.services.async_call(BOTSLAB, "set_do_not_disturb", data, blocking=True)
+    else:
+        await hass.services.async_call(
+            BOTSLAB, "set_do_not_disturb", {"enabled": False}, blocking=True
+        )
+    return {"ok": True}
 
 
 def _memory_report(start: Any) -> dict[str, Any]:

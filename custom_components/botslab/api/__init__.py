@@ -1,9 +1,9 @@
-"""An asyncio client for the BOTSLAB cloud (protocol.md), publishable as a library.
+"""An asyncio client for the BOTSLAB cloud (docs/protocol/README.md), publishable as a library.
 
 It imports aiohttp, pycryptodome and the standard library only: never Home Assistant.
 """
 
-from .client import BotslabClient
+from .client import LOOKBACK, BotslabClient
 from .crypto import decrypt_clip_segment
 from .endpoints import REGIONS, Endpoints, RegionHosts
 from .exceptions import (
@@ -15,6 +15,7 @@ from .exceptions import (
     BotslabError,
     BotslabTimeoutError,
     CaptchaRequired,
+    FeatureUnavailable,
     InvalidCredentials,
     MediaHostRefused,
     PermissionDenied,
@@ -63,6 +64,7 @@ from .quc import QucLogin, encode_token
 from .redact import redact, redact_text
 
 __all__ = [
+    "LOOKBACK",
     "REGIONS",
     "AccountNotFound",
     "ApiError",
@@ -89,6 +91,7 @@ __all__ = [
     "Event",
     "EventKind",
     "EventTypeInfo",
+    "FeatureUnavailable",
     "FirmwareInfo",
     "FirmwareProgress",
     "FrameParser",

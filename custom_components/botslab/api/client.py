@@ -1,14 +1,19 @@
-"""BotslabClient: a typed call for every endpoint of the BOTSLAB cloud (protocol.md sections 3,
-6, 7 and 8), over the signed requests and sessions of `CloudConnection`."""
+"""BotslabClient: a typed call for every endpoint of the BOTSLAB cloud (docs/protocol/cloud-api.md),
+over the signed requests and sessions of `CloudConnection`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Container, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Container, Mapping
+import contextlib
 import logging
+import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin
 
-from . import endpoints as ep, safejson
+import aiohttp
+
+from . import paths as ep, safejson
 from .connection import (
     DEVICE_PAGE,
     MAX_PAGES,
@@ -16,13 +21,15 @@ from .connection import (
     CloudConnection,
 )
 from .exceptions import (
+    AddressRefused,
     ApiError,
     BotslabConnectionError,
+    BotslabError,
     MediaHostRefused,
     ProtocolError,
     SnapshotExpired,
 )
-from .http import check_status, translated_errors
+from .http import check_status, read_limited, request
 from .models import (
     CameraKeys,
     CloudPlan,
@@ -53,6 +60,13 @@ from .models import (
 
 _LOGGER = logging.getLogger(__name__)
 
+# how much older than the newest delivered event a message listed late may be and still be
+# new (push before list, docs/protocol/accepted.md#push-before-list: the lag of a distributed store,
+# seconds in practice)
+LOOKBACK = 120
+TOP_UP_EVERY = 0.005  # seconds between two looks at how many pages a walk wants, meanwhile
+BELOW_AT_ONCE = 4  # pages below the first seen id a deep walk asks for together, at most
+
 
 class BotslabClient(CloudConnection):
     """One account's connection to the BOTSLAB cloud, with a typed call per endpoint."""
@@ -65,14 +79,20 @@ class BotslabClient(CloudConnection):
             data = await self._call("GET", ep.DEVICE_LIST, {"page": page, "page_size": DEVICE_PAGE})
             if not isinstance(data, Mapping):
                 raise ProtocolError("device list without data")
-            items = data.get("devices", data.get("list"))
+            # neither `devices` nor `list`: an empty account, as the working client reads it
+            # (docs/protocol/accepted.md#messages); a list key holding something else is still an
+            # error
+            items = data.get("devices")
+            items = data.get("list") if items is None else items
+            items = [] if items is None else items
             if not isinstance(items, list):
                 raise ProtocolError("device list without devices")
             for item in items:
                 try:
                     out.append(Device.from_api(item))
-                except ProtocolError:
+                except ProtocolError as err:
                     self.skipped += 1
+                    self.endpoints.answers.skip("device", err, item)
                     _LOGGER.debug("skipping a malformed device entry")
             if len(items) < DEVICE_PAGE:
                 break
@@ -106,7 +126,7 @@ class BotslabClient(CloudConnection):
         return ServiceResult(-1 if error_no is None else error_no, plain(raw))
 
     async def camera_keys(self, device: Device) -> CameraKeys:
-        """Live view's media keys and license (liveview.md H2)."""
+        """Live view's media keys and license (docs/protocol/live-video.md#h2-keys)."""
         params = {**_dev(device), "sn": device.serial}
         return CameraKeys.from_api(await self._call("GET", ep.CAMERA_KEYS, params))
 
@@ -129,8 +149,8 @@ class BotslabClient(CloudConnection):
         device: Device | None = None,
         event_type: str | None = None,
     ) -> MessagePage:
-        """One page of the message list, newest first (protocol.md 3.3). Pages are asked for
-        by number (`page`, `page_size`): `nextid` is never computed or relied on."""
+        """One page of the message list, newest first (docs/protocol/cloud-api.md#messages). Pages
+        are asked for by number (`page`, `page_size`): `nextid` is never computed or relied on."""
         params: dict[str, Any] = {
             "page": page,
             "page_size": page_size,
@@ -147,16 +167,26 @@ class BotslabClient(CloudConnection):
 
     async def _message_items(self, params: dict[str, Any]) -> tuple[list[Any], Mapping[str, Any]]:
         """A page of the message list as it came: its items (not read yet), and the answer."""
+        started = time.monotonic()
         data = await self._call("GET", ep.MESSAGE_LIST, params)
-        if not isinstance(data, Mapping) or not isinstance(data.get("items", []), list):
+        took = time.monotonic() - started
+        self.list_seconds = took if not self.list_seconds else 0.8 * self.list_seconds + 0.2 * took
+        if not isinstance(data, Mapping):
             raise ProtocolError("message list without items")
-        return data.get("items") or [], data
+        # `items`, or `list` as the device list answers (field report
+        # tests/field_reports/message_list_under_list.json, docs/field-report.md)
+        items = data.get("items")
+        items = data.get("list") if items is None else items
+        if not isinstance(items, list | None):
+            raise ProtocolError("message list without items")
+        return items or [], data
 
     def _event(self, item: Any) -> Event | None:
         try:
             return Event.from_api(item)
-        except ProtocolError:
+        except ProtocolError as err:
             self.skipped += 1  # one bad message never blocks the others
+            self.endpoints.answers.skip("message", err, item)
             _LOGGER.debug("skipping a malformed message")
             return None
 
@@ -169,58 +199,118 @@ class BotslabClient(CloudConnection):
         wide_page_size: int = 50,
         max_events: int = 1000,
         max_pages: int = 50,
+        below: int = 0,
+        lookback: int = LOOKBACK,
+        pages_at_once: Callable[[], int] | None = None,
     ) -> AsyncIterator[Event]:
         """The events not delivered yet, in the order they happened.
 
         `seen` holds the ids already delivered, `floor` the newest `ctime` delivered (None on
-        a first start: then only the newest page is read). Ids are opaque (protocol.md 3.3),
-        so the catch-up rests on them and on `ctime`: pages are read newest first until one
-        holds an id already seen (the rest is older), or, when the remembered ids ran out,
-        until a page holds only events older than `floor`. Events with one `ctime` keep the
-        list's order. Pages are asked for by number, so a walk keeps one page size: when the
-        first page (`page_size`, small for a single event) holds nothing seen, more came than
-        it guessed, and the walk starts over with pages of `wide_page_size`. Only the items
+        a first start: then only the newest page is read). Ids are opaque
+        (docs/protocol/cloud-api.md#messages), so the catch-up rests on them and on `ctime`: pages
+        are read newest first until one holds an id already seen (the rest is older), or, when the
+        remembered ids ran out, until a page holds only events older than `floor`. Events with one
+        `ctime` keep the list's order. Pages are asked for by number, so a walk keeps one page size:
+        when the first page (`page_size`, small for a single event) holds nothing seen, more came
+        than it guessed, and the walk starts over with pages of `wide_page_size`. Only the items
         above the first seen one are read in full, each once per walk; a bad item is skipped
         and still counts towards a full page.
+
+        A message the cloud pushed before it listed it (docs/protocol/accepted.md#push-before-list)
+        shows up later in its place, below messages delivered since. So the rest of the last page is
+        looked at too, and with `below` > 0 the walk goes on past the first seen id until it has
+        passed that many seen ids: unseen messages there are taken when they are at most `lookback`
+        seconds older than `floor` (older ones are history, never delivered on purpose).
+
+        Wide pages are asked `pages_at_once()` at a time (the caller's guess from the pushes it
+        heard), together, and more while one is on its way when more pushes came: on a far
+        cloud a burst then costs one round trip, not one per page. They are read in order as
+        before; pages the walk did not need are dropped. (A list that grows at the top while a
+        walk reads it shifts later pages down: they overlap, they never leave a gap.)
         """
         collected: list[Event] = []  # unseen events above the first seen one, newest first
+        late: list[Event] = []  # unseen events below it (listed after newer ones)
         read: dict[str, Event] = {}  # the items read in full on this walk, by id
         reached = False
+        passed = 0  # seen ids met
         size = page_size
         page_no = 1
-        for _ in range(max_pages):
-            items, _data = await self._message_items({"page": page_no, "page_size": size})
-            on_page: list[Event] = []
-            for item in items:
-                msg_id = item_id(item)
-                if msg_id in seen:
-                    reached = True
-                    break
-                event = read.get(msg_id) if msg_id else None
-                if event is None and (event := self._event(item)) is not None:
-                    read[event.id] = event
-                if event is not None:
-                    on_page.append(event)
-            collected.extend(on_page)
-            if (
-                floor is None
-                or reached
-                or (on_page and all(e.ctime < floor for e in on_page))
-                or len(items) < size
-                or len(collected) >= max_events
-            ):
-                break
+        oldest_taken = (floor or 0) - lookback
+        # pages asked and not read yet, by (page size, number)
+        ahead: dict[tuple[int, int], asyncio.Future[tuple[list[Any], Mapping[str, Any]]]] = {}
+
+        def ask(first: int, last_page: int) -> None:
+            # pages 1 to `wanted` of the walk (counted from its start), and `first`
+            wanted = max(1, pages_at_once()) if pages_at_once else 1
             if size < wide_page_size:
-                # a burst: one walk of wide pages instead of many of small ones
-                size, page_no = wide_page_size, 1
-                collected.clear()
-                continue
-            page_no += 1
+                # a short page: one; and when the pushes say a burst, the wide pages the
+                # walk will start over with if the short page holds nothing seen
+                wide = range(1, wanted + 1) if wanted > 1 else range(0)
+                pages = [(size, first), *((wide_page_size, n) for n in wide)]
+            else:
+                last = max(first, wanted)
+                if pages_at_once and below > passed and (reached or first > 1):
+                    # a deep walk on a list longer than a page: the pages it must pass
+                    more = min(BELOW_AT_ONCE, -(-(below - passed) // size))
+                    last = max(last, first + more - 1)
+                pages = [(size, n) for n in range(first, last + 1)]
+            for key in pages:
+                if key not in ahead and key[1] <= last_page:
+                    params = {"page": key[1], "page_size": key[0]}
+                    ahead[key] = asyncio.ensure_future(self._message_items(params))
+
+        try:
+            for done in range(max_pages):
+                last_page = page_no + max_pages - done - 1
+                ask(page_no, last_page)
+                page = ahead[size, page_no]
+                while pages_at_once is not None and not page.done():
+                    # pushes heard while the page is on its way may ask for more pages now
+                    await asyncio.wait({page}, timeout=TOP_UP_EVERY)
+                    ask(page_no, last_page)
+                items, _data = await ahead.pop((size, page_no))
+                on_page: list[Event] = []
+                for item in items:
+                    msg_id = item_id(item)
+                    if msg_id in seen:
+                        reached = True
+                        passed += 1
+                        continue
+                    event = read.get(msg_id) if msg_id else None
+                    if event is None and (event := self._event(item)) is not None:
+                        read[event.id] = event
+                    if event is None:
+                        continue
+                    if not reached:
+                        on_page.append(event)
+                    elif floor is not None and event.ctime >= oldest_taken:
+                        late.append(event)
+                collected.extend(on_page)
+                if (
+                    floor is None
+                    or (reached and passed >= below)
+                    or (not reached and on_page and all(e.ctime < floor for e in on_page))
+                    or len(items) < size
+                    or len(collected) >= max_events
+                ):
+                    break
+                if size < wide_page_size and not reached:
+                    # a burst: one walk of wide pages instead of many of small ones
+                    size, page_no = wide_page_size, 1
+                    collected.clear()
+                    continue
+                page_no += 1
+        finally:
+            for task in ahead.values():  # pages the walk did not need (or a page failed)
+                task.cancel()
+            for task in ahead.values():
+                with contextlib.suppress(asyncio.CancelledError, BotslabError):
+                    await task
         if not reached and floor is not None:
             # no remembered id on the way (a long outage, or an old cursor): ctime decides
             collected = [e for e in collected if e.ctime >= floor]
         unique: dict[str, Event] = {}
-        for event in collected:  # a page walk over a growing list may repeat an event
+        for event in (*collected, *late):  # a page walk over a growing list may repeat one
             unique.setdefault(event.id, event)
         # oldest first: by ctime, and for one ctime the list's own order (newest first) reversed
         ordered = list(reversed(unique.values()))
@@ -240,37 +330,60 @@ class BotslabClient(CloudConnection):
         ]
 
     async def download(self, url: str, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> bytes:
-        """A signed OSS object (snapshot, playlist, segment). HTTP 403 → SnapshotExpired.
+        """A media object the cloud named (snapshot, playlist, segment): see `fetch`."""
+        data, _url = await self.fetch(url, max_bytes=max_bytes)
+        return data
 
-        Only where media lives (`Endpoints.media_allowed`), and no redirects: anything else
-        is refused (MediaHostRefused) and reported once per host."""
-        if not self.endpoints.media_allowed(url):
-            host = (urlsplit(url).hostname or "?")[:80] if url.isprintable() else "?"
-            if host not in self._refused_hosts:
-                self._refused_hosts.add(host)
-                _LOGGER.warning(
-                    "The BOTSLAB cloud named %s as a media host; it is not where BOTSLAB "
-                    "keeps media, so nothing is fetched from it",
-                    host,
-                )
-            raise MediaHostRefused(host)
-        async with (
-            translated_errors("media"),
-            self._http.get(url, timeout=self._timeout, allow_redirects=False) as resp,
-        ):
-            if resp.status == 403:
-                raise SnapshotExpired()
-            check_status(resp, "media")
-            if resp.status != 200:
-                raise ApiError(resp.status, "media download failed")
-            if (resp.content_length or 0) > max_bytes:
-                raise ProtocolError("media object too large")
-            data = bytearray()
-            async for chunk in resp.content.iter_chunked(65536):
-                data += chunk
-                if len(data) > max_bytes:
-                    raise ProtocolError("media object too large")
-        return bytes(data)
+    async def fetch(self, url: str, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> tuple[bytes, str]:
+        """A media object the cloud named and the URL it came from after redirects (what a
+        playlist's relative lines are resolved against), from whichever host it is on, over
+        http or https. HTTP 403 → SnapshotExpired.
+
+        Guarded by address, not by name (docs/protocol/accepted.md#address-guard): the host must
+        resolve to a public address (or the emulator's, when configured), the connection goes to the
+        address checked, and its peer is checked too. Up to MAX_REDIRECTS redirects are followed,
+        each hop guarded alike. A refused host raises MediaHostRefused and is reported once;
+        the body is bounded by `max_bytes`."""
+        guard, guard_gate = self.endpoints.guard, self.endpoints.gate
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                guard.check_url(url)  # an address literal: refused before any connection
+                async with request(
+                    self.media_session,
+                    "GET",
+                    url,
+                    "media",
+                    gate=guard_gate,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as resp:
+                    if resp.status in REDIRECTS:
+                        url = _redirect_target(url, resp)
+                        continue
+                    if resp.status == 403:
+                        raise SnapshotExpired()
+                    check_status(resp, "media")
+                    if resp.status != 200:
+                        raise ApiError(resp.status, "media download failed")
+                    return await read_limited(resp, "media", max_bytes), url
+            except AddressRefused as err:
+                raise self._refused_media(err) from err
+        raise ProtocolError(f"media: more than {MAX_REDIRECTS} redirects")
+
+    def _refused_media(self, err: AddressRefused) -> MediaHostRefused:
+        """The error for a refused media host, reported once per host (the host only: never
+        the signed URL or its query)."""
+        host = err.host or "?"
+        if err.resolved and host not in self._refused_hosts:
+            self._refused_hosts.add(host)
+            _LOGGER.warning(
+                "The BOTSLAB cloud named %s as a media host; it has no public address, so "
+                "nothing is fetched from it",
+                host,
+            )
+        elif not err.resolved:
+            _LOGGER.debug("The media host %s does not resolve", host)
+        return MediaHostRefused(host, resolved=err.resolved)
 
     async def download_snapshot(self, event: Event) -> bytes:
         if event.image is None:
@@ -429,3 +542,16 @@ def _as_int(value: Any) -> int:
 
 
 __all__ = ["BotslabClient", "BotslabConnectionError"]
+
+
+MAX_REDIRECTS = 3  # as the working public client follows them (docs/protocol/accepted.md#media)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _redirect_target(url: str, resp: aiohttp.ClientResponse) -> str:
+    """Where a redirect points, resolved against the URL that answered it (checked by the
+    guard at the next hop like any other media URL)."""
+    location = resp.headers.get("Location", "")
+    if not location:
+        raise ApiError(resp.status, "media redirect without a location")
+    return urljoin(url, location)

@@ -1,9 +1,13 @@
 """The connection half of BotslabClient: the account's state (identity, credentials, the app
 session), signed requests with the envelope checked and errors translated, and the login that
-renews the session when the cloud says it expired (protocol.md 2, 3.1).
+renews the session when the cloud says it expired (docs/protocol/cloud-api.md#account-login,
+docs/protocol/cloud-api.md#app-login).
 
-The caller owns the aiohttp session (it is never closed here) and persists the Identity and
-the Credentials; `on_tokens` tells it when they change.
+The caller owns the aiohttp session it passes (it is never closed here) and persists the
+Identity and the Credentials; `on_tokens` tells it when they change. Hosts the cloud names
+(media links and their redirects) are fetched through a second session that the connection
+owns, made on first use with the address guard (`netguard.guarded_session`): `close()` closes
+it.
 """
 
 from __future__ import annotations
@@ -18,23 +22,26 @@ from typing import Any
 
 import aiohttp
 
-from . import endpoints as ep
+from . import paths as ep
 from .crypto import api_sign, random_alnum
 from .endpoints import APP_KEY, APP_VERSION, USER_AGENT, Endpoints
 from .exceptions import (
     ApiError,
     AuthExpired,
+    BotslabError,
+    FeatureUnavailable,
     PermissionDenied,
     ProtocolError,
     SessionConflict,
 )
-from .http import check_status, parse_json, read_limited, translated_errors
+from .http import check_status, parse_json, read_limited, request
 from .models import (
     CloudSession,
     Credentials,
     Identity,
     code_of,
 )
+from .netguard import guarded_session
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +51,8 @@ SID_EXPIRED = 1015
 QT_EXPIRED = 100003
 SESSION_STOLEN = 102003
 SESSION_TIMEOUT = 102008
-NOT_OWNER = 202101  # [modelled] (protocol.md 6)
+NOT_OWNER = 202101  # [modelled] (docs/protocol/cloud-api.md#sharing)
+NOT_FOUND = 404
 DEVICE_PAGE = 50
 MAX_PAGES = 200
 MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024
@@ -77,7 +85,9 @@ class CloudConnection:
         self._lang, self._tz, self._country = language, timezone, country
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self.skipped = 0  # malformed items (devices, messages) skipped in the cloud's answers
+        self.list_seconds = 0.0  # how long a page of the message list takes (a moving average)
         self._refused_hosts: set[str] = set()  # media hosts refused (reported once each)
+        self._media: aiohttp.ClientSession | None = None  # for hosts the cloud names
 
     def __repr__(self) -> str:
         region, qid = self._endpoints.region, self._credentials.qid
@@ -94,6 +104,20 @@ class CloudConnection:
         return self._http
 
     @property
+    def media_session(self) -> aiohttp.ClientSession:
+        """The session for hosts the cloud names (media, redirects): every connection goes to
+        an address the guard allowed, its peer checked. Made on first use; `close()` ends it."""
+        if self._media is None or self._media.closed:
+            self._media = guarded_session(self._endpoints.guard)
+        return self._media
+
+    async def close(self) -> None:
+        """Close what the connection owns (the media session); the caller's session stays."""
+        media, self._media = self._media, None
+        if media is not None and not media.closed:
+            await media.close()
+
+    @property
     def identity(self) -> Identity:
         return self._identity
 
@@ -104,12 +128,6 @@ class CloudConnection:
     @property
     def session(self) -> CloudSession | None:
         return self._session
-
-    def set_credentials(self, credentials: Credentials) -> None:
-        """New Q/T after a password login (reauthentication)."""
-        self._credentials = credentials
-        self._endpoints = self._endpoints.with_region(credentials.region)
-        self._session = None
 
     # --- plumbing -------------------------------------------------------------------------
     def _query(self) -> dict[str, str]:
@@ -160,7 +178,8 @@ class CloudConnection:
         data: dict[str, str] | bytes | None = None
         headers = self._headers(with_sid)
         if method == "POST" and form is None:
-            # an empty body, as the public client's app login sends it (protocol.md 3)
+            # an empty body, as the public client's app login sends it
+            # (docs/protocol/cloud-api.md#gateway)
             data = b""
             headers["Content-Type"] = "application/octet-stream"
         elif form is not None:
@@ -174,22 +193,31 @@ class CloudConnection:
                 if v is not None
             }
         what = f"{method} {path}"
-        async with (
-            translated_errors(what),
-            self._http.request(
+        answers = self._endpoints.answers  # codes and shapes, for diagnostics
+        try:
+            async with request(
+                self._http,
                 method,
                 self._endpoints.api_url + path,
+                what,
+                gate=self._endpoints.gate,
                 params=query,
                 data=data,
                 headers=headers,
                 timeout=self._timeout,
-            ) as resp,
-        ):
-            check_status(resp, what)
-            body = await read_limited(resp, what)
-        if resp.status == 404 and not body.startswith(b"{"):
-            raise ApiError(404, f"{what}: not found")
-        return parse_json(body, what)
+            ) as resp:
+                check_status(resp, what)
+                body = await read_limited(resp, what)
+            if resp.status == 404 and not body.startswith(b"{"):
+                if path in ep.MODELLED_FEATURES:
+                    raise FeatureUnavailable(ep.MODELLED_FEATURES[path], 404)
+                raise ApiError(404, f"{what}: not found")
+            answer = parse_json(body, what)
+        except BotslabError as err:
+            answers.failed(path, err)
+            raise
+        answers.answered(path, resp.status, answer)
+        return answer
 
     async def _call(
         self,
@@ -217,6 +245,14 @@ class CloudConnection:
                 _LOGGER.debug("sid expired during %s %s: app login and one retry", method, path)
                 await self._relogin(sid_used)
                 continue
+            feature = ep.MODELLED_FEATURES.get(path)
+            if feature is not None and code in (QT_EXPIRED, SESSION_TIMEOUT, NOT_FOUND):
+                if code != NOT_FOUND:
+                    # a guessed endpoint says "sign in again": only a [seen] one may say so
+                    # for the account (docs/protocol/accepted.md#guessed-endpoints). Ask the device
+                    # list (no side effect): an expired login raises AuthExpired there
+                    await self._call("GET", ep.DEVICE_LIST, {"page": 1, "page_size": 1})
+                raise FeatureUnavailable(feature, code)
             raise _error_for(code, message, f"{method} {path}")
         raise ApiError(SID_EXPIRED, "sid refused right after an app login")
 

@@ -1,4 +1,4 @@
-"""The client's cryptography (protocol.md sections 2, 3 and 3.3).
+"""The client's cryptography (docs/protocol/cloud-api.md, docs/protocol/media.md).
 
 Pure functions: MD5 signatures, the QUC DES/RSA envelope, the sapp-api `sign`, and the
 ChaCha20 decryption of clip segments (MPEG-TS in, MPEG-TS out).
@@ -81,7 +81,7 @@ class Envelope:
 
 
 def seal(params: Mapping[str, str], rsa_public_key_b64: str) -> Envelope:
-    """Encrypt the inner parameters (protocol.md section 2, "Envelope")."""
+    """Encrypt the inner parameters (docs/protocol/cloud-api.md#account-login, "Envelope")."""
     plaintext = "&".join(f"{k}={quote_plus(v, safe='')}" for k, v in params.items())
     key_string = random_alnum(KEY_STRING_LENGTH)
     des_key = key_string[-8:].encode()
@@ -156,8 +156,8 @@ def decrypt_slice(nal: bytes, key: bytes) -> bytes:
     """One H.264 slice NAL (from its header byte): drop the escape bytes, decrypt the RBSP
     from the first byte whose *raw* position is >= 0x100 (IV = the 12 RBSP bytes before it),
     escape again. The clear 0x100 bytes count in raw positions, for clips as for live video
-    (protocol.md 3.3, liveview.md 8.4): a slice with escape bytes early on is decrypted from
-    the right place."""
+    (docs/protocol/media.md#escape-bytes, docs/protocol/live-video.md#escape-bytes): a slice with
+    escape bytes early on is decrypted from the right place."""
     rbsp = bytearray()
     boundary = None
     zeros = 0
@@ -215,9 +215,9 @@ def _adts_frame(es: bytes | bytearray, pos: int) -> tuple[int, int] | None:
 
 def decrypt_adts(es: bytes, key: bytes) -> bytes:
     """Decrypt each ADTS frame's payload from 0x20 (IV at 0x14), over an audio stream joined
-    from its PES packets (a frame may span them, protocol.md 3.3). Bytes before the first
-    frame, or between frames that do not follow each other, pass through as they are; a
-    frame cut off at the end is decrypted as far as it goes."""
+    from its PES packets (a frame may span them, docs/protocol/media.md#clip-encryption). Bytes
+    before the first frame, or between frames that do not follow each other, pass through as they
+    are; a frame cut off at the end is decrypted as far as it goes."""
     out = bytearray(es)
     pos = 0
     synced = False
@@ -318,7 +318,8 @@ def _packetize(pid: int, data: bytes, first_header: bytes) -> list[bytes]:
 
 
 def decrypt_clip_segment(ts: bytes, secretkey: str) -> bytes:
-    """Decrypt a `chacha2` clip segment (protocol.md 3.3): MPEG-TS bytes in, MPEG-TS bytes out.
+    """Decrypt a `chacha2` clip segment (docs/protocol/media.md#clip-encryption): MPEG-TS bytes in,
+    MPEG-TS bytes out.
 
     TS and PES headers stay as they are. H.264 slices are decrypted per PES (the clear 0x100
     bytes counted in raw positions); where a slice changes length (escape bytes), its PES is

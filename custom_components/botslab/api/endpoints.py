@@ -1,14 +1,21 @@
-"""Every host, path and key of the BOTSLAB cloud, in one place to correct (protocol.md 1-4)."""
+"""Every host, path and key of the BOTSLAB cloud, in one place to correct
+(docs/protocol/cloud-api.md, docs/protocol/push.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .netguard import NetGuard
+from .ratelimit import RateGate
+
+if TYPE_CHECKING:
+    from .answers import AnswerLog
+
 REGIONS: tuple[str, ...] = ("eu1", "eu2", "na1", "ap1")
-# protocol.md section 1: the order a client tries after 1036
+# docs/protocol/cloud-api.md#hosts-and-regions: the order a client tries after 1036
 REGION_FALLBACK_ORDER: tuple[str, ...] = ("na1", "eu1", "ap1", "eu2")
 
 QUC_PUBLIC_KEY = (
@@ -26,68 +33,11 @@ QUC_SIG_SUFFIX = "73e5dba4"
 PUSH_APP_ID = "venqoyon9hcc"
 PUSH_VERSION = "2.5.24"
 
-# API paths (protocol.md 3, 6, 7, 8). [modelled] ones are marked.
-APP_LOGIN = "/v1/app/login"
-DEVICE_LIST = "/v1/iot/device/list"
-GET_PROPERTY = "/v1/iot/device/get_desired_property"
-SET_PROPERTY = "/v1/iot/device/set_property"  # body [modelled]
-INVOKE_SERVICE = "/v1/iot/device/invoke_service"
-CAMERA_KEYS = "/v1/iot/camera/get_keys"  # live view (liveview.md H2)
-MESSAGE_LIST = "/v2/message/list"
-EVENT_TYPES = "/v2/config/event_type"
-PLAY_URL = "/v1/oss/get_play_url"
-CLOUD_SERVICE = "/v1/cloud/service/status"  # [modelled]
-SHARE_BY_MOBILE = "/v1/iot/share/by_mobile"  # [modelled]
-SHARE_BY_EMAIL = "/v1/iot/share/by_email"  # [modelled]
-SHARE_LIST = "/v1/iot/share/list"  # [modelled]
-SHARE_CANCEL = "/v1/iot/share/cancel"  # [modelled]
-SHARE_PENDING = "/v1/iot/share/pending"  # [modelled]
-SHARE_ACCEPT = "/v1/iot/share/accept"  # [modelled]
-SHARE_REFUSE = "/v1/iot/share/refuse"  # [modelled]
-PUSH_DND = "/v1/push/dnd"  # [modelled]
-PUSH_DEVICE_SETTING = "/v1/push/device_setting"  # [modelled]
-PUSH_SNOOZE = "/v1/push/snooze"  # [modelled]
-PRIVACY_CONSENT = "/v1/user/privacy/consent"  # [modelled]
-PRIVACY_EXPORT = "/v1/user/privacy/export"  # [modelled]
-PRIVACY_RESTRICT = "/v1/user/privacy/restrict"  # [modelled]
-PRIVACY_ERASE = "/v1/user/privacy/erase"  # [modelled]
-OTA_CHECK = "/v1/iot/ota/check_upgrade_version"
-OTA_UPGRADE = "/v1/iot/ota/upgrade"  # [modelled]
-OTA_PROGRESS = "/v1/iot/ota/progress"  # [modelled]
-NETWORK_TEST = "/v1/iot/device/network_test"  # [modelled]
 
+def _answer_log() -> AnswerLog:
+    from .answers import AnswerLog
 
-# Where a region's media lives (snapshots, clip playlists and segments): Aliyun OSS [seen],
-# at the storage site of protocol.md section 1. The OSS regions per site are [modelled]
-# (Germany: Frankfurt; USA: Silicon Valley or Virginia; Singapore): correct them here.
-OSS_REGIONS: Mapping[str, tuple[str, ...]] = {
-    "eu1": ("eu-central-1",),
-    "eu2": ("eu-central-1",),
-    "na1": ("us-west-1", "us-east-1"),
-    "ap1": ("ap-southeast-1",),
-}
-
-
-def oss_host_allowed(host: str, oss_regions: tuple[str, ...]) -> bool:
-    """`<bucket>.oss-<region>.aliyuncs.com` or `oss-<region>.aliyuncs.com` (also the
-    `-internal` and `-accelerate` forms Aliyun names), for one of `oss_regions`."""
-    labels = host.lower().rstrip(".").split(".")
-    if labels[-2:] != ["aliyuncs", "com"] or len(labels) not in (3, 4):
-        return False
-    oss = labels[-3].removesuffix("-internal")
-    return any(oss == f"oss-{r}" for r in oss_regions) or oss == "oss-accelerate"
-
-
-def origin(url: str) -> str:
-    """scheme://host:port of a URL, lower case, with the default port spelled out."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
-    except ValueError:
-        return ""
-    if not parts.hostname:
-        return ""
-    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+    return AnswerLog()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +46,9 @@ class RegionHosts:
 
     quc_url: str
     api_url: str
-    iotext_url: str = ""  # live view cloud control (liveview.md H3)
+    iotext_url: str = ""  # live view cloud control (docs/protocol/live-video.md#h3-cloud-control)
     license_url: str = ""  # live view relay sign (H4)
     schedule_url: str = ""  # live view scheduler (H5-H7)
-    # where media may be fetched from: OSS regions over HTTPS (production), or exact
-    # origins ("http://127.0.0.1:8080", the emulator)
-    oss_regions: tuple[str, ...] = ()
-    media_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +62,21 @@ class Endpoints:
     rsa_public_key: str = QUC_PUBLIC_KEY
     push_host: str | None = None
     push_port: int | None = None
-    # the push server's port when the dispatcher names none (protocol.md 4: 80); the
+    # the push server's port when the dispatcher names none (docs/protocol/push.md: 80); the
     # emulator's own on loopback
     push_default_port: int = 80
+    # addresses that hosts the cloud names (media and their redirects, push, live) may have
+    # although they are not public: the emulator's, when it is configured
+    # (docs/protocol/accepted.md#address-guard); production trusts none. Media may be on any other
+    # host with a public address.
+    trusted_hosts: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # when each host may be asked again after a 429 (Retry-After): shared by everything that
+    # talks through these endpoints, and by their other regions (`with_region`)
+    gate: RateGate = field(default_factory=RateGate, compare=False, repr=False)
+    # what the cloud answered, endpoint by endpoint (shapes, codes: diagnostics), shared
+    # like the gate
+    answers: AnswerLog = field(default_factory=_answer_log, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.region not in self.regions:
@@ -133,25 +90,10 @@ class Endpoints:
     def api_url(self) -> str:
         return self.regions[self.region].api_url
 
-    def media_allowed(self, url: str) -> bool:
-        """Whether a media link the cloud gave may be fetched: the region's OSS hosts over
-        HTTPS, or the configured origins (the emulator). Never anything else: a hostile or
-        spoofed answer must not point Home Assistant at an address of its choosing."""
-        hosts = self.regions[self.region]
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port
-        except ValueError:
-            return False
-        if origin(url) in hosts.media_origins:
-            return True
-        return (
-            parts.scheme == "https"
-            and port in (None, 443)
-            and not parts.username
-            and oss_host_allowed(host, hosts.oss_regions)
-        )
+    @property
+    def guard(self) -> NetGuard:
+        """The address guard for every host the cloud names (media, push, live)."""
+        return NetGuard.trusting(self.trusted_hosts)
 
     def with_region(self, region: str) -> Endpoints:
         """The same endpoints, for another region."""
@@ -166,7 +108,6 @@ class Endpoints:
                 iotext_url=f"https://{r}-video-iotext.botslab.com",
                 license_url=f"https://{r}-video-licenseext.botslab.com",
                 schedule_url=f"https://{r}-video-schedule.botslab.com",
-                oss_regions=OSS_REGIONS.get(r, ()),
             )
             for r in REGIONS
         }
@@ -185,19 +126,22 @@ class Endpoints:
                     str(hosts.get("iotext_url", "")),
                     str(hosts.get("license_url", "")),
                     str(hosts.get("schedule_url", "")),
-                    media_origins=(origin(str(hosts.get("media_url") or hosts["api_url"])),),
                 )
         else:
             for name in REGIONS:
                 api_url = str(config["api_url"]).replace("{region}", name)
                 regions[name] = RegionHosts(
-                    str(config["quc_url"]).replace("{region}", name),
-                    api_url,
-                    media_origins=(origin(str(config.get("media_url") or api_url)),),
+                    str(config["quc_url"]).replace("{region}", name), api_url
                 )
+        urls = [str(config["dispatcher_url"]), str(config.get("media_url") or "")]
+        urls += [u for hosts in regions.values() for u in (hosts.api_url, hosts.quc_url)]
+        trusted = {h for u in urls if (h := urlsplit(u).hostname)}
+        if config.get("push_host"):
+            trusted.add(str(config["push_host"]))
         return cls(
             region=region,
             regions=regions,
+            trusted_hosts=tuple(sorted(trusted)),
             dispatcher_url=str(config["dispatcher_url"]),
             rsa_public_key=str(config["rsa_public_key"]),
             push_default_port=int(config.get("push_port") or 80),

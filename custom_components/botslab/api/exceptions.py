@@ -12,9 +12,11 @@ BotslabError
 ├── BotslabConnectionError       network or server trouble: retry later
 │   └── BotslabTimeoutError
 ├── ProtocolError                an answer that does not parse
-│   └── MediaHostRefused         a media link outside where BOTSLAB keeps media
+│   └── AddressRefused           a host the cloud named is not a public address (or none)
+│       └── MediaHostRefused     ... and it was a media link
 └── ApiError                     the cloud refused; `.code` says why
     ├── PermissionDenied         not the owner, or a share level too low (202101)
+    ├── FeatureUnavailable       a [modelled] endpoint answered as if it did not exist
     └── SnapshotExpired          a signed media URL has expired (HTTP 403)
 """
 
@@ -86,11 +88,19 @@ class SessionConflict(BotslabError):
 
 
 class RateLimited(BotslabError):
-    """The cloud asks us to slow down."""
+    """The cloud asks us to slow down (HTTP 429): `retry_after` is the seconds left until
+    it may be asked again, `not_before` that time (Unix seconds)."""
 
-    def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "rate limited",
+        retry_after: float | None = None,
+        *,
+        not_before: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.not_before = not_before
 
 
 class BotslabConnectionError(BotslabError):
@@ -120,6 +130,16 @@ class PermissionDenied(ApiError):
     """Only the owner (or a higher share level) may do this (202101)."""
 
 
+class FeatureUnavailable(ApiError):
+    """A [modelled] endpoint answered 404, 100003 or 102008: the cloud does not offer this
+    feature as the project modelled it. The feature is unavailable; the session is not
+    doubted for it (only a [seen] endpoint may end it). `feature` names it."""
+
+    def __init__(self, feature: str, code: int) -> None:
+        super().__init__(code, f"{feature} unavailable")
+        self.feature = feature
+
+
 class SnapshotExpired(ApiError):
     """A signed media URL has expired (HTTP 403): fetch the message again for a fresh one."""
 
@@ -127,10 +147,17 @@ class SnapshotExpired(ApiError):
         super().__init__(403, message)
 
 
-class MediaHostRefused(ProtocolError):
-    """The cloud named a media host that is not where BOTSLAB keeps media (the region's OSS
-    hosts, or the emulator): nothing is fetched from it."""
+class AddressRefused(ProtocolError):
+    """The cloud named a host that resolves to no public address (loopback, private,
+    link-local, multicast, reserved), or that does not resolve: nothing is sent to it
+    (docs/protocol/accepted.md#address-guard). `host` is printable and short; `resolved` is False
+    when the name did not resolve at all."""
 
-    def __init__(self, host: str) -> None:
-        super().__init__("media host refused")
+    def __init__(self, host: str, *, resolved: bool = True) -> None:
+        super().__init__("address refused" if resolved else "host not found")
         self.host = host
+        self.resolved = resolved
+
+
+class MediaHostRefused(AddressRefused):
+    """A media link (snapshot, playlist, segment, or a redirect of one) that is refused."""

@@ -1,16 +1,21 @@
-"""QPush, the cloud's push channel (protocol.md section 4): dispatcher, TCP framing, bind,
+"""QPush, the cloud's push channel (docs/protocol/push.md): dispatcher, TCP framing, bind,
 alias, heartbeat, acks, and reconnection with jittered, capped exponential backoff.
 
 A push means "something happened": subscribers get a PushMessage and fetch the message list.
 The body is not public; when it is the emulator's JSON it is parsed, otherwise left opaque.
+
+Never stricter than the working public client (docs/protocol/accepted.md#push): an alias echo with
+any `r` and a frame of another version are logged and skipped, a dispatcher `p` of 0 means the
+default port. The push server the dispatcher names is connected to only through the address
+guard (api/netguard.py). Backoff grows until a connection has lived a healthy minute, and
+`stop()` ends the task from any state within a bounded time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
@@ -23,8 +28,8 @@ import aiohttp
 
 from . import safejson
 from .endpoints import PUSH_APP_ID, PUSH_VERSION, Endpoints
-from .exceptions import BotslabConnectionError, BotslabError, ProtocolError
-from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
+from .exceptions import AddressRefused, BotslabConnectionError, BotslabError, ProtocolError
+from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, request
 from .models import Identity, message_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,6 +47,8 @@ MAX_PROPS = 8 * 1024
 MAX_BODY = 1024 * 1024
 MESSAGE_HEADER = 16
 SEEN_ACKS = 512
+HEALTHY_AFTER = 60.0  # s a connection must live before the backoff starts again from its base
+CLOSE_TIMEOUT = 2.0  # s a teardown waits for the heartbeat task and the socket to close
 
 
 class ConnectionState(StrEnum):
@@ -57,6 +64,7 @@ class Frame:
     opcode: int
     props: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    version: int = VERSION  # another version is read with the same layout, then skipped
 
 
 def encode_frame(
@@ -86,10 +94,19 @@ class FrameParser:
     """Incremental QPush frame parser. `feed()` bytes as they arrive, get whole frames back.
 
     Opcode 0 is a bare 4-byte frame; every other opcode has a property block; opcode 3 a
-    body. Opcode 1 (the server's heartbeat reply) comes either way (protocol.md 4): it is
+    body. Opcode 1 (the server's heartbeat reply) comes either way (docs/protocol/push.md): it is
     passed on at once, and the bytes after it tell whether a property block follows (not
-    the header of a next frame: version 5 and an opcode below 256) to be skipped. Absurd
+    the header of a next frame: a version from 1 to 255, 5 or another, and an opcode below
+    256) to be skipped. Absurd
     lengths raise ProtocolError before anything is buffered for them.
+
+    A frame of another version than 5 is not an error: the working client skips it
+    (docs/protocol/accepted.md#push). Where such a frame ends is not documented anywhere; it is read
+    with version 5's layout (the 2-byte opcode; for opcodes other than 0 and 1 a 2-byte property
+    length and the block; for opcode 3 a 4-byte body length and the body; opcode 1 either
+    way, as above), which is what the working client's reader does for every frame whatever
+    its version. The frame comes back with its `version` for the caller to skip; the same
+    size bounds apply, so a huge length is still a ProtocolError.
     """
 
     def __init__(self, *, max_props: int = MAX_PROPS, max_body: int = MAX_BODY) -> None:
@@ -119,10 +136,11 @@ class FrameParser:
         buf = self._buf
         if len(buf) < 2:
             return False
-        if buf[0:2] == b"\x00\x05":  # a next frame's version, or a block of 5 bytes
+        # a next frame's version (5, or another from 1 to 255), or a block of 1-255 bytes
+        if buf[0] == 0 and buf[1] != 0:
             if len(buf) < 3:
                 return False
-            if buf[2] == 0:  # the high byte of an opcode: a next frame
+            if buf[2] == 0:  # the high byte of an opcode (a block is text): a next frame
                 self._after_op1 = False
                 return True
         (plen,) = struct.unpack_from(">H", buf)
@@ -141,15 +159,13 @@ class FrameParser:
         if len(buf) < 4:
             return None
         version, opcode = struct.unpack_from(">HH", buf)
-        if version != VERSION:
-            raise ProtocolError(f"push frame version {version}")
         if opcode == OP_HEARTBEAT_REPLY:
             del buf[:4]
             self._after_op1 = True
-            return Frame(opcode)
+            return Frame(opcode, version=version)
         if opcode in BARE_OPCODES:
             del buf[:4]
-            return Frame(opcode)
+            return Frame(opcode, version=version)
         if len(buf) < 6:
             return None
         (plen,) = struct.unpack_from(">H", buf, 4)
@@ -171,12 +187,12 @@ class FrameParser:
             end += 4 + blen
         props = parse_props(bytes(buf[6 : 6 + plen]))
         del buf[:end]
-        return Frame(opcode, props, body)
+        return Frame(opcode, props, body, version)
 
 
 def parse_body(body: bytes) -> Mapping[str, Any] | None:
     """The push body as JSON, with or without a 16-byte message header; None if opaque.
-    The JSON form is [modelled] (protocol.md 4): nothing depends on it."""
+    The JSON form is [modelled] (docs/protocol/push.md): nothing depends on it."""
     for start in (0, MESSAGE_HEADER):
         chunk = body[start:].strip()
         if chunk[:1] == b"{":
@@ -211,7 +227,12 @@ class PushMessage:
 
 
 class PushClient:
-    """Keeps one QPush connection up while started; tells subscribers about pushes and state."""
+    """Keeps one QPush connection up while started; tells subscribers about pushes and state.
+
+    `stop()` ends the task from any state (a dispatcher request, a TCP connect, the bind,
+    reading, a heartbeat being sent, a dropped connection being torn down, a backoff sleep)
+    in at most about `2 * (close_timeout + 1)` seconds, and no connection is made after it.
+    """
 
     def __init__(
         self,
@@ -226,6 +247,8 @@ class PushClient:
         backoff_max: float = 300.0,
         bind_timeout: float = 10.0,
         device_label: str = "Home Assistant",
+        healthy_after: float = HEALTHY_AFTER,
+        close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
         self._http = session
         self._endpoints = endpoints
@@ -236,23 +259,38 @@ class PushClient:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._bind_timeout = bind_timeout
+        self._healthy_after = healthy_after
+        self._close_timeout = close_timeout
         self._label = device_label
         self._state = ConnectionState.DISCONNECTED
         self._listeners: list[Callable[[PushMessage], None]] = []
         self._state_listeners: list[Callable[[ConnectionState], None]] = []
         self._task: asyncio.Task[None] | None = None
+        self._children: set[asyncio.Task[None]] = set()  # heartbeat tasks
+        self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
         self._seen_acks: OrderedDict[str, None] = OrderedDict()
+        self._noted: set[str] = set()  # what this connection has logged once already
+        self._refusal_logged = False
         self.duplicates = 0
         self.silent_drops = 0
         self.failures = 0
         self.connects = 0
-        self.frames_parsed = 0
+        self.frames_parsed = 0  # by connections that ended
+        self._parser: FrameParser | None = None  # the open connection's
+        self.skipped_frames = 0  # frames of another version than 5, read and skipped
         self.last_error: str | None = None
+        self.last_error_at: float | None = None  # when (Unix time)
 
     @property
     def state(self) -> ConnectionState:
         return self._state
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames parsed so far, the open connection's included."""
+        parser = self._parser
+        return self.frames_parsed + (parser.frames_parsed if parser is not None else 0)
 
     @property
     def running(self) -> bool:
@@ -281,15 +319,66 @@ class PushClient:
 
     def start(self) -> None:
         if not self.running:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="botslab-push")
 
     async def stop(self) -> None:
+        """Cancel the push task and wait for it and its heartbeat, whatever they are doing.
+
+        Bounded: the task's teardown waits at most `close_timeout`; a cancel that something
+        underneath swallows is repeated once, and the task makes no new connection once
+        stopping. The caller's own cancellation is never swallowed here."""
+        self._stopping = True  # no new connection, whatever becomes of the cancel below
         task, self._task = self._task, None
-        if task is not None:
+        try:
+            if task is not None and task is not asyncio.current_task():
+                await self._end(task)
+            await self._end_children()
+        finally:
+            self._set_state(ConnectionState.STOPPED)
+
+    async def _end(self, task: asyncio.Task[None]) -> None:
+        for _ in range(2):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._set_state(ConnectionState.STOPPED)
+            # asyncio.wait, unlike awaiting the task, neither passes our own cancellation on
+            # to the task nor swallows it
+            await asyncio.wait({task}, timeout=self._close_timeout + 1.0)
+            if task.done():
+                break
+        else:
+            _LOGGER.warning("BOTSLAB push task did not stop in time")
+            return
+        if not task.cancelled() and (err := task.exception()) is not None:
+            _LOGGER.debug("push task ended with %s", type(err).__name__)
+
+    async def _end_children(self) -> None:
+        children = set(self._children)
+        for child in children:
+            child.cancel()
+        if children:
+            _done, pending = await asyncio.wait(children, timeout=self._close_timeout)
+            if pending:
+                _LOGGER.debug("push heartbeat did not stop in time")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=name)
+        self._children.add(task)
+        task.add_done_callback(self._child_done)
+        return task
+
+    def _child_done(self, task: asyncio.Task[None]) -> None:
+        self._children.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            # a heartbeat that could not be written: the read loop sees the connection go
+            _LOGGER.debug("push heartbeat ended: %s", type(err).__name__)
+
+    def _check_cancel(self) -> None:
+        """A cancel that something underneath swallowed (a callback, a library) still ends
+        the task: while stopping, or while this task has a cancel it has not seen raised
+        (`Task.cancelling()`; asyncio.timeout and wait_for take theirs back with uncancel)."""
+        task = asyncio.current_task()
+        if self._stopping or (task is not None and task.cancelling()):
+            raise asyncio.CancelledError
 
     def backoff_delay(self, failures: int) -> float:
         """Full-jitter exponential backoff, capped."""
@@ -297,96 +386,92 @@ class PushClient:
         return random.uniform(ceiling / 2, ceiling)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._set_state(ConnectionState.CONNECTING)
             try:
                 await self._connect_and_serve()
                 self.last_error = "connection closed"
             except asyncio.CancelledError:
                 raise
-            except (BotslabError, OSError, TimeoutError) as err:
+            except AddressRefused as err:
                 self.last_error = type(err).__name__
+                self._log_refusal(err)
+            except (BotslabError, OSError, TimeoutError) as err:
+                self.last_error = _error_name(err)
                 _LOGGER.debug("push connection failed: %s", type(err).__name__)
             except Exception as err:
                 self.last_error = type(err).__name__
                 _LOGGER.warning("push connection failed unexpectedly: %s", type(err).__name__)
+            self.last_error_at = time.time()
+            self._check_cancel()
+            # `failures` goes back to 0 only once a connection has lived `healthy_after`
+            # seconds (_healthy): a server that binds and drops at once gets a growing delay
             self.failures += 1
             self._set_state(ConnectionState.BACKOFF)
             await asyncio.sleep(self.backoff_delay(self.failures - 1))
 
+    def _log_refusal(self, err: AddressRefused) -> None:
+        """Once until a connection succeeds: the host is no secret, and the address guard's
+        verdict is worth a line (docs/protocol/accepted.md#address-guard). A name that does not
+        resolve is an ordinary connection failure."""
+        if not err.resolved:
+            _LOGGER.debug("push server %s does not resolve", err.host)
+        elif self._refusal_logged:
+            _LOGGER.debug("push server %s refused again", err.host)
+        else:
+            self._refusal_logged = True
+            _LOGGER.warning(
+                "BOTSLAB push server %s refused: not a public address; retrying with backoff",
+                err.host,
+            )
+
     async def _dispatch(self) -> tuple[str, int]:
-        params = {
-            "appId": PUSH_APP_ID,
-            "source": "",
-            "user": "",
-            "version": PUSH_VERSION,
-            "retry": "0",
-            "device_id": self._identity.m2,
-        }
-        async with (
-            translated_errors("push dispatcher"),
-            self._http.get(
-                self._endpoints.dispatcher_url, params=params, timeout=DEFAULT_TIMEOUT
-            ) as resp,
-        ):
-            check_status(resp, "push dispatcher")
-            answer = parse_json(await read_limited(resp, "push dispatcher"), "push dispatcher")
-        servers = answer.get("data")
-        if not isinstance(servers, list) or not servers or not isinstance(servers[0], Mapping):
-            raise BotslabConnectionError("push dispatcher offered no server")
-        first = servers[0]
-        host, port = first.get("ip"), first.get("p")
-        if port is None or port == "":
-            port = self._endpoints.push_default_port  # no port: 80 (protocol.md 4)
-        if isinstance(port, str) and port.isascii() and port.isdigit():
-            port = int(port)
-        if (
-            not isinstance(host, str)
-            or not host
-            or not isinstance(port, int)
-            or isinstance(port, bool)
-        ):
-            raise ProtocolError("push dispatcher answer without ip/port")
-        if not 0 < port < 65536:
-            raise ProtocolError("push dispatcher answer with a port out of range")
-        return host, port
+        return await dispatch(self._http, self._endpoints, self._identity)
 
     async def _connect_and_serve(self) -> None:
         host, port = await self._dispatch()
         alias = await self._alias()
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port), self._bind_timeout
+        self._check_cancel()
+        # the push server is a host the cloud names: connected to only through the address
+        # guard (resolved once, the checked address connected to, the peer checked again)
+        reader, writer = await self._endpoints.guard.open_connection(
+            host, port, connect_timeout=self._bind_timeout
         )
         self._writer = writer
-        parser = FrameParser()
+        self._noted.clear()
+        parser = self._parser = FrameParser()
         heartbeat: asyncio.Task[None] | None = None
+        healthy: asyncio.TimerHandle | None = None
         try:
-            writer.write(
-                encode_frame(
-                    OP_BIND,
-                    {
-                        "u": f"{self._identity.m2}@{PUSH_APP_ID}",
-                        "ts": str(int(time.time() * 1000)),
-                        "t": str(self._t),
-                        "di": self._label,
-                        "db": "HomeAssistant",
-                        "net": "1",
-                    },
+            self._check_cancel()
+            async with asyncio.timeout(self._bind_timeout):
+                writer.write(
+                    encode_frame(
+                        OP_BIND,
+                        {
+                            "u": f"{self._identity.m2}@{PUSH_APP_ID}",
+                            "ts": str(int(time.time() * 1000)),
+                            "t": str(self._t),
+                            "di": self._label,
+                            "db": "HomeAssistant",
+                            "net": "1",
+                        },
+                    )
                 )
-            )
-            await writer.drain()
-            later: list[Frame] = []
-            reply = await self._expect(reader, parser, OP_BIND_REPLY, later)
-            if reply.props.get("r") != "0":
-                raise BotslabConnectionError("push bind rejected")
-            writer.write(encode_frame(OP_ALIAS, {"sa": alias}))
-            await writer.drain()
+                await writer.drain()
+                later: list[Frame] = []
+                reply = await self._expect(reader, parser, OP_BIND_REPLY, later)
+                if reply.props.get("r") != "0":
+                    raise BotslabConnectionError("push bind rejected")
+                writer.write(encode_frame(OP_ALIAS, {"sa": alias}))
+                await writer.drain()
             # the server may echo opcode 17; the working client only logs the echo, and its
-            # absence is no error (protocol.md 4): connected as soon as the alias is sent
+            # absence is no error (docs/protocol/push.md): connected as soon as the alias is sent
             self.connects += 1
-            self.failures = 0
+            self._refusal_logged = False
             self._set_state(ConnectionState.CONNECTED)
-            heartbeat = asyncio.create_task(self._heartbeats(writer), name="botslab-push-heartbeat")
+            healthy = asyncio.get_running_loop().call_later(self._healthy_after, self._healthy)
+            heartbeat = self._spawn(self._heartbeats(writer), "botslab-push-heartbeat")
             for frame in later:
                 self._handle(writer, frame)
             replies = False  # has the server answered a heartbeat on this connection?
@@ -405,25 +490,51 @@ class PushClient:
                     self._handle(writer, frame)
         finally:
             self.frames_parsed += parser.frames_parsed
-            if heartbeat is not None:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
-            self._writer = None
-            writer.close()
-            with contextlib.suppress(Exception):
+            self._parser = None
+            if healthy is not None:
+                healthy.cancel()
+            await self._teardown(writer, heartbeat)
+
+    def _healthy(self) -> None:
+        """The connection has lived `healthy_after` seconds: the next backoff starts from
+        its base again."""
+        self.failures = 0
+
+    async def _teardown(
+        self, writer: asyncio.StreamWriter, heartbeat: asyncio.Task[None] | None
+    ) -> None:
+        """Close a connection. What cannot wait comes first, so that a cancel arriving during
+        the waits leaves nothing open; the waits are bounded by `close_timeout`, and neither
+        asyncio.wait nor asyncio.timeout swallows a cancel of this task (a stop)."""
+        self._writer = None
+        if heartbeat is not None:
+            heartbeat.cancel()
+        writer.close()
+        self._set_state(ConnectionState.DISCONNECTED)
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                if heartbeat is not None:
+                    await asyncio.wait({heartbeat})
                 await writer.wait_closed()
-            self._set_state(ConnectionState.DISCONNECTED)
+        except TimeoutError:
+            writer.transport.abort()
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            raise
+        except Exception:  # noqa: S110 - the socket's own error on closing: closed all the same
+            pass
 
     async def _expect(
         self, reader: asyncio.StreamReader, parser: FrameParser, opcode: int, later: list[Frame]
     ) -> Frame:
-        """Read until a frame of `opcode`; frames after it in the same read go to `later`."""
+        """Read until a version-5 frame of `opcode`; frames after it in the same read go to
+        `later`."""
         deadline = time.monotonic() + self._bind_timeout
         pending: list[Frame] = []
         while True:
             for idx, frame in enumerate(pending):
-                if frame.opcode == opcode:
+                self._endpoints.answers.frame(frame.version, frame.opcode, frame.props, None)
+                if frame.opcode == opcode and frame.version == VERSION:
                     later.extend(pending[idx + 1 :])
                     return frame
             pending = []
@@ -441,11 +552,40 @@ class PushClient:
             writer.write(encode_frame(OP_HEARTBEAT))
             await writer.drain()
 
+    def _note(self, key: str, message: str, *args: object) -> None:
+        """Log `message` at debug level once per connection."""
+        if key not in self._noted:
+            self._noted.add(key)
+            _LOGGER.debug(message, *args)
+
     def _handle(self, writer: asyncio.StreamWriter, frame: Frame) -> None:
-        if frame.opcode == OP_ALIAS and frame.props.get("r", "0") != "0":
-            raise BotslabConnectionError("push alias rejected")
+        payload = parse_body(frame.body) if frame.opcode == OP_PUSH and frame.body else None
+        # what frames come (opcodes, property keys, the body's shape), for diagnostics
+        self._endpoints.answers.frame(frame.version, frame.opcode, frame.props, payload)
+        if frame.version != VERSION:
+            # the working client skips it (docs/protocol/accepted.md#push); read with version 5's
+            # layout
+            self.skipped_frames += 1
+            self._note(
+                "version",
+                "push frame of version %d (opcode %d) skipped",
+                frame.version,
+                frame.opcode,
+            )
+            return
+        if frame.opcode == OP_ALIAS:
+            # an echo of the alias: the working client only logs it, whatever its `r`
+            # (docs/protocol/accepted.md#push). Its other properties (the alias) are not logged
+            result = frame.props.get("r", "0")
+            if result != "0":
+                self._note(
+                    "alias",
+                    "push alias echo with r=%s: only logged, as the working client does",
+                    result[:16] if result.isprintable() else "?",
+                )
+            return
         if frame.opcode != OP_PUSH:
-            return  # heartbeat replies, alias echoes and unknown opcodes are ignored
+            return  # heartbeat replies and unknown opcodes are ignored
         ack = frame.props.get("ack", "")
         if ack:
             # one ack per frame, even if the body is bad
@@ -456,9 +596,84 @@ class PushClient:
             self._seen_acks[ack] = None
             while len(self._seen_acks) > SEEN_ACKS:
                 self._seen_acks.popitem(last=False)
-        message = PushMessage(ack, dict(frame.props), frame.body, parse_body(frame.body))
+        message = PushMessage(ack, dict(frame.props), frame.body, payload)
         for callback in list(self._listeners):
             try:
                 callback(message)
             except Exception:  # a listener's bug must not stop the channel
                 _LOGGER.exception("push listener failed")
+
+
+async def dispatch(
+    session: aiohttp.ClientSession, endpoints: Endpoints, identity: Identity
+) -> tuple[str, int]:
+    """Ask the push dispatcher for the push server (docs/protocol/push.md): its host and port. A
+    read only; the answer's codes and shape go to the endpoints' answer log."""
+    params = {
+        "appId": PUSH_APP_ID,
+        "source": "",
+        "user": "",
+        "version": PUSH_VERSION,
+        "retry": "0",
+        "device_id": identity.m2,
+    }
+    answers = endpoints.answers  # codes and shapes, for diagnostics
+    try:
+        async with request(
+            session,
+            "GET",
+            endpoints.dispatcher_url,
+            "push dispatcher",
+            gate=endpoints.gate,
+            params=params,
+            timeout=DEFAULT_TIMEOUT,
+        ) as resp:
+            check_status(resp, "push dispatcher")
+            answer = parse_json(await read_limited(resp, "push dispatcher"), "push dispatcher")
+    except BotslabError as err:
+        answers.failed("push dispatcher", err)
+        raise
+    answers.answered("push dispatcher", resp.status, answer)
+    servers = answer.get("data")
+    if not isinstance(servers, list) or not servers or not isinstance(servers[0], Mapping):
+        raise BotslabConnectionError("push dispatcher offered no server")
+    first = servers[0]
+    host = first.get("ip")
+    port = dispatcher_port(first.get("p"), endpoints.push_default_port)
+    if not isinstance(host, str) or not host:
+        raise ProtocolError("push dispatcher answer without ip/port")
+    if port is None:
+        raise ProtocolError("push dispatcher answer with a port out of range")
+    return host, port
+
+
+def _error_name(err: BaseException) -> str:
+    """How a push failure is named in diagnostics: its kind, and what it says when that is
+    one of this module's own fixed texts (never a host or a value)."""
+    text = str(err)
+    if isinstance(err, BotslabError) and text.startswith("push "):
+        return f"{type(err).__name__}: {text[:60]}"
+    return type(err).__name__
+
+
+def dispatcher_port(value: Any, default: int) -> int | None:
+    """The push server's port from the dispatcher's `p`: missing, empty or 0 mean the
+    default port (docs/protocol/push.md, docs/protocol/accepted.md#push: 80 on the real cloud, as
+    the working client's `int(p or 80)` reads it); an integer, a string of ASCII digits or an
+    integral float otherwise; None when it is no port at all."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return default
+        if not (text.isascii() and text.isdigit()):
+            return None
+        value = int(text)
+    if value is None or value == 0:
+        return default
+    if not isinstance(value, int):
+        return None
+    return value if 0 < value < 65536 else None

@@ -1,6 +1,6 @@
-"""Account login on QUC `request.php` (protocol.md section 2): envelope, signature, captcha,
-region fallback. Gives Q, T and the account id; the password never leaves this module in
-plain text and is never kept."""
+"""Account login on QUC `request.php` (docs/protocol/cloud-api.md#account-login): envelope,
+signature, captcha, region fallback. Gives Q, T and the account id; the password never leaves this
+module in plain text and is never kept."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from .exceptions import (
     ProtocolError,
     WrongCaptcha,
 )
-from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
+from .http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, request
 from .models import Credentials, Identity, code_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,12 +102,16 @@ class QucLogin:
             "key": envelope.key,
         }
         url = self._endpoints.with_region(region).quc_url
-        async with (
-            translated_errors("QUC"),
-            self._session.post(
-                url, data=form, headers={"User-Agent": USER_AGENT}, timeout=DEFAULT_TIMEOUT
-            ) as resp,
-        ):
+        async with request(
+            self._session,
+            "POST",
+            url,
+            "QUC",
+            gate=self._endpoints.gate,
+            data=form,
+            headers={"User-Agent": USER_AGENT},
+            timeout=DEFAULT_TIMEOUT,
+        ) as resp:
             check_status(resp, "QUC")
             return resp, await read_limited(resp, "QUC"), envelope.des_key
 
@@ -194,7 +198,8 @@ class QucLogin:
         if not isinstance(user, Mapping):
             raise ProtocolError("QUC success without user")
         # Q and T arrive URL-encoded and go into the jws header exactly as received, as the
-        # public client that works against the live cloud sends them (protocol.md 2)
+        # public client that works against the live cloud sends them
+        # (docs/protocol/cloud-api.md#account-login)
         q = str(user.get("q") or user.get("Q") or "")
         t = str(user.get("t") or user.get("T") or "")
         if not q or not t:

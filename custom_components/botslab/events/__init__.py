@@ -18,7 +18,7 @@ from ..api import Event
 SIGNAL_EVENT = "botslab_event_{}_{}"
 # per entry and device, when a fetch ends (or every 0.1 s in a long stream): the device's
 # newest event changed
-SIGNAL_LATEST = "botslab_latest_{}_{}"
+SIGNAL_NEWEST = "botslab_newest_{}_{}"
 SIGNAL_IMAGE = "botslab_image_{}_{}"
 SIGNAL_CONNECTION = "botslab_connection_{}"
 

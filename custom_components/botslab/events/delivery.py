@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 import contextlib
 import logging
 import time
@@ -18,10 +18,19 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, CoreState, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 
-from ..api import AuthExpired, BotslabClient, BotslabError, Event, SessionConflict
+from ..api import (
+    LOOKBACK,
+    AuthExpired,
+    BotslabClient,
+    BotslabError,
+    Event,
+    RateLimited,
+    SessionConflict,
+)
 from ..const import (
     CONF_DOWNLOAD_SNAPSHOTS,
     CONF_MAX_EVENT_AGE,
@@ -32,7 +41,7 @@ from ..const import (
 )
 from ..coordinator import DeviceCoordinator, SessionGuard
 from ..devices import device_for_serial
-from . import SIGNAL_EVENT, SIGNAL_LATEST, DeliveredEvent
+from . import SIGNAL_EVENT, SIGNAL_NEWEST, DeliveredEvent
 from .snapshots import SnapshotStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,15 +51,29 @@ RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
 STORED_IDS = 200  # delivered ids kept across restarts
 FIRST_START_PAGE = 20
+FIRST_START_PAGES = 5  # at most, while history is within LOOKBACK of its newest event
+LOOK_BELOW = 50  # seen ids a deep walk passes, looking for messages listed late
+# at most (a push owed while hundreds were delivered: the walk stays a few pages, a few
+# round trips on a far cloud, while fresh pushes wait for it)
+LOOK_BELOW_MAX = 300
 SHORT_PAGE = 10  # the first page of a walk after a push or two
-WIDE_PAGE = 50  # a burst's pages (the most the device list is seen to take, protocol.md 3.1)
+# a burst's pages (the page size the device list takes, docs/protocol/cloud-api.md#devices)
+WIDE_PAGE = 50
+PAGES_AT_ONCE = 6  # wide pages asked together by one walk
+GATHER_MAX = 0.02  # seconds a fetch waits for more pushes before it starts, at most
+FAR_LIST_SECONDS = 0.016  # a page of the list takes this long or more: the cloud is far
 NEWEST_WAIT = 0.1  # seconds a device's newest event may wait to be shown in a long stream
+# a push whose fetch did not find its message (push before list,
+# docs/protocol/accepted.md#push-before-list): look again this many seconds later, twice at most
+RELOOK_DELAYS = (2.0, 5.0)
+RATE_LIMIT_WAIT = 5.0  # after a rate limit that named no time (the gate names one)
+RATE_LIMIT_MARGIN = 0.05  # seconds after the named time: the gate has let go by then
 
 
 class CursorStore(Store[dict[str, Any]]):
     """The message cursor of one entry in Home Assistant's storage. Version 1 kept numeric
     ids (`last_id`, `recent`); version 2 keeps opaque ids (`seen`) and the newest `ctime`
-    delivered (`floor`), as protocol.md 3.3 asks."""
+    delivered (`floor`), as docs/protocol/cloud-api.md#messages asks."""
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         super().__init__(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.events")
@@ -95,10 +118,11 @@ class EventDelivery:
         self._store = CursorStore(hass, entry.entry_id)
         # the cursor: ids delivered lately (opaque strings) and the newest ctime delivered
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._floor: int | None = None
-        self._latest_ctime: dict[str, int] = {}
-        self.latest: dict[str, DeliveredEvent] = {}
+        self._delivered_up_to: int | None = None
+        self._newest_ctime: dict[str, int] = {}
+        self.newest_event: dict[str, DeliveredEvent] = {}
         self._fetch_task: asyncio.Task[None] | None = None
+        self._look_task: asyncio.Task[None] | None = None  # a look again (deep walk)
         self._dirty = False
         self._missed = False
         self._stopping = False
@@ -106,12 +130,22 @@ class EventDelivery:
         self._bursting = False
         self._until_started: CALLBACK_TYPE | None = None
         self._result_listeners: list[Callable[[bool], None]] = []
-        self._newest: dict[str, None] = {}  # devices whose newest event is not shown yet
-        self._newest_since = 0.0
+        self._unshown: dict[str, None] = {}  # devices whose newest event is not shown yet
+        self._unshown_since = 0.0
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._owed = 0  # pushes heard that no delivered event answered yet
+        self._owed_mark = 0  # `delivered` when the oldest of them came
+        self._relooks = 0  # looks again made for them
+        self._later: CALLBACK_TYPE | None = None  # a look again, or the end of a rate limit
+        self._later_deep = False  # whether `_later` is a look again
+        self._deep = False  # the next walk looks below the newest delivered id (LOOK_BELOW)
         self.fetches = 0
+        self.rate_limited = 0
         self.delivered = 0
+        self.late = 0  # delivered older than the max-age option (fired, entities untouched)
+        self.duplicates = 0  # found again after delivery (a walk over a growing list)
         self.last_fetch_ok = True
+        self.last_fetch_error: str | None = None
 
     @property
     def max_age(self) -> int:
@@ -129,18 +163,51 @@ class EventDelivery:
             for msg_id in stored["seen"][-RECENT_IDS:]:
                 self._seen[str(msg_id)] = None
             floor = stored.get("floor")
-            self._floor = int(floor) if isinstance(floor, int) else 0
+            self._delivered_up_to = int(floor) if isinstance(floor, int) else 0
             latest = stored.get("latest_ctime")
             if isinstance(latest, dict):
-                self._latest_ctime = {str(k): int(v) for k, v in latest.items()}
+                self._newest_ctime = {str(k): int(v) for k, v in latest.items()}
+            try:
+                self._show_history((await self.client.messages(page_size=WIDE_PAGE)).events)
+            except AuthExpired:
+                raise
+            except BotslabError as err:  # only what shows the last event waits for a fetch
+                _LOGGER.debug("the newest events were not read at start: %s", type(err).__name__)
         else:
-            # first start: history is not replayed as events; everything after this point is
-            page = await self.client.messages(page_size=FIRST_START_PAGE)
-            for event in reversed(page.events):
+            # first start: history is not replayed as events; everything after this point is.
+            # History is the newest page, and whatever is within the look below (LOOKBACK)
+            # of its newest event, so that no message of the past counts as listed late
+            history: list[Event] = []
+            for number in range(1, FIRST_START_PAGES + 1):
+                page = await self.client.messages(page=number, page_size=FIRST_START_PAGE)
+                history.extend(page.events)
+                newest = max((e.ctime for e in history), default=0)
+                if len(page.events) < FIRST_START_PAGE or any(
+                    e.ctime < newest - LOOKBACK for e in page.events
+                ):
+                    break
+            for event in reversed(history):
                 self._seen[event.id] = None
-            self._floor = max((e.ctime for e in page.events), default=0)
+            self._delivered_up_to = max((e.ctime for e in history), default=0)
             await self._save()
+            self._show_history(history)
+        self._deep = True  # the first walk looks below the newest delivered id
         self._unsubs.append(self.devices.async_add_listener(self._on_devices))
+
+    def _show_history(self, history: Iterable[Event]) -> None:
+        """Each device's newest listed event for what shows it (the last-event sensors and
+        snapshot), at a start: nothing is fired, no automation hears it, it counts as late.
+        What the first fetch then delivers is newer and takes its place."""
+        for event in history:
+            known = self.newest_event.get(event.serial)
+            if not event.serial or (known is not None and known.event.ctime >= event.ctime):
+                continue
+            self.newest_event[event.serial] = self._delivered(event, late=True)
+            if not self._unshown:
+                self._unshown_since = time.monotonic()
+            self._unshown[event.serial] = None  # shown when the first fetch ends
+            if self.download_snapshots and event.image is not None:
+                self.snapshots.offer(event)
 
     async def async_stop(self) -> None:
         self._stopping = True
@@ -150,11 +217,13 @@ class EventDelivery:
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
-        task, self._fetch_task = self._fetch_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._cancel_later()
+        for task in (self._fetch_task, self._look_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._fetch_task = self._look_task = None
         await self._store.async_save(self._data())
 
     @callback
@@ -175,8 +244,65 @@ class EventDelivery:
     # --- fetching ---------------------------------------------------------------------------------
     @callback
     def note_push(self) -> None:
-        """A push came: the next page is sized for it."""
+        """A push came: the next page is sized for it, and its message is owed until a fetch
+        delivers it (or two more looks did not find it)."""
         self._pushes += 1
+        if self._owed == 0:
+            self._owed_mark = self.delivered  # what came after this push lies above its message
+        self._owed += 1
+        self._relooks = 0
+
+    def _fetch_later(self, delay: float, *, deep: bool = False) -> None:
+        """One fetch `delay` seconds from now (after a rate limit; a look again is `deep`:
+        it walks below the newest delivered id)."""
+        self._cancel_later()
+        self._later_deep = deep
+
+        @callback
+        def fetch(_now: Any) -> None:
+            self._later = None
+            if deep:
+                self._look_again()
+            else:
+                self.request_fetch()
+
+        self._later = async_call_later(self.hass, delay, fetch)
+
+    def _cancel_later(self) -> None:
+        if self._later is not None:
+            self._later()
+            self._later = None
+
+    def _look_below(self) -> int:
+        """How many seen ids a deep walk passes: every event delivered since the push whose
+        message is owed (they lie above it in the list), and LOOK_BELOW more."""
+        since = self.delivered - self._owed_mark if self._owed > 0 else 0
+        return min(LOOK_BELOW_MAX, LOOK_BELOW + max(0, since))
+
+    def _settle_pushes(self, delivered: int) -> None:
+        """After a fetch: pushes it did not answer are looked for again by a deep walk,
+        RELOOK_DELAYS after the fetch that first owed them (twice at most after the last
+        push). The cloud may push before its list shows the message
+        (docs/protocol/accepted.md#push-before-list), which then lands below messages
+        delivered since. Fetches in between (more pushes) stay plain: a look again already
+        waiting is not moved, so a steady stream of pushes cannot put it off for good."""
+        # Events found beyond the pushes heard stand for no later push: a push cannot be
+        # matched to its message (its body is opaque), and an event found without a push
+        # (a poll's, or one whose push is still on its way) must not excuse the push of a
+        # message listed late. A trailing push costs a look again that finds nothing.
+        self._owed = max(0, self._owed - delivered)
+        if self._owed == 0:
+            self._relooks = 0
+            if self._later is not None and self._later_deep:
+                self._cancel_later()  # nothing is owed any more: no look again
+        elif self._later is not None:
+            return  # a look again (or the end of a rate limit) is on its way
+        elif self._relooks < len(RELOOK_DELAYS):
+            self._fetch_later(RELOOK_DELAYS[self._relooks], deep=True)
+            self._relooks += 1
+        else:
+            _LOGGER.debug("%d pushes were not followed by a new message", self._owed)
+            self._owed = self._relooks = 0
 
     @callback
     def request_fetch(self) -> None:
@@ -196,103 +322,163 @@ class EventDelivery:
             self.hass, self._fetch_loop(), "botslab event fetch"
         )
 
+    def _far(self) -> bool:
+        """Whether a page of the message list takes long enough (a far cloud) that round
+        trips, not the work on either side, decide how fast events come."""
+        return self.client.list_seconds >= FAR_LIST_SECONDS
+
+    def _pages_at_once(self) -> int:
+        """How many wide pages a walk asks for together: enough for twice the pushes owed
+        (more may be on their way), at most PAGES_AT_ONCE. (A deep walk's pages below the
+        first seen id are the client's to count, once the list has shown it is longer than a
+        page: BELOW_AT_ONCE.)"""
+        wanted = 2 * self._owed + 1
+        return max(1, min(PAGES_AT_ONCE, -(-wanted // WIDE_PAGE)))
+
     async def _fetch_loop(self) -> None:
+        # on a far cloud, the pushes of a burst come over some milliseconds: a moment's wait
+        # (an eighth of a list round trip, at most GATHER_MAX) hears more of them, and the
+        # walk asks for all their pages at once
+        if self._far():
+            await asyncio.sleep(min(GATHER_MAX, self.client.list_seconds / 8))
         self.snapshots.pause()
         try:
             await self._fetch_until_clean()
         finally:
-            self._show_newest()
+            self._show_newest_events()
             self.snapshots.resume()
 
     async def _fetch_until_clean(self) -> None:
         while True:
             self._dirty = False
-            if self.guard.in_conflict:
-                self._missed = True
+            deep, self._deep = self._deep, False
+            if not await self._fetch_guarded(deep=deep) or not self._dirty:
                 return
-            try:
-                await self._fetch_once()
-            except AuthExpired:
-                self._missed = True
-                self.entry.async_start_reauth(self.hass)
-                return
-            except SessionConflict:
-                self._missed = True
-                self.guard.report()  # everything backs off together
-                self.devices.async_update_listeners()
-                return
-            except BotslabError as err:
-                self._missed = True
-                self._report(ok=False)
-                _LOGGER.debug("event fetch failed: %s", type(err).__name__)
-                return
-            except Exception:  # a bug must not stop event delivery: the next fetch retries
-                self._missed = True
-                _LOGGER.exception("BOTSLAB event fetch failed unexpectedly")
-                return
-            self._missed = False
-            self._report(ok=True)
-            if not self._dirty:
-                return
+
+    async def _fetch_guarded(self, *, deep: bool) -> bool:
+        """One walk and its delivery; whether it reached the cloud and may be followed."""
+        if self.guard.in_conflict:
+            self._missed = True
+            return False
+        try:
+            await self._fetch_once(deep=deep)
+        except AuthExpired:
+            self._missed = True
+            self.entry.async_start_reauth(self.hass)
+            return False
+        except SessionConflict:
+            self._missed = True
+            self.guard.report()  # everything backs off together
+            self.devices.async_update_listeners()
+            return False
+        except RateLimited as err:
+            self.last_fetch_error = "RateLimited"
+            # not offline: the cloud answers, it asks for a pause. The client's gate
+            # (shared with the coordinators, media and live view) refuses every call
+            # before the time it named; the next fetch is at that time
+            self._missed = True
+            self.rate_limited += 1
+            wait = err.retry_after if err.retry_after is not None else RATE_LIMIT_WAIT
+            self._fetch_later(wait + RATE_LIMIT_MARGIN)
+            _LOGGER.debug("event fetch rate limited for %.1f s", wait)
+            return False
+        except BotslabError as err:
+            self.last_fetch_error = type(err).__name__
+            self._missed = True
+            self._report(ok=False)
+            _LOGGER.debug("event fetch failed: %s", type(err).__name__)
+            return False
+        except Exception:  # a bug must not stop event delivery: the next fetch retries
+            self._missed = True
+            _LOGGER.exception("BOTSLAB event fetch failed unexpectedly")
+            return False
+        self._missed = False
+        self._report(ok=True)
+        return True
+
+    @callback
+    def _look_again(self) -> None:
+        """A deep walk for pushes still owed, beside the fetches pushes start: on a far
+        cloud it takes a few round trips, and a fresh push must not wait for it. Both
+        deliver through the one cursor (what one delivered, the other finds seen), each
+        walk's batch in order."""
+        if self._stopping or self.hass.state is not CoreState.running:
+            return
+        if self._look_task is not None and not self._look_task.done():
+            return
+        self._look_task = self.entry.async_create_background_task(
+            self.hass, self._look(), "botslab event look again"
+        )
+
+    async def _look(self) -> None:
+        try:
+            await self._fetch_guarded(deep=True)
+        finally:
+            self._show_newest_events()
 
     def _report(self, *, ok: bool) -> None:
         self.last_fetch_ok = ok
         for listener in list(self._result_listeners):
             listener(ok)
 
-    async def _fetch_once(self) -> None:
+    async def _fetch_once(self, *, deep: bool) -> None:
         self.fetches += 1
         # a short first page for one event; wide pages in a burst (pushes came faster than one
         # fetch, or the last walk outgrew its first page)
         burst = self._bursting or self._pushes > 1
-        page_size = WIDE_PAGE if burst else SHORT_PAGE
-        self._pushes = 0
+        page_size = WIDE_PAGE if burst or deep else SHORT_PAGE
+        if not deep:  # a look again leaves the pushes to the fetch they started
+            self._pushes = 0
+        # after a start, and when a push's message was not found: look below the newest
+        # delivered id too (a message the cloud pushed before it listed it sits there)
+        below = self._look_below() if deep else 0
         fresh = [
             e
             async for e in self.client.events_since(
                 self._seen,
-                self._floor,
+                self._delivered_up_to,
                 page_size=page_size,
                 wide_page_size=WIDE_PAGE,
                 max_events=MAX_CATCH_UP,
+                below=below,
+                # on a far cloud, a burst's pages together (near, one by one is cheaper)
+                pages_at_once=self._pages_at_once if self._far() else None,
             )
         ]
-        self._bursting = len(fresh) >= page_size
+        if not deep:
+            self._bursting = len(fresh) >= page_size
         if len(fresh) >= MAX_CATCH_UP:
             _LOGGER.warning(
                 "More than %d BOTSLAB events arrived at once; the oldest were skipped", MAX_CATCH_UP
             )
+        delivered_before = self.delivered
         await self._deliver_batch(fresh)
+        self._settle_pushes(self.delivered - delivered_before)
 
     async def _deliver_batch(self, fresh: list[Event]) -> None:
         delivered_before = self.delivered
         for event in fresh:
             if event.id not in self._seen:
                 self._deliver(event)
-        if self._newest and time.monotonic() - self._newest_since > NEWEST_WAIT:
+            else:
+                self.duplicates += 1
+        if self._unshown and time.monotonic() - self._unshown_since > NEWEST_WAIT:
             await asyncio.sleep(0)  # automations hear the events first
-            self._show_newest()
+            self._show_newest_events()
         if self.delivered > delivered_before:
             # the crash guarantee (README): the cursor is written right after each delivered
             # batch, so a kill in between delivers that batch again, and never loses it
             await self._save()
 
-    def _show_newest(self) -> None:
+    def _show_newest_events(self) -> None:
         """What shows a device's newest event (the last-event sensors) is written once per
         device when a fetch ends, or every NEWEST_WAIT in a long stream, after the events of
         the device fired: in a burst, not once per event."""
-        newest, self._newest = self._newest, {}
+        newest, self._unshown = self._unshown, {}
         for serial in newest:
-            async_dispatcher_send(self.hass, SIGNAL_LATEST.format(self.entry.entry_id, serial))
+            async_dispatcher_send(self.hass, SIGNAL_NEWEST.format(self.entry.entry_id, serial))
 
-    def _deliver(self, event: Event) -> None:
-        """Fire one event: the bus, the device's event entities and binary sensors. When it is
-        its device's newest, the device waits for `_show_newest`."""
-        self._floor = max(self._floor or 0, event.ctime)
-        self._seen[event.id] = None
-        while len(self._seen) > RECENT_IDS:
-            self._seen.popitem(last=False)
-        self.delivered += 1
+    def _delivered(self, event: Event, *, late: bool) -> DeliveredEvent:
         device = device_for_serial(self.hass, self.entry.entry_id, event.serial)
         status = (self.devices.data or {}).get(event.serial)
         title = (
@@ -300,14 +486,25 @@ class EventDelivery:
             if status
             else (device.name if device and device.name else event.serial)
         )
-        late = time.time() - event.ctime > self.max_age
-        delivered = DeliveredEvent(event, late, device.id if device else None, title)
-        if event.ctime >= self._latest_ctime.get(event.serial, 0):
-            self._latest_ctime[event.serial] = event.ctime
-            self.latest[event.serial] = delivered
-            if not self._newest:
-                self._newest_since = time.monotonic()
-            self._newest[event.serial] = None
+        return DeliveredEvent(event, late, device.id if device else None, title)
+
+    def _deliver(self, event: Event) -> None:
+        """Fire one event: the bus, the device's event entities and binary sensors. When it is
+        its device's newest, the device waits for `_show_newest_events`."""
+        self._delivered_up_to = max(self._delivered_up_to or 0, event.ctime)
+        self._seen[event.id] = None
+        while len(self._seen) > RECENT_IDS:
+            self._seen.popitem(last=False)
+        self.delivered += 1
+        delivered = self._delivered(event, late=time.time() - event.ctime > self.max_age)
+        late, title = delivered.late, delivered.device_title
+        self.late += late
+        if event.ctime >= self._newest_ctime.get(event.serial, 0):
+            self._newest_ctime[event.serial] = event.ctime
+            self.newest_event[event.serial] = delivered
+            if not self._unshown:
+                self._unshown_since = time.monotonic()
+            self._unshown[event.serial] = None
         self.hass.bus.async_fire(
             EVENT_BOTSLAB,
             {
@@ -328,14 +525,47 @@ class EventDelivery:
         if self.download_snapshots and event.image is not None:
             self.snapshots.offer(event)
 
+    def cursor(self) -> dict[str, Any]:
+        """The message cursor as diagnostics show it: the newest time delivered, how many
+        ids are remembered, and the newest id's form (its kind and length, not the id)."""
+        newest = next(reversed(self._seen), None)
+        return {
+            "newest_time": self._delivered_up_to,
+            "ids_remembered": len(self._seen),
+            "ids_remembered_max": RECENT_IDS,
+            "newest_id_form": None if newest is None else id_form(newest),
+            "devices_with_a_newest_time": len(self._newest_ctime),
+        }
+
     # --- storage ------------------------------------------------------------------------------
     def _data(self) -> dict[str, Any]:
         return {
-            "floor": self._floor,
+            "floor": self._delivered_up_to,
             "seen": list(self._seen)[-STORED_IDS:],
-            "latest_ctime": dict(self._latest_ctime),
+            "latest_ctime": dict(self._newest_ctime),
         }
 
     async def _save(self) -> None:
         """One small write (the last STORED_IDS ids, the floor, each device's newest time)."""
         await self._store.async_save(self._data())
+
+
+def id_form(msg_id: str) -> str:
+    """What a message id looks like, without the id: `digits`, `hex`, `alphanumeric` or
+    `text`, its length, and `derived` for the ids made from a message's content (it had
+    none)."""
+    if (
+        len(msg_id) == 25
+        and msg_id.startswith("h")
+        and all(c in "0123456789abcdef" for c in msg_id[1:])
+    ):
+        return "derived (no id sent)"
+    if msg_id.isascii() and msg_id.isdigit():
+        kind = "digits"
+    elif all(c in "0123456789abcdefABCDEF-" for c in msg_id):
+        kind = "hex"
+    elif msg_id.isascii() and msg_id.replace("-", "").replace("_", "").isalnum():
+        kind = "alphanumeric"
+    else:
+        kind = "text"
+    return f"{kind}, {len(msg_id)} characters"

@@ -15,7 +15,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from ..api import BotslabClient, BotslabError, Event, SnapshotExpired
+from ..api import BotslabClient, BotslabError, Event, RateLimited, SnapshotExpired
 from . import SIGNAL_IMAGE
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ class SnapshotStore:
         self._slots = asyncio.Semaphore(SNAPSHOT_DOWNLOADS)
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     # --- what entities and views read ------------------------------------------------------
     def get(self, serial: str) -> tuple[Event, bytes] | None:
@@ -73,11 +75,22 @@ class SnapshotStore:
         waiting = self._next.get(serial)
         if waiting is None or waiting.ctime <= event.ctime:
             self._next[serial] = event
-        if serial not in self._busy:
+        if serial not in self._busy and not self._stopped:
             self._busy.add(serial)
-            self.entry.async_create_background_task(
+            task = self.entry.async_create_background_task(
                 self.hass, self._run(serial), f"botslab snapshot {serial}"
             )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def async_stop(self) -> None:
+        """No more downloads: the ones running end before the client closes its session."""
+        self._stopped = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def _run(self, serial: str) -> None:
         try:
@@ -90,7 +103,13 @@ class SnapshotStore:
 
     async def _download(self, event: Event) -> None:
         try:
-            image = await self.client.download_snapshot(event)
+            try:
+                image = await self.client.download_snapshot(event)
+            except RateLimited as err:
+                # the media host asked for a pause: download once it is over (the link
+                # lives about an hour, the pause at most ten minutes)
+                await asyncio.sleep(err.retry_after or 0)
+                image = await self.client.download_snapshot(event)
         except SnapshotExpired:
             _LOGGER.debug("snapshot of message %s expired before download", event.id)
             return

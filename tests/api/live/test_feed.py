@@ -5,11 +5,12 @@ next connection opens anew, timestamps only go forward, idle teardown)."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 from botslab_emulator import Emulator
 from botslab_emulator.live.clip import live_clip
 from custom_components.botslab.api import BotslabClient
-from custom_components.botslab.api.live import LiveCache, LiveFeed, LiveSession
+from custom_components.botslab.api.live import LiveCache, LiveFeed, LiveSession, feed as feed_module
 
 from ...live_feed_io import read_feed, video_packets
 
@@ -52,8 +53,8 @@ async def test_idle_teardown_and_close(client: BotslabClient, emu: Emulator) -> 
     try:
         url = await feed.open()
         assert feed.streaming and changes == [True]
-        async with asyncio.timeout(5):
-            while feed.streaming:
+        async with asyncio.timeout(5):  # the change is told once the session has stopped
+            while feed.streaming or len(changes) < 2:
                 await asyncio.sleep(0.05)
         assert changes == [True, False]
         await read_feed(url, 20_000)  # a viewer opens it again
@@ -61,3 +62,87 @@ async def test_idle_teardown_and_close(client: BotslabClient, emu: Emulator) -> 
     finally:
         await feed.close()
     assert not feed.streaming and feed.viewers == 0
+
+
+def _wakes(emu: Emulator) -> int:
+    """The live starts the emulator saw: wake-up calls and the first setup step."""
+    return sum(
+        n
+        for path, n in emu.counters.requests.items()
+        if path.endswith(("/invoke_service", "/get_keys", "/sdk"))
+    )
+
+
+async def test_only_the_stream_component_reads_the_feed(
+    client: BotslabClient, emu: Emulator
+) -> None:
+    """The feed's URL carries a secret. A bare socket, a wrong secret, another method or
+    a request that never ends get no video and start nothing: no session, no wake-up, no
+    setup call, while the feed is idle (as after the stream component left)."""
+    door = next(d for d in await client.devices() if d.serial == DOOR)
+    feed = LiveFeed(lambda: LiveSession(client, door), idle_s=0.2, head_timeout=0.5)
+    try:
+        url = await feed.open()
+        assert url.startswith("http://127.0.0.1:") and url.endswith(".ts")
+        async with asyncio.timeout(5):
+            while feed.streaming:
+                await asyncio.sleep(0.05)
+        wakes, xmsgs = _wakes(emu), emu.live.stats.xmsgs
+        port = urlsplit(url).port
+        other = f"http://127.0.0.1:{port}/"
+        attempts = {
+            "bare socket": await read_feed(url, request=b"", timeout=5),
+            "no path": await read_feed(other, timeout=5),
+            "wrong secret": await read_feed(other + "x" * 32 + ".ts", timeout=5),
+            "secret as a prefix": await read_feed(url + "x", timeout=5),
+            "another method": await read_feed(
+                url, request=f"POST {urlsplit(url).path} HTTP/1.1\r\n\r\n".encode(), timeout=5
+            ),
+            "a head that never ends": await read_feed(
+                url, request=f"GET {urlsplit(url).path} HTTP/1.1\r\n".encode(), timeout=5
+            ),
+            "not HTTP": await read_feed(url, request=b"\x47" * 188, timeout=5),
+        }
+        for name, answer in attempts.items():
+            assert b"\x47" not in answer[answer.find(b"\r\n\r\n") + 4 :], name
+            assert answer in (b"", feed_module.ANSWER_NOT_FOUND), (name, answer[:80])
+        assert feed.sessions == 1 and not feed.streaming, "nothing started"
+        assert (_wakes(emu), emu.live.stats.xmsgs) == (wakes, xmsgs), "nothing woken"
+        assert feed.refused == len(attempts)
+        # the stream component's request still opens it
+        assert len(await read_feed(url, 20_000)) >= 20_000
+        assert feed.sessions == 2
+    finally:
+        await feed.close()
+
+
+async def test_viewers_are_capped(client: BotslabClient, emu: Emulator) -> None:
+    door = next(d for d in await client.devices() if d.serial == DOOR)
+    feed = LiveFeed(lambda: LiveSession(client, door), idle_s=30)
+    viewers: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        url = await feed.open()
+        parts = urlsplit(url)
+        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+        for _ in range(feed_module.MAX_VIEWERS + 1):
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            viewers.append((reader, writer))
+            writer.write(request)
+            async with asyncio.timeout(10):
+                status = await reader.readline()
+            if len(viewers) <= feed_module.MAX_VIEWERS:
+                assert status.startswith(b"HTTP/1.1 200"), status
+            else:
+                assert status.startswith(b"HTTP/1.1 503"), status
+                assert await reader.read() == b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+        assert feed.viewers == feed_module.MAX_VIEWERS and feed.sessions == 1
+        # a place that frees up is given again
+        viewers[0][1].close()
+        async with asyncio.timeout(5):
+            while feed.viewers == feed_module.MAX_VIEWERS:
+                await asyncio.sleep(0.05)
+        assert (await read_feed(url, 10_000))[:1] == b"\x47"
+    finally:
+        for _reader, writer in viewers:
+            writer.close()
+        await feed.close()

@@ -1,4 +1,5 @@
-"""Relay app-frames (liveview.md 6) against the vectors of section 11, on both sides."""
+"""Relay app-frames (docs/protocol/live-video.md#app-frames) against the vectors of section 11, on
+both sides."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Live media frames (liveview.md 8): the keystream vector, the device header, and frames
-encrypted by the virtual device decrypting to the source access units."""
+"""Live media frames (docs/protocol/live-video.md#media-frames): the keystream vector, the device
+header, and frames encrypted by the virtual device decrypting to the source access units."""
 
 from __future__ import annotations
 

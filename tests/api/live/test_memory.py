@@ -98,12 +98,12 @@ async def test_the_keyframe_group_is_bounded_in_bytes(client: BotslabClient) -> 
             # one keyframe, then 3 MiB P-frames: the group passes its byte bound
             au = b"\x00\x00\x00\x01" + (b"\x65" if ts == 0 else b"\x41") + bytes(3 * MIB)
             feed._publish(LiveFrame(ts * 66, au, ts == 0))
-            kept = sum(map(len, feed._gop))
+            kept = sum(feed_module._size(entry[2], entry[3]) for entry in feed._history)
             assert kept <= feed_module.MAX_GOP_BYTES and kept == feed._gop_bytes
-    assert not feed._gop, "a group past its bound is dropped, not kept without its keyframe"
+    assert not feed._history, "a group past its bound is dropped, not kept without its keyframe"
     assert peak() < feed_module.MAX_GOP_BYTES / MIB + 12
     feed._publish(LiveFrame(10_000, b"\x00\x00\x00\x01\x65" + bytes(100), True))
-    assert len(feed._gop) == 1, "the next keyframe starts a new group"
+    assert len(feed._history) == 1, "the next keyframe starts a new group"
 
 
 def _datagram_payload(size: int, cls: int, body_part: bytes) -> bytes:

@@ -1,5 +1,6 @@
-"""QTP (liveview.md 7.2): checksums and headers against the captured vectors, the client's
-reassembly (order, duplicates, gaps, wrap-around) and the emulator's chunking, each apart."""
+"""QTP (docs/protocol/live-video.md#qtp): checksums and headers against the captured vectors, the
+client's reassembly (order, duplicates, gaps, wrap-around) and the emulator's chunking, each
+apart."""
 
 from __future__ import annotations
 

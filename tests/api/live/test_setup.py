@@ -1,4 +1,5 @@
-"""Live view's HTTP steps (liveview.md H2-H7) from the client to the emulator."""
+"""Live view's HTTP steps (docs/protocol/live-video.md#setup-calls) from the client to the
+emulator."""
 
 from __future__ import annotations
 
@@ -46,8 +47,11 @@ async def test_setup_chain(
     video = await setup.schedule(http, endpoints, kind="bf", stream_id=first.stream_id, **common)
     assert emu.live.ukeys[video.ukey]["video"] is True
     # the TCP relay: a login with the video ukey, START, and what the relay sends arrives
+    address = setup.host_port(video.servers[0])
+    assert address is not None
     tcp, _early = await relay.open_tcp_relay(
-        video.servers[0],
+        endpoints.guard,
+        *address,
         stream_id=video.stream_id,
         ukey=video.ukey,
         cluster=video.cluster_id,
@@ -70,7 +74,8 @@ async def test_setup_chain(
         await tcp.writer.wait_closed()
     with pytest.raises(relay.RelayRefused):
         await relay.open_tcp_relay(
-            video.servers[0],
+            endpoints.guard,
+            *address,
             stream_id=video.stream_id,
             ukey="forged",
             cluster=video.cluster_id,

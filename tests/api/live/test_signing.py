@@ -1,8 +1,10 @@
-"""Live view groundwork: the signalling primitives against liveview.md section 11's vectors,
-on the client's side and the emulator's (two implementations)."""
+"""Live view groundwork: the signalling primitives against docs/protocol/live-video.md#vectors's
+vectors, on the client's side and the emulator's (two implementations)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 
@@ -13,6 +15,7 @@ from botslab_emulator.live import signing as server
 from custom_components.botslab.api import ProtocolError
 from custom_components.botslab.api.crypto import api_sign
 from custom_components.botslab.api.live import signing as client
+from custom_components.botslab.api.live.signalling import lra_flag
 
 CORE = {
     "channel": "db0b5612e0e7",
@@ -99,3 +102,39 @@ def test_envelope_roundtrip_both_ways(inner: dict[str, str], key: bytes) -> None
 def test_open_data_raises_only_protocol_errors(text: str, key: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         client.open_data(text, key)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QUJD",  # canonical, no padding needed
+        "QUI=",  # padded
+        "QUI",  # unpadded
+        "QUJ",  # unpadded, non-canonical (the unused bits of the last character set)
+        "QUI==",  # padding to spare
+        "QU\nI=",  # a line break
+        "QUI-",  # URL-safe alphabet (here a different last byte)
+    ],
+)
+def test_loose_base64(text: str) -> None:
+    """Padding and canonical form are not checked (docs/protocol/accepted.md#live-view)."""
+    got = client.b64decode_loose(text)
+    assert got[:2] == b"AB"
+    with pytest.raises(binascii.Error):
+        client.b64decode_loose("*" + text)
+
+
+@pytest.mark.parametrize("form", ["padded", "unpadded", "loose"])
+def test_signalling_in_every_base64_form(form: str) -> None:
+    """The device's forms (the emulator's `live_base64` knob) all open; "loose" is
+    unpadded and non-canonical, which a strict decoder refuses."""
+    inner = {"type": "req_relay_res", "lra": server.b64(b'{"flag":1}', form)}
+    for size in range(40, 44):  # every remainder mod 3 of the inner text
+        text = json.dumps({**inner, "pad": "x" * size})
+        data = server.double_b64_encrypt(text, b"K" * 32, form)
+        assert client.open_data(data, b"K" * 32)["pad"] == "x" * size
+        if form != "padded" and len(client.b64decode_loose(data)) % 3:
+            with pytest.raises(binascii.Error):
+                base64.b64decode(data, validate=True)
+    assert lra_flag(inner["lra"]) == 1
+    assert server.b64(b"A", "loose") == "Qf" and base64.b64encode(b"A") == b"QQ=="

@@ -1,4 +1,5 @@
-"""Tunnel datagrams and XMSG (liveview.md 5) against section 11, on both sides."""
+"""Tunnel datagrams and XMSG (docs/protocol/live-video.md#tunnel) against section 11, on both
+sides."""
 
 from __future__ import annotations
 
@@ -95,3 +96,16 @@ def test_device_xmsg_with_braces_high_in_its_id() -> None:
     """An id with 0x7B in a high byte (hypothesis found one that an id + 1 loop took ages on)."""
     data = server.device_xmsg(7, bytes(40), bytes(40), 0x7B7B_0000_0000_007B, '{"type":"x"}')
     assert 0x7B not in data[0x18:0x94] and client.read_xmsg(data)["type"] == "x"
+
+
+@pytest.mark.parametrize("skew", [-5, 1, 16, 0x1000])
+def test_the_length_field_is_not_checked(skew: int) -> None:
+    """docs/protocol/accepted.md#live-view: a datagram whose length field does not match its
+    size (the emulator's `live_tunnel_length_skew`) is read by its own size."""
+    body = b"\x00" * 20
+    data = server.header(0x02, 0x01, 0x9595FEE3, len(body), skew) + body
+    assert int.from_bytes(data[0x10:0x12], "big") != len(data) - 0x10
+    got = client.unwrap(data)
+    assert (got.path, got.type, got.conv, got.payload) == (0x02, 0x01, 0x9595FEE3, body)
+    reply = server.device_xmsg(7, bytes(40), bytes(40), 1, '{"type":"x"}', skew=skew)
+    assert client.unwrap(reply).type == 0x30 and client.read_xmsg(reply)["type"] == "x"

@@ -1,5 +1,5 @@
-"""Live video over Qihoo's transport (liveview.md): `session.LiveSession` (setup, tunnel
-signalling, the TCP and QTP relay legs, decryption) and `feed.LiveFeed` (a loopback MPEG-TS
+"""Live video over Qihoo's transport (docs/protocol/live-video.md): `session.LiveSession` (setup,
+tunnel signalling, the TCP and QTP relay legs, decryption) and `feed.LiveFeed` (a loopback MPEG-TS
 server for Home Assistant's stream component). No Home Assistant imports here."""
 
 from .feed import LiveFeed

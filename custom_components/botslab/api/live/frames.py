@@ -1,5 +1,5 @@
-"""The relay's "20141104" app-frames (liveview.md 6): LOGIN, START, and a parser of what the
-relay sends (login result, video access units, audio, config)."""
+"""The relay's "20141104" app-frames (docs/protocol/live-video.md#app-frames): LOGIN, START, and a
+parser of what the relay sends (login result, video access units, audio, config)."""
 
 from __future__ import annotations
 

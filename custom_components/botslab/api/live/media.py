@@ -1,6 +1,6 @@
-"""Live media frames (liveview.md 8): the device frame body, per-frame keys, slice decryption
-(the clips' slice decryption: unescape, decrypt from the first RBSP byte at raw offset >=
-0x100, re-escape), keyframes."""
+"""Live media frames (docs/protocol/live-video.md#media-frames): the device frame body, per-frame
+keys, slice decryption (the clips' slice decryption: unescape, decrypt from the first RBSP byte at
+raw offset >= 0x100, re-escape), keyframes."""
 
 from __future__ import annotations
 

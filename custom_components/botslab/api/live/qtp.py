@@ -1,6 +1,13 @@
-"""QTP, the relay's reliable-UDP leg (liveview.md 7.2), on the client: the 48-byte handshake,
-data headers with their checksum, LOGIN/START, flow ACKs and the in-order reassembly of
-`[u32 L][app-frame]` messages (gap skip and resync on the next keyframe)."""
+"""QTP, the relay's reliable-UDP leg (docs/protocol/live-video.md#qtp), on the client: the 48-byte
+handshake, data headers with their checksum, LOGIN/START, flow ACKs and the in-order reassembly of
+`[u32 L][app-frame]` messages (gap skip and resync on the next keyframe).
+
+Loss: the relay does not retransmit (docs/protocol/live-video.md#qtp,
+docs/protocol/live-video.md#open-questions: the working client assumes none, and the emulator sends
+none), so a lost datagram loses its frame and the frames that depend on it. The reassembler waits
+GAP_WAIT_S for a late datagram (UDP may reorder), or until 48 segments wait, then drops the broken
+message and resumes at the next keyframe: the picture freezes until then (at most a keyframe
+interval) and never shows a damaged frame."""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ import asyncio
 from collections.abc import Callable
 import random
 import struct
+import time
 
 from ..exceptions import BotslabConnectionError, ProtocolError
+from ..netguard import NetGuard, parse_ip
 from .frames import HEADER, MAGIC, MAX_BODY, AppFrame, FrameReader, start_frame
 
 FLAGS_MEDIA = 0x1D00
@@ -19,6 +28,9 @@ FLAGS_CONTROL = 0x0C00
 CMD_SYN, CMD_ACK = 1, 3
 MY_TS = 0x11223344
 GAP_SKIP = 48
+# how long a hole in the sequence may wait for its datagram once later ones are there: longer
+# than any reordering on a path, far shorter than the 48 segments (about a second of video)
+GAP_WAIT_S = 0.25
 MAX_PENDING = 8192
 # one message is one app-frame: a length past the largest frame is a damaged (or hostile)
 # message, never buffered; reading resumes at the next keyframe head
@@ -52,7 +64,9 @@ def control_packet(
         ">5H", out, 0, conv, 0, cmd, FLAGS_CONTROL, checksum(conv, 0, cmd, FLAGS_CONTROL)
     )
     host, port = relay
-    address = bytes(int(part) for part in host.split("."))
+    ip = parse_ip(host)
+    # the relay's IPv4 address (docs/protocol/live-video.md#qtp); zeros for another form
+    address = ip.packed if ip is not None and ip.version == 4 else bytes(4)
     out[0x0A:0x1A] = struct.pack("<H", 2) + struct.pack(">H", port) + address + bytes(8)
     struct.pack_into(">H", out, 0x1A, ident)
     struct.pack_into(">II", out, 0x1E, MY_TS, ts_echo)
@@ -83,7 +97,9 @@ class Reassembler:
         self._last_ext: int | None = None
         self._need = 0  # bytes still missing of the current message, 0 at a boundary
         self._message = bytearray()
-        self._resync = False  # after an absurd length: wait for a keyframe head
+        self._resync = False  # after an absurd length or a gap: wait for a keyframe head
+        self._gap_since = 0.0  # monotonic time since when the cursor's datagram is missing
+        self.clock: Callable[[], float] = time.monotonic
 
     def _extend(self, sn: int) -> int:
         if self._last_ext is None:
@@ -115,9 +131,16 @@ class Reassembler:
         out: list[AppFrame] = []
         while True:
             out.extend(self._drain())
-            if len(self.pending) <= GAP_SKIP:
+            if not self.pending:
+                self._gap_since = 0.0
+                return out
+            now = self.clock()
+            if not self._gap_since:
+                self._gap_since = now  # a hole: later datagrams are here, the next is not
+            if len(self.pending) <= GAP_SKIP and now - self._gap_since < GAP_WAIT_S:
                 return out
             self._skip_gap()
+            self._gap_since = now if self.pending else 0.0
 
     def _reset(self) -> None:
         self._need = 0
@@ -132,6 +155,7 @@ class Reassembler:
         if not heads:
             self.pending.clear()
             self.cursor = None
+            self._resync = True  # whatever comes next may be the middle of a message
             return
         for sn in [s for s in self.pending if s < heads[0]]:
             del self.pending[sn]
@@ -199,7 +223,8 @@ class QtpLeg(asyncio.DatagramProtocol):
         self.datagrams += 1
         handshaking = self._handshake is not None and not self._handshake.done()
         if handshaking and not self.connected and len(data) >= 0x26:
-            # the SYN-ACK is taken by its length, whatever its flags (liveview.md 10.1)
+            # the SYN-ACK is taken by its length, whatever its flags
+            # (docs/protocol/accepted.md#live-view)
             assert self._handshake is not None
             self._handshake.set_result(data)
             return
@@ -234,11 +259,24 @@ class QtpLeg(asyncio.DatagramProtocol):
         self._send(head + bytes(4))
 
     # --- steps ----------------------------------------------------------------------------
-    async def dial(self, host: str, port: int, *, tries: int = 3, wait: float = 1.0) -> None:
-        """SYN (up to `tries`, `wait` s each), SYN-ACK, ACK."""
+    async def dial(
+        self,
+        host: str,
+        port: int,
+        *,
+        tries: int = 3,
+        wait: float = 1.0,
+        guard: NetGuard | None = None,
+    ) -> None:
+        """SYN (up to `tries`, `wait` s each), SYN-ACK, ACK. `host` is an address the guard
+        allowed; with `guard`, the connected socket's peer is checked too."""
         loop = asyncio.get_running_loop()
         if self.transport is None:
-            await loop.create_datagram_endpoint(lambda: self, remote_addr=(host, port))
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: self, remote_addr=(host, port)
+            )
+            if guard is not None:
+                guard.check_peer(transport.get_extra_info("peername"), host)
         own_id = random.randrange(1, 0xFFFF)
         for _ in range(tries):
             self._handshake = loop.create_future()

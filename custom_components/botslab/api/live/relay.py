@@ -1,4 +1,4 @@
-"""The TCP leg to the media relay (liveview.md 7.1): LOGIN, its result, START.
+"""The TCP leg to the media relay (docs/protocol/live-video.md#tcp-relay): LOGIN, its result, START.
 
 The framing on TCP is not known, so, as the public client does, the LOGIN goes out raw first
 and, with no answer within 3 s, wrapped in a QTP data header (conv 0, sn 1, una 0, flags
@@ -14,10 +14,11 @@ from collections.abc import Iterator
 import struct
 
 from ..exceptions import BotslabConnectionError, ProtocolError
+from ..netguard import NetGuard
 from .frames import MAGIC, AppFrame, FrameReader, login_frame, start_frame
 from .qtp import message
-from .setup import host_port
 
+CONNECT_S = 5.0
 LOGIN_WAIT_S = 3.0
 WRAPPED_HEAD = 14  # QTP data header (10) + u32 length
 
@@ -72,20 +73,28 @@ class TcpRelay:
 
 
 async def open_tcp_relay(
-    server: str, *, stream_id: str, ukey: str, cluster: str, product_key: str
+    guard: NetGuard,
+    host: str,
+    port: int,
+    *,
+    stream_id: str,
+    ukey: str,
+    cluster: str,
+    product_key: str,
 ) -> tuple[TcpRelay, list[AppFrame]]:
-    """Connect, log in (raw, then QTP-wrapped), START. Returns the connection and any frames
-    that came with the login result."""
-    address = host_port(server)
-    if address is None:
-        raise ProtocolError("media relay address is not host:port")
+    """Connect (through the address guard: only an allowed address, its peer checked; a
+    refusal raises AddressRefused), log in (raw, then QTP-wrapped), START. Returns the
+    connection and any frames that came with the login result."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*address), 5)
+        reader, writer = await guard.open_connection(host, port, connect_timeout=CONNECT_S)
     except (OSError, TimeoutError) as err:
         raise BotslabConnectionError("media relay unreachable") from err
     login = login_frame(stream_id, ukey, cluster, product_key)
     try:
         relay, pending = await _login(reader, writer, login)
+    except OSError as err:  # reset while logging in
+        writer.close()
+        raise BotslabConnectionError("media relay connection lost during login") from err
     except (ProtocolError, BotslabConnectionError):
         writer.close()
         raise
@@ -115,7 +124,7 @@ async def _login(
                 while not any(f.login_ok is not None or f.cls in (0x02, 0x03) for f in pending):
                     data = await reader.read(65536)
                     if not data:
-                        raise RelayRefused("relay closed during login")
+                        raise BotslabConnectionError("relay closed during login")
                     if relay is None:
                         buf += data
                         relay = _framing(reader, writer, buf)

@@ -1,10 +1,12 @@
-"""Live view's HTTP steps on the client (liveview.md H3-H7): cloud control, relay sign and the
-three scheduler calls. The tunnel, relays and the session object come next."""
+"""Live view's HTTP steps on the client (docs/protocol/live-video.md#setup-calls): cloud control,
+relay sign and the three scheduler calls. The tunnel, relays and the session object come next."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 import time
 from typing import Any
@@ -14,8 +16,8 @@ from Crypto.Cipher import AES
 
 from .. import safejson
 from ..endpoints import Endpoints
-from ..exceptions import ApiError, ProtocolError
-from ..http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, translated_errors
+from ..exceptions import ApiError, BotslabError, ProtocolError
+from ..http import DEFAULT_TIMEOUT, check_status, parse_json, read_limited, request
 from ..models import LiveLicense, as_list, code_of
 from .signing import schedule_sign, strip_substream, urlsign
 
@@ -45,6 +47,16 @@ class Schedule:
     stream_id: str = ""
 
 
+@asynccontextmanager
+async def _recorded(endpoints: Endpoints, name: str) -> AsyncIterator[None]:
+    """A step that failed before its answer parsed is recorded (diagnostics)."""
+    try:
+        yield
+    except BotslabError as err:
+        endpoints.answers.failed(name, err)
+        raise
+
+
 def host_port(server: str) -> tuple[str, int] | None:
     """A relay's "host:port" (a bare host means port 80), or None when it is not one."""
     host, colon, port_text = server.strip().rpartition(":")
@@ -60,14 +72,20 @@ async def cloud_control(session: aiohttp.ClientSession, endpoints: Endpoints) ->
     """H3: the tunnel servers, from AES-128-ECB `ccdata`."""
     url = endpoints.regions[endpoints.region].iotext_url + "/sdk"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": DALVIK_UA}
-    async with (
-        translated_errors("cloud control"),
-        session.post(
-            url, data=CLOUD_CONTROL_BODY, headers=headers, timeout=DEFAULT_TIMEOUT
-        ) as resp,
-    ):
-        check_status(resp, "cloud control")
-        answer = parse_json(await read_limited(resp, "cloud control"), "cloud control")
+    async with _recorded(endpoints, "live cloud control"):
+        async with request(
+            session,
+            "POST",
+            url,
+            "cloud control",
+            gate=endpoints.gate,
+            data=CLOUD_CONTROL_BODY,
+            headers=headers,
+            timeout=DEFAULT_TIMEOUT,
+        ) as resp:
+            check_status(resp, "cloud control")
+            answer = parse_json(await read_limited(resp, "cloud control"), "cloud control")
+        endpoints.answers.answered("live cloud control", resp.status, answer)
     if answer.get("errno") not in (0, "0"):
         code = code_of(answer.get("errno"))
         raise ApiError(-1 if code is None else code, str(answer.get("errmsg") or "")[:200])
@@ -109,14 +127,21 @@ async def relay_sign(
     }
     form = {"product_id": license_.product_id, "sn": sn, "reg_time": reg_time}
     params = {"urlsign": urlsign(license_.product_id, sn, reg_time)}
-    async with (
-        translated_errors("relay sign"),
-        session.post(
-            url, params=params, data=form, headers=headers, timeout=DEFAULT_TIMEOUT
-        ) as resp,
-    ):
-        check_status(resp, "relay sign")
-        answer = parse_json(await read_limited(resp, "relay sign"), "relay sign")
+    async with _recorded(endpoints, "live relay sign"):
+        async with request(
+            session,
+            "POST",
+            url,
+            "relay sign",
+            gate=endpoints.gate,
+            params=params,
+            data=form,
+            headers=headers,
+            timeout=DEFAULT_TIMEOUT,
+        ) as resp:
+            check_status(resp, "relay sign")
+            answer = parse_json(await read_limited(resp, "relay sign"), "relay sign")
+        endpoints.answers.answered("live relay sign", resp.status, answer)
     data = answer.get("data")
     if not isinstance(data, dict) or not data.get("sign"):
         code = code_of(answer.get("errno"))
@@ -164,16 +189,23 @@ async def schedule(
         "_usign": usign,
         "_sign": schedule_sign(core),
     }
-    # built by hand, unescaped, in this order (liveview.md H5-H7)
+    # built by hand, unescaped, in this order (docs/protocol/live-video.md#h5-h7-scheduler)
     query = "&".join(f"{k}={v}" for k, v in (*core.items(), *extra.items()))
     url = f"{endpoints.regions[endpoints.region].schedule_url}/substream?{query}"
-    async with (
-        translated_errors("scheduler"),
-        session.get(url, headers={"User-Agent": NETSDK_UA}, timeout=DEFAULT_TIMEOUT) as resp,
-    ):
-        check_status(resp, "scheduler")
-        body = await read_limited(resp, "scheduler")
-        answer: dict[str, Any] = strip_substream(body.decode("utf-8", "replace"))
+    async with _recorded(endpoints, "live scheduler"):
+        async with request(
+            session,
+            "GET",
+            url,
+            "scheduler",
+            gate=endpoints.gate,
+            headers={"User-Agent": NETSDK_UA},
+            timeout=DEFAULT_TIMEOUT,
+        ) as resp:
+            check_status(resp, "scheduler")
+            body = await read_limited(resp, "scheduler")
+            answer: dict[str, Any] = strip_substream(body.decode("utf-8", "replace"))
+        endpoints.answers.answered("live scheduler", resp.status, answer)
     if answer.get("errcode") not in (0, "0"):
         code = code_of(answer.get("errcode"))
         raise ApiError(-1 if code is None else code, str(answer.get("errmsg") or "refused")[:200])

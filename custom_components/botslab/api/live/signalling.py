@@ -1,7 +1,8 @@
-"""The signalling side of a live view (liveview.md 5, 9): the UDP tunnel to the device through
-the tunnel servers, its open/connect/register/probe handshake, the encrypted req_relay and
-heartbeat messages, and the main loop's timers. It knows nothing of relays or media: the
-session hands it what it needs through `SignallingHooks`.
+"""The signalling side of a live view (docs/protocol/live-video.md#tunnel,
+docs/protocol/live-video.md#timers): the UDP tunnel to the device through the tunnel servers, its
+open/connect/register/probe handshake, the encrypted req_relay and heartbeat messages, and the main
+loop's timers. It knows nothing of relays or media: the session hands it what it needs through
+`SignallingHooks`.
 
     signalling = Signalling(serial, keys, servers, ids, timers)
     await signalling.open()
@@ -25,7 +26,15 @@ from ..exceptions import ProtocolError
 from ..models import CameraKeys, code_of
 from . import tunnel
 from .pipeline import LiveError
-from .signing import BASE_CAPACITY_KEY, envelope, open_data, reply_key, signalling_index
+from .signing import (
+    BASE_CAPACITY_KEY,
+    b64decode_loose,
+    envelope,
+    open_data,
+    reply_key,
+    signalling_index,
+)
+from .timeline import LiveTimeline
 
 _LOGGER = logging.getLogger(__name__)
 PLAY_TYPE_AUX = base64.b64encode(
@@ -35,12 +44,18 @@ PLAY_TYPE_AUX = base64.b64encode(
 
 @dataclass(slots=True)
 class LiveTimers:
-    """liveview.md 9's timers (seconds); tests shorten the error timeouts."""
+    """docs/protocol/live-video.md#timers's timers (seconds); tests shorten the error timeouts."""
 
     keepalive: float = 3.0
     register: float = 2.0
     base_capacity: float = 1.0
     req_relay: float = 0.6
+    # after a flag-0 reply, ask again this soon: the device says "audio only" while its
+    # stream starts (docs/protocol/accepted.md#live-view), and each 0.6 s wait would add to the open
+    req_relay_again: float = 0.1
+    # between the tunnel's opening messages (open, connect, register, probe): the working
+    # client paces them 0.15-0.2 s apart; nothing in the protocol asks for it
+    open_gap: float = 0.05
     heartbeat: float = 2.0
     rewake: float = 20.0
     reregister: float = 30.0
@@ -50,7 +65,8 @@ class LiveTimers:
     setup_gap: float = 0.8
     asleep_after: float = 45.0  # no answer to req_relay (two wake calls): the device sleeps
     # replies with flag 0 for this long (and at least 3 of them) before "audio only": the
-    # first replies often carry flag 0 before video is authorised (liveview.md 10.1)
+    # first replies often carry flag 0 before video is authorised
+    # (docs/protocol/accepted.md#live-view)
     audio_only_after: float = 15.0
     first_frame: float = 30.0  # publishing but no video
     stall: float = 10.0  # no media for this long once flowing
@@ -91,6 +107,7 @@ class Signalling:
         timers: LiveTimers | None = None,
         *,
         conv: int = 0,
+        timeline: LiveTimeline | None = None,
     ) -> None:
         self.serial = serial
         self.servers = servers
@@ -101,13 +118,14 @@ class Signalling:
         self._conv = conv
         self._transport: asyncio.DatagramTransport | None = None
         self._closed = False
-        self._failure: LiveError | None = None
         self.connect_replies = 0
         self.base_capacity_done = False
         self.publishing = False
         self.flag = -1  # req_relay_res: 1 video, 0 audio only, -1 none yet
         self.flag_zero = 0
         self._flag_zero_since = 0.0
+        self._timeline = timeline  # the replies and their flags, for diagnostics
+        self._ask_again = False  # a flag-0 reply came: ask again soon
 
     @property
     def transport(self) -> asyncio.DatagramTransport | None:
@@ -153,21 +171,22 @@ class Signalling:
         )
         self._transport = transport
         mid, pid, sn = self.ids.machine_id, self._keys.license.product_id, self.serial
+        gap = self.timers.open_gap
         self._send(lambda c: tunnel.wrap(0x03, 0x01, c, tunnel.open_payload(mid, pid, sn)))
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(gap)
         self._send(
             lambda c: tunnel.wrap(0x02, 0x04, c, tunnel.connect_payload(mid, pid, sn)),
             new_conv=True,
         )
-        for _ in range(40):
+        for _ in range(200):  # up to 2 s for its echo
             if self.connect_replies:
                 break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.15)
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(gap)
         self._send(lambda c: tunnel.wrap(0x04, 0x01, c, tunnel.register_payload(mid, pid, sn)))
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(gap)
         self._send(lambda c: tunnel.wrap(0x02, 0x03, c, tunnel.probe_payload(mid)))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(gap)
 
     def datagram_received(self, data: bytes) -> None:
         try:
@@ -193,19 +212,22 @@ class Signalling:
             self.base_capacity_done = True
         elif kind == "req_relay_res":
             self.flag = lra_flag(inner.get("lra"))
+            if self._timeline is not None:
+                self._timeline.reply(self.flag)
             if self.flag == 1:
                 self.publishing = True
             elif self.flag == 0:
+                # "audio only" is decided in run(): video that arrives beats any number of
+                # these (docs/protocol/accepted.md#live-view: arriving media is proof that the
+                # device publishes)
                 self.flag_zero += 1
+                self._ask_again = True
                 if not self._flag_zero_since:
                     self._flag_zero_since = time.monotonic()
-                waited = time.monotonic() - self._flag_zero_since
-                if self.flag_zero >= 3 and waited >= self.timers.audio_only_after:
-                    self._failure = LiveError(
-                        "audio_only", "the camera only sends audio to this account"
-                    )
         elif kind == "res_pub_stream_result":
             self.publishing = True
+            if self._timeline is not None:
+                self._timeline.once("published")
 
     def _ack(self, conv: int, data: bytes) -> None:
         transport = self._transport
@@ -216,7 +238,8 @@ class Signalling:
         for server in self.servers:
             transport.sendto(ack, server)
 
-    # --- messages (liveview.md 5.4) ---------------------------------------------------------
+    # --- messages (docs/protocol/live-video.md#signalling-messages)
+    # ---------------------------------------------------------
     def send_signal(self, inner: dict[str, Any], *, fixed: bool) -> None:
         keys = self._keys
         tm = int(time.time() * 1000)
@@ -259,7 +282,8 @@ class Signalling:
             "requester_ctx": fields["requester_ctx"],
         }
 
-    # --- the main loop (liveview.md 9) ------------------------------------------------------
+    # --- the main loop (docs/protocol/live-video.md#timers)
+    # ------------------------------------------------------
     async def run(self, hooks: SignallingHooks) -> None:
         """The timers, until cancelled or closed; raises LiveError when the device sleeps,
         gives audio only, sends nothing or stalls."""
@@ -270,9 +294,13 @@ class Signalling:
         mid, pid = self.ids.machine_id, self._keys.license.product_id
         last_wake = start
         while not self._closed:
-            if self._failure is not None:
-                raise self._failure
             now = loop.time()
+            frames, last_media = hooks.media()
+            if last_media and not self.publishing:
+                # media is proof that the device publishes: heartbeats start now, whether or
+                # not a signalling reply was read (docs/protocol/live-video.md#signalling-messages,
+                # docs/protocol/live-video.md#timers)
+                self.publishing = True
 
             def every(name: str, period: float, now: float = now) -> bool:
                 if now >= due.get(name, 0.0):
@@ -299,13 +327,17 @@ class Signalling:
                     },
                     fixed=True,
                 )
+            if self._ask_again:
+                self._ask_again = False
+                due["req_relay"] = min(due.get("req_relay", 0.0), now + t.req_relay_again)
             if self.flag != 1 and every("req_relay", t.req_relay):
                 self.send_signal(self.req_relay(), fixed=False)
             if self.publishing and every("heartbeat", t.heartbeat):
                 self.send_signal(self.heartbeat(), fixed=False)
             if every("reregister", t.reregister) and now > start:
                 hooks.reregister()
-            frames, last_media = hooks.media()
+            if self._audio_only(last_media):
+                raise LiveError("audio_only", "the camera only sends audio to this account")
             if not self.publishing and not last_media:
                 if now - last_wake >= t.rewake:
                     last_wake = now
@@ -319,11 +351,20 @@ class Signalling:
                 raise LiveError("stream_lost", "the live stream stalled")
             await asyncio.sleep(0.05)
 
+    def _audio_only(self, last_media: float) -> bool:
+        """Flag 0 for `audio_only_after` seconds (at least 3 replies) and still flag 0, with
+        no video frame at all: the first replies often carry flag 0 before video is
+        authorised (docs/protocol/accepted.md#live-view), and video that arrives beats any number of
+        them."""
+        if self.flag != 0 or self.flag_zero < 3 or last_media:
+            return False
+        return time.monotonic() - self._flag_zero_since >= self.timers.audio_only_after
+
 
 def lra_flag(lra: Any) -> int:
     """`flag` of req_relay_res's Base64 `lra` object (1 = video, 0 = audio only)."""
     try:
-        loaded = safejson.loads(base64.b64decode(str(lra), validate=True))
+        loaded = safejson.loads(b64decode_loose(str(lra)))
         flag = code_of(loaded.get("flag")) if isinstance(loaded, dict) else None
         return -1 if flag is None else flag
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):

@@ -1,4 +1,4 @@
-"""Pure signalling primitives of live view (liveview.md sections 2-4): RC4 "double base64"
+"""Pure signalling primitives of live view (docs/protocol/live-video.md): RC4 "double base64"
 envelopes, the relay and scheduler signatures, the scheduler's junk strip, identities."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import binascii
 from collections.abc import Iterable, Mapping
 import hashlib
 import json
+import re
 from typing import Any
 import uuid
 
@@ -17,7 +18,8 @@ from .. import safejson
 from ..exceptions import ProtocolError
 
 BASE_CAPACITY_KEY = b"a0e^63b2de5eea&a1451@e0c27c54a80"
-URLSIGN_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105 - published in liveview.md 14
+# published in docs/protocol/live-video.md#constants
+URLSIGN_SECRET = "116c46e0b026742bf177b200d31670c3"  # noqa: S105
 
 
 def rc4(key: bytes, data: bytes) -> bytes:
@@ -34,11 +36,28 @@ def seal_data(inner: Mapping[str, Any] | str, key: bytes) -> str:
     return base64.b64encode(rc4(key, first.encode("ascii"))).decode("ascii")
 
 
+_B64_SPACE = re.compile(rb"\s+")
+_B64_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def b64decode_loose(data: str | bytes) -> bytes:
+    """Base64 as the working client reads it (docs/protocol/accepted.md#live-view): padding is
+    not checked (missing or extra `=`), nor are the unused bits of the last character
+    (non-canonical), line breaks or the URL-safe alphabet; any other character is an error
+    (binascii.Error)."""
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
+    raw = _B64_SPACE.sub(b"", raw).translate(_B64_URLSAFE).rstrip(b"=")
+    if len(raw) % 4 == 1:
+        raw = raw[:-1]  # a lone trailing character carries no whole byte
+    return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+
+
 def open_data(data: str, key: bytes) -> dict[str, Any]:
-    """Inverse of :func:`seal_data`; ProtocolError when it does not open to a JSON object."""
+    """Inverse of :func:`seal_data`; ProtocolError when it does not open to a JSON object.
+    Both Base64 layers are read loosely (:func:`b64decode_loose`)."""
     try:
-        first = rc4(key, base64.b64decode(data, validate=True))
-        loaded = safejson.loads(base64.b64decode(first, validate=True))
+        first = rc4(key, b64decode_loose(data))
+        loaded = safejson.loads(b64decode_loose(first))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ProtocolError("signalling data does not open") from err
     if not isinstance(loaded, dict):

@@ -1,5 +1,5 @@
-"""The P2P tunnel's datagrams (liveview.md 5): header, fixed fields, the client's messages and
-XMSG carrying signalling JSON."""
+"""The P2P tunnel's datagrams (docs/protocol/live-video.md#tunnel): header, fixed fields, the
+client's messages and XMSG carrying signalling JSON."""
 
 from __future__ import annotations
 
@@ -40,11 +40,12 @@ def wrap(path: int, type_: int, conv: int, payload: bytes) -> bytes:
 
 
 def unwrap(data: bytes) -> Datagram:
+    """The header of a datagram from a tunnel server. Its length field is not checked: the
+    working client reads none (docs/protocol/accepted.md#live-view), the datagram's own size
+    is what counts."""
     if len(data) < HEADER or data[:8] != MAGIC:
         raise ProtocolError("not a tunnel datagram")
-    length, path, type_, conv = struct.unpack_from(">HBBI", data, 0x10)
-    if length != len(data) - 0x10:
-        raise ProtocolError("tunnel datagram length mismatch")
+    _length, path, type_, conv = struct.unpack_from(">HBBI", data, 0x10)
     return Datagram(path, type_, conv, data[HEADER:])
 
 

@@ -22,7 +22,6 @@ from .devices import (
     UpgradeState,
 )
 from .events import (
-    MAX_CTIME,
     CloudPlan,
     Event,
     EventTypeInfo,
@@ -65,7 +64,6 @@ from .vocab import (
 
 __all__ = [
     "INT_LIMIT",
-    "MAX_CTIME",
     "RAW_EVENT_TYPES",
     "CameraKeys",
     "CloudPlan",

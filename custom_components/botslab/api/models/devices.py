@@ -139,10 +139,6 @@ class Properties:
         return self._int("DoorbellVoltage")
 
     @property
-    def current_ma(self) -> int | None:
-        return self._int("DoorbellAdcCurrent")
-
-    @property
     def low_power_mode(self) -> bool | None:
         value = self._int("LowPowerMode")
         return None if value is None else bool(value)
@@ -239,7 +235,8 @@ class FirmwareInfo:
         )
 
 
-class UpgradeState(StrEnum):  # progress codes [sdk], OTA paths [modelled] (protocol.md 8)
+# progress codes [sdk], OTA paths [modelled] (docs/protocol/cloud-api.md#firmware)
+class UpgradeState(StrEnum):
     DONE = "done"  # 0
     WAITING = "waiting"  # 1, waiting for the device
     PULLED = "pulled"  # 2
@@ -269,7 +266,7 @@ class FirmwareProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class NetworkTest:  # [modelled] (protocol.md 8)
+class NetworkTest:  # [modelled] (docs/protocol/cloud-api.md#network-test)
     network_type: str
     isp: str
     ip: str = field(repr=False)
@@ -306,7 +303,8 @@ class NetworkTest:  # [modelled] (protocol.md 8)
 
 @dataclass(frozen=True, slots=True)
 class LiveLicense:
-    """The live view license (liveview.md H2): headers of the relay sign call."""
+    """The live view license (docs/protocol/live-video.md#h2-keys): headers of the relay sign
+    call."""
 
     product_id: str
     authorization: str = field(repr=False)
@@ -316,7 +314,8 @@ class LiveLicense:
 
 @dataclass(frozen=True, slots=True)
 class CameraKeys:
-    """A device's rotating media keys by index, and its license (liveview.md H2)."""
+    """A device's rotating media keys by index, and its license
+    (docs/protocol/live-video.md#h2-keys)."""
 
     license: LiveLicense
     secret_interval: int

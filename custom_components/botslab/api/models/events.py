@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import hashlib
+import time
 from typing import Any
 
 from .. import safejson
@@ -41,12 +43,14 @@ class VideoRef:
         return self.encrypt not in ("", "none")
 
 
-MAX_CTIME = 2**33  # Unix seconds: until the year 2242
+MS_CTIME = 10**11  # a ctime from here on counts milliseconds (10**11 s is the year 5138)
+FUTURE_SLACK = 600  # seconds a ctime may run ahead of this clock before it counts as "now"
 
 
 def message_id(value: Any) -> str:
-    """A message id as an opaque string: the cloud sends a string or a number (protocol.md
-    3.3), and nothing may assume it is numeric or increasing. '' when it is missing."""
+    """A message id as an opaque string: the cloud sends a string or a number
+    (docs/protocol/cloud-api.md#messages), and nothing may assume it is numeric or increasing. ''
+    when it is missing."""
     if value is None or isinstance(value, bool | Mapping | list):
         return ""
     if isinstance(value, float):
@@ -56,15 +60,77 @@ def message_id(value: Any) -> str:
 
 
 def item_id(raw: Any) -> str:
-    """The id of a message list item, under any of its field names ('' when it has none)."""
+    """The id of a message list item, under any of its field names; for an item without one
+    (the working client keeps those, docs/protocol/accepted.md#messages), an id derived from its
+    content that stays the same however often it is listed. '' for what is not an item at all."""
     if not isinstance(raw, Mapping):
         return ""
-    return next((i for k in ("id", "msg_id", "message_id") if (i := message_id(raw.get(k)))), "")
+    declared = next(
+        (i for k in ("id", "msg_id", "message_id") if (i := message_id(raw.get(k)))), ""
+    )
+    if declared or any(raw.get(k) not in (None, "") for k in ("id", "msg_id", "message_id")):
+        return declared  # an id that is there but unusable (an object, 200 characters) is not
+    try:
+        return content_id(raw, _tdata(raw))
+    except ProtocolError:
+        return ""
+
+
+def _tdata(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The item's `tdata` (an object or a JSON string), or the item itself when it has none:
+    the working client also reads a message whose fields stand at the top
+    (docs/protocol/accepted.md#messages)."""
+    tdata = item.get("tdata")
+    if tdata is None:
+        return item
+    if isinstance(tdata, str):
+        try:
+            tdata = safejson.loads(tdata)
+        except (ValueError, RecursionError) as err:
+            raise ProtocolError("tdata is not JSON") from err
+    return obj_field(tdata, "tdata")
+
+
+def _link_without_query(media: Any) -> str:
+    url = media.get("url") if isinstance(media, Mapping) else None
+    return str(url).split("?", 1)[0] if isinstance(url, str) else ""
+
+
+def content_id(item: Mapping[str, Any], tdata: Mapping[str, Any]) -> str:
+    """A stable id for a message without one: a digest of what does not change between two
+    listings of it (device, type, time as sent, title, the media links without their
+    signatures)."""
+    parts = [
+        tdata.get("device_name") or tdata.get("sn") or item.get("sn"),
+        tdata.get("product_key") or item.get("product_key"),
+        tdata.get("event_type") or item.get("event_type") or item.get("type"),
+        tdata.get("ctime", item.get("ctime")),
+        tdata.get("title"),
+        _link_without_query(tdata.get("image")),
+        _link_without_query(tdata.get("video")),
+    ]
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return "h" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:24]
+
+
+def event_time(raw: Any, now: float | None = None) -> int:
+    """A message's `ctime` as Unix seconds: milliseconds are converted, and a time far ahead of
+    this clock (one message dated 2242 would freeze a device's last event for good) counts as
+    now. A missing time is 0; NaN, infinities, negative or non-numeric times raise."""
+    ctime = 0 if raw in (None, "") else number(raw, default=-1)
+    if ctime < 0:
+        raise ProtocolError("message time out of range")
+    if ctime >= MS_CTIME:
+        ctime //= 1000
+    clock = time.time() if now is None else now
+    if ctime > clock + FUTURE_SLACK:
+        ctime = int(clock)
+    return ctime
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One message of the message list (protocol.md 3.3). `id` is opaque."""
+    """One message of the message list (docs/protocol/cloud-api.md#messages). `id` is opaque."""
 
     id: str
     serial: str
@@ -84,17 +150,12 @@ class Event:
     @classmethod
     def from_api(cls, raw: Any) -> Event:
         item = obj_field(raw, "message")
-        tdata = item.get("tdata")
-        if isinstance(tdata, str):
-            try:
-                tdata = safejson.loads(tdata)
-            except (ValueError, RecursionError) as err:
-                raise ProtocolError("tdata is not JSON") from err
-        tdata = obj_field(tdata, "tdata")
-        # the field variants the working public client takes (protocol.md 3.3)
+        tdata = _tdata(item)
+        # the field variants the working public client takes (docs/protocol/cloud-api.md#messages,
+        # docs/protocol/accepted.md#messages)
         msg_id = item_id(item)
         if not msg_id:
-            raise ProtocolError("message without id")
+            raise ProtocolError("message with an unusable id")
         event_type = str_field(
             tdata.get("event_type") or item.get("event_type") or item.get("type")
         )
@@ -121,10 +182,7 @@ class Event:
                 extend = safejson.loads(extend) if extend.strip() else {}
             except (ValueError, RecursionError):
                 extend = {"raw": extend}
-        raw_ctime = tdata.get("ctime", item.get("ctime"))
-        ctime = 0 if raw_ctime in (None, "") else number(raw_ctime, default=-1)
-        if not 0 <= ctime < MAX_CTIME:  # NaN, infinities, 10**15, "²": this message is skipped
-            raise ProtocolError("message time out of range")
+        ctime = event_time(tdata.get("ctime", item.get("ctime")))
         return cls(
             id=msg_id,
             serial=serial,
@@ -142,7 +200,8 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class MessagePage:
     """One page of the message list, newest first. `nextid`/`previd` are kept as the cloud
-    sent them (opaque: their meaning is not seen, protocol.md 3.3); nothing here uses them."""
+    sent them (opaque: their meaning is not seen, docs/protocol/cloud-api.md#messages); nothing here
+    uses them."""
 
     events: tuple[Event, ...]
     nextid: str = ""
@@ -167,7 +226,7 @@ class PlayUrl:
 
 
 @dataclass(frozen=True, slots=True)
-class CloudPlan:  # fields [sdk], path [modelled] (protocol.md 3.3)
+class CloudPlan:  # fields [sdk], path [modelled] (docs/protocol/cloud-api.md#cloud-plan)
     name: str
     start: int
     end: int

@@ -19,7 +19,7 @@ from .vocab import (
 
 
 @dataclass(frozen=True, slots=True)
-class Share:  # fields [sdk], paths [modelled] (protocol.md 6)
+class Share:  # fields [sdk], paths [modelled] (docs/protocol/cloud-api.md#sharing)
     id: int
     level: ShareLevel
     pending: bool
@@ -47,7 +47,7 @@ class Share:  # fields [sdk], paths [modelled] (protocol.md 6)
 
 
 @dataclass(frozen=True, slots=True)
-class Invitation:  # fields [sdk], paths [modelled] (protocol.md 6)
+class Invitation:  # fields [sdk], paths [modelled] (docs/protocol/cloud-api.md#sharing)
     id: int
     product_key: str
     serial: str
@@ -69,7 +69,7 @@ class Invitation:  # fields [sdk], paths [modelled] (protocol.md 6)
 
 
 @dataclass(frozen=True, slots=True)
-class Consent:  # [modelled] (protocol.md 8)
+class Consent:  # [modelled] (docs/protocol/cloud-api.md#privacy-and-consent)
     scope: str
     granted: bool
     product_key: str = ""
@@ -89,7 +89,7 @@ class Consent:  # [modelled] (protocol.md 8)
 
 
 @dataclass(frozen=True, slots=True)
-class DoNotDisturb:  # fields [sdk], path [modelled] (protocol.md 7)
+class DoNotDisturb:  # fields [sdk], path [modelled] (docs/protocol/cloud-api.md#notifications)
     enabled: bool
     start: str
     end: str
@@ -105,7 +105,8 @@ class DoNotDisturb:  # fields [sdk], path [modelled] (protocol.md 7)
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceNotifications:  # fields [sdk], path [modelled] (protocol.md 7)
+# fields [sdk], path [modelled] (docs/protocol/cloud-api.md#notifications)
+class DeviceNotifications:
     enabled: bool
     events: Mapping[str, bool]
 
@@ -125,7 +126,7 @@ class DeviceNotifications:  # fields [sdk], path [modelled] (protocol.md 7)
 
 
 @dataclass(frozen=True, slots=True)
-class ErasureRequest:  # [modelled] (protocol.md 8)
+class ErasureRequest:  # [modelled] (docs/protocol/cloud-api.md#privacy-and-consent)
     request_id: str
     due_date: str
 

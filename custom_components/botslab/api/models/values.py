@@ -51,11 +51,15 @@ def plain(value: Any) -> Any:
 
 
 def code_of(value: Any) -> int | None:
-    """A result code (`code`, `errno`, `ErrorNO`): an int or an ASCII digit string, else None."""
+    """A result code (`code`, `errno`, `ErrorNO`): an int, an integral float
+    (docs/protocol/accepted.md#messages: a float code is a code) or an ASCII digit string, else
+    None."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, float) and not value.is_integer():
+        return None  # 0.5 is no code; 0.0 is 0 (the working client compares `code != 0`)
     parsed = number(value, default=-(2**62))
-    return None if parsed == -(2**62) or isinstance(value, float) else parsed
+    return None if parsed == -(2**62) else parsed
 
 
 def as_list(value: Any) -> list[Any]:

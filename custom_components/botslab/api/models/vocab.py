@@ -55,7 +55,8 @@ def event_kind(event_type: str) -> EventKind:
 
 
 class ConsentScope(StrEnum):
-    """Privacy consents (protocol.md 8): three per device, four for the account."""
+    """Privacy consents (docs/protocol/cloud-api.md#privacy-and-consent): three per device, four for
+    the account."""
 
     EVENT_UPLOAD = "event_upload"
     CLOUD_RECORDING = "cloud_recording"
@@ -83,7 +84,7 @@ class DeviceKind(StrEnum):
 
 
 class ShareLevel(StrEnum):
-    """Share permission levels (protocol.md section 6)."""
+    """Share permission levels (docs/protocol/cloud-api.md#sharing)."""
 
     VIEW = "view"  # 1
     CONTROL = "control"  # 2

@@ -1,0 +1,168 @@
+"""What a user finds with two accounts side by side (issue 25): the owner's and a shared one
+see the Driveway camera; and what a fresh install shows before anything happens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+import pytest
+
+from botslab_emulator import Emulator
+from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
+from botslab_emulator.world import kind_of
+from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
+
+from .conftest import add_entry, find_device
+from .test_events import DOOR, until
+
+DRIVE = "BCC5A0B1C2D3"  # the neighbour's, shared to the demo account (level 2)
+
+
+@pytest.fixture
+async def both(ha: HomeAssistant) -> AsyncIterator[tuple[ConfigEntry, ConfigEntry]]:
+    """The demo account (the driveway shared to it) and the neighbour's (its owner)."""
+    demo = await add_entry(ha)
+    neighbour = await add_entry(ha, NEIGHBOUR_USER, "neighbour-demo")
+    yield demo, neighbour
+    for entry in (demo, neighbour):
+        assert await ha.config_entries.async_unload(entry.entry_id)
+    await ha.async_block_till_done()
+
+
+async def test_two_account_devices_have_two_names(
+    hass: HomeAssistant, both: tuple[ConfigEntry, ConfigEntry]
+) -> None:
+    """Each account's own device is named after its entry, so the entity ids differ by the
+    account's name, not by a `_2`."""
+    registry = dr.async_get(hass)
+    names = []
+    for entry in both:
+        account = [
+            d
+            for d in dr.async_entries_for_config_entry(registry, entry.entry_id)
+            if d.entry_type is dr.DeviceEntryType.SERVICE
+        ]
+        assert len(account) == 1
+        names.append(account[0].name)
+    assert names == ["BOTSLAB account Demo", "BOTSLAB account Neighbour"]
+    ids = [
+        e.entity_id
+        for e in er.async_get(hass).entities.values()
+        if e.platform == DOMAIN and e.unique_id.endswith("_event_connection")
+    ]
+    assert sorted(ids) == [
+        "sensor.botslab_account_demo_event_connection",
+        "sensor.botslab_account_neighbour_event_connection",
+    ]
+
+
+async def test_owner_only_actions_use_the_owner_s_account(
+    hass: HomeAssistant, both: tuple[ConfigEntry, ConfigEntry], emulator: Emulator
+) -> None:
+    """The driveway is one device of two entries: an owner-only action goes through the
+    owner's, whichever entry was set up first."""
+    device = find_device(hass, DRIVE)  # the shared account's, set up first
+    assert device is not None
+    shares = await hass.services.async_call(
+        DOMAIN, "list_shares", {"device_id": device.id}, blocking=True, return_response=True
+    )
+    assert [s["status"] for s in shares["shares"]] == ["sharing"]  # type: ignore[index]
+    await hass.services.async_call(
+        DOMAIN,
+        "set_consent",
+        {"scope": "ai_detection", "granted": False, "device_id": device.id},
+        blocking=True,
+    )
+    drive = emulator.world.devices[DRIVE]
+    assert not emulator.world.consents.device_granted(drive, "ai_detection")
+
+
+async def test_the_account_device_is_refused_by_name(
+    hass: HomeAssistant, both: tuple[ConfigEntry, ConfigEntry]
+) -> None:
+    demo, _ = both
+    qid = demo.runtime_data.client.credentials.qid
+    account = find_device(hass, f"account_{qid}")
+    assert account is not None
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "share_device",
+            {"device_id": account.id, "email": "someone@example.com", "level": "view"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "account_device"
+
+
+async def test_repairs_are_scoped_to_their_account(
+    hass: HomeAssistant, both: tuple[ConfigEntry, ConfigEntry], emulator: Emulator
+) -> None:
+    """The owner withdrew the driveway's event upload: the owner's repair stays however often
+    the shared account refreshes, and carries the owner's entry in its id."""
+    demo, neighbour = both
+    drive = emulator.world.devices[DRIVE]
+    emulator.world.consents.set(drive.owner_qid, "event_upload", 0, drive.product_key, DRIVE)
+    await neighbour.runtime_data.settings_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    issue_id = f"event_upload_withdrawn_{neighbour.entry_id}_{DRIVE}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    for _ in range(2):
+        await demo.runtime_data.settings_coordinator.async_refresh()
+        await demo.runtime_data.device_coordinator.async_refresh()
+        await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"event_upload_withdrawn_{DRIVE}") is None
+
+
+async def test_old_unscoped_repairs_are_migrated(
+    hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator
+) -> None:
+    """An issue named by serial alone (an earlier version) goes at setup; one that still holds
+    comes back scoped."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"cloud_plan_ending_{DOOR}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="cloud_plan_ending",
+        translation_placeholders={"device": "Front Door", "plan": "x", "days": "3"},
+    )
+    entry = await add_entry(ha, DEMO_USER)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"cloud_plan_ending_{DOOR}") is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_fresh_install_shows_the_newest_listed_event(
+    hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator
+) -> None:
+    """History is not fired, but what shows a device's newest event does show it at once."""
+    fired: list[object] = []
+    hass.bus.async_listen(EVENT_BOTSLAB, fired.append)
+    entry = await add_entry(ha, DEMO_USER)
+    qid = entry.runtime_data.client.credentials.qid
+    newest = max(
+        (m for m in emulator.world.messages.boxes[qid] if m.device_name == DOOR),
+        key=lambda m: m.ctime,
+    )
+    registry = er.async_get(hass)
+
+    def entity(platform: str, key: str) -> str:
+        found = registry.async_get_entity_id(platform, DOMAIN, f"{qid}_{DOOR}_{key}")
+        assert found
+        return found
+
+    kind = entity("sensor", "last_event_kind")
+    await until(hass, lambda: hass.states.get(kind).state not in (STATE_UNKNOWN, "unavailable"))
+    assert hass.states.get(kind).state == kind_of(newest.event_type)  # the newest listed
+    image = entity("image", "last_event_image")
+    await until(hass, lambda: hass.states.get(image).attributes.get("message_id") == newest.id)
+    assert hass.states.get(entity("event", "doorbell")).state == STATE_UNKNOWN, "nothing fired"
+    assert fired == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
