@@ -83,6 +83,14 @@ async def pushed(hass: HomeAssistant, entry: ConfigEntry) -> None:
     await until(hass, lambda: link(entry).connection == CONNECTION_PUSH)
 
 
+async def fetched(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Wait for the fetch in flight to end: the last-event sensors are written when it ends
+    (a background task), after the event entities and the bus have had each event."""
+    task = delivery(entry)._fetch_task
+    await until(hass, lambda: task is None or task.done())
+    await hass.async_block_till_done()
+
+
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_ring_reaches_the_doorbell_entity_and_the_bus(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
@@ -117,6 +125,7 @@ async def test_ring_reaches_the_doorbell_entity_and_the_bus(
         and data["device_id"]
     )
     assert hass.states.get(eid(hass, "binary_sensor", DOOR, "ring")).state == STATE_ON
+    await fetched(hass, entry)
     assert hass.states.get(eid(hass, "sensor", DOOR, "last_event_kind")).state == "ring"
     # the snapshot was downloaded at once and is served by the image entity
     image = eid(hass, "image", DOOR, "last_event_image")
@@ -205,10 +214,7 @@ async def test_last_event_sensors_are_written_once_per_fetch(
         (await emulator.trigger(GARDEN, kind, push=kind == "motion"))["msg_id"] for kind in kinds
     ]
     await until(hass, lambda: len(bus.events) == 5)
-    # the fetch shows each device's newest event when it ends (a background task)
-    task = delivery(entry)._fetch_task
-    await until(hass, lambda: task is None or task.done())
-    await hass.async_block_till_done()
+    await fetched(hass, entry)
     assert bus.ids() == ids
     assert len(writes[motion]) == 5, "each event fires the event entity"
     kind = eid(hass, "sensor", GARDEN, "last_event_kind")
@@ -319,7 +325,7 @@ async def test_restart_delivers_downtime_events_late_once(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await until(hass, lambda: len(bus.events) == 3)
     await asyncio.sleep(0.3)
-    await hass.async_block_till_done()
+    await fetched(hass, entry)
     assert bus.ids() == [first, *downtime], "each once"
     assert [e["late"] for e in bus.events] == [False, True, True]
     doorbell = hass.states.get(eid(hass, "event", DOOR, "doorbell"))

@@ -488,3 +488,46 @@ async def test_events_found_without_pushes_never_excuse_a_later_push(
         await tick(hass, 6)
     await until(hass, lambda: late in bus.ids(), 10)
     assert bus.ids().count(late) == 1
+
+
+@pytest.mark.parametrize("how", ["reload", "kill"])
+async def test_a_restart_before_a_late_listed_message_loses_nothing(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    hass_storage: dict[str, Any],
+    how: str,
+) -> None:
+    """A push whose message the list shows late, newer events delivered on top of it, then
+    the entry goes before the list shows it: reloaded (the stored cursor says a push is owed)
+    or killed (the cursor as the last batch wrote it: not stopped, nothing said of the push).
+    The Home Assistant after it looks again too (the soak lost such a message when a reload
+    or restart came inside a push-before-list window)."""
+    bus = Bus(hass)
+    await pushed(hass, entry)
+    await settled(hass, entry)
+    emulator.faults.push_before_list_ms = 10_000
+    late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    emulator.faults.push_before_list_ms = 0
+    newer = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(3)]
+    await until(hass, lambda: all(i in bus.ids() for i in newer), 10)
+    await settled(hass, entry)
+    assert late not in bus.ids()
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    if how == "reload":
+        assert await hass.config_entries.async_reload(entry.entry_id)
+    else:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        hass_storage[key]["data"].update(stopped=False, owed=0, owed_below=0)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await pushed(hass, entry)
+    await settled(hass, entry)  # the start's walk: not listed yet
+    assert late not in bus.ids()
+    emulator.world.clock_offset += 11  # listed now, under the three
+    for _ in range(3):
+        await settled(hass, entry)
+        await tick(hass, 6)
+    await until(hass, lambda: late in bus.ids(), 10)
+    assert bus.ids().count(late) == 1
+    assert all(bus.ids().count(i) == 1 for i in newer)

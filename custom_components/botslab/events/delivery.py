@@ -139,6 +139,10 @@ class EventDelivery:
         self._later: CALLBACK_TYPE | None = None  # a look again, or the end of a rate limit
         self._later_deep = False  # whether `_later` is a look again
         self._deep = False  # the next walk looks below the newest delivered id (LOOK_BELOW)
+        # after a start that may have cut pushes short (the Home Assistant before this one
+        # owed some, or did not stop cleanly): how many ids it delivered on top of the oldest
+        # of them, for the looks again after the start's walk; None: no looks again owed
+        self._owed_at_start: int | None = None
         self.fetches = 0
         self.rate_limited = 0
         self.delivered = 0
@@ -167,6 +171,9 @@ class EventDelivery:
             latest = stored.get("latest_ctime")
             if isinstance(latest, dict):
                 self._newest_ctime = {str(k): int(v) for k, v in latest.items()}
+            owed, owed_below = stored.get("owed"), stored.get("owed_below")
+            if (isinstance(owed, int) and owed > 0) or stored.get("stopped") is not True:
+                self._owed_at_start = max(0, owed_below) if isinstance(owed_below, int) else 0
             try:
                 self._show_history((await self.client.messages(page_size=WIDE_PAGE)).events)
             except AuthExpired:
@@ -352,16 +359,38 @@ class EventDelivery:
         while True:
             self._dirty = False
             deep, self._deep = self._deep, False
-            if not await self._fetch_guarded(deep=deep) or not self._dirty:
+            ok = await self._fetch_guarded(deep=deep)
+            if deep and not ok:
+                self._deep = True  # the start's walk is made again by the next fetch
+            elif deep:
+                self._look_after_start()
+            if not ok or not self._dirty:
                 return
 
-    async def _fetch_guarded(self, *, deep: bool) -> bool:
+    def _look_after_start(self) -> None:
+        """Pushes the Home Assistant before this one heard and had not found in the list yet
+        are owed still (a reload or restart inside a push-before-list window): look again
+        RELOOK_DELAYS after the start's walk, as it would have, below what it delivered on top
+        of them and what this one delivered since."""
+        owed_below, self._owed_at_start = self._owed_at_start, None
+        if owed_below is None:
+            return
+
+        @callback
+        def look(_now: Any) -> None:
+            below = min(LOOK_BELOW_MAX, LOOK_BELOW + owed_below + self.delivered)
+            self._look_again(below=max(self._look_below(), below))
+
+        for delay in RELOOK_DELAYS:
+            self._unsubs.append(async_call_later(self.hass, delay, look))
+
+    async def _fetch_guarded(self, *, deep: bool, below: int | None = None) -> bool:
         """One walk and its delivery; whether it reached the cloud and may be followed."""
         if self.guard.in_conflict:
             self._missed = True
             return False
         try:
-            await self._fetch_once(deep=deep)
+            await self._fetch_once(deep=deep, below=below)
         except AuthExpired:
             self._missed = True
             self.entry.async_start_reauth(self.hass)
@@ -397,7 +426,7 @@ class EventDelivery:
         return True
 
     @callback
-    def _look_again(self) -> None:
+    def _look_again(self, below: int | None = None) -> None:
         """A deep walk for pushes still owed, beside the fetches pushes start: on a far
         cloud it takes a few round trips, and a fresh push must not wait for it. Both
         deliver through the one cursor (what one delivered, the other finds seen), each
@@ -407,12 +436,12 @@ class EventDelivery:
         if self._look_task is not None and not self._look_task.done():
             return
         self._look_task = self.entry.async_create_background_task(
-            self.hass, self._look(), "botslab event look again"
+            self.hass, self._look(below), "botslab event look again"
         )
 
-    async def _look(self) -> None:
+    async def _look(self, below: int | None) -> None:
         try:
-            await self._fetch_guarded(deep=True)
+            await self._fetch_guarded(deep=True, below=below)
         finally:
             self._show_newest_events()
 
@@ -421,7 +450,7 @@ class EventDelivery:
         for listener in list(self._result_listeners):
             listener(ok)
 
-    async def _fetch_once(self, *, deep: bool) -> None:
+    async def _fetch_once(self, *, deep: bool, below: int | None = None) -> None:
         self.fetches += 1
         # a short first page for one event; wide pages in a burst (pushes came faster than one
         # fetch, or the last walk outgrew its first page)
@@ -431,7 +460,8 @@ class EventDelivery:
             self._pushes = 0
         # after a start, and when a push's message was not found: look below the newest
         # delivered id too (a message the cloud pushed before it listed it sits there)
-        below = self._look_below() if deep else 0
+        if below is None:
+            below = self._look_below() if deep else 0
         fresh = [
             e
             async for e in self.client.events_since(
@@ -543,6 +573,11 @@ class EventDelivery:
             "floor": self._delivered_up_to,
             "seen": list(self._seen)[-STORED_IDS:],
             "latest_ctime": dict(self._newest_ctime),
+            # what the next start must look again for: pushes owed (how many ids lie above
+            # the oldest of them), and whether this Home Assistant stopped (a kill does not)
+            "owed": self._owed,
+            "owed_below": self.delivered - self._owed_mark if self._owed > 0 else 0,
+            "stopped": self._stopping,
         }
 
     async def _save(self) -> None:
