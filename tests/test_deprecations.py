@@ -90,7 +90,7 @@ async def test_everything_without_a_deprecation_report(  # noqa: PLR0917 (fixtur
         seen.append(dict(event.data))
 
     unsub = hass.bus.async_listen(EVENT_BOTSLAB, on_event)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     ring = await emulator.trigger(DOOR, "ring")
     person = await emulator.trigger(GARDEN, "person")
     await until(hass, lambda: len(seen) == 2)

@@ -69,7 +69,7 @@ async def full_session(
     await hass.async_block_till_done()
     delivery = entry.runtime_data.events
     assert delivery is not None
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     # a message the client cannot read (a negative time): skipped, its shape kept
     bad = await emulator.trigger(GARDEN, "motion", push=False)
     emulator.world.messages.by_id[bad["msg_id"]].ctime = -5
@@ -400,7 +400,7 @@ async def test_a_replayed_difference_is_named_in_the_diagnostics(
     with a key more, a key less and another type, loaded into the emulator. Home Assistant
     keeps delivering (the ring comes as `other`: its type is no text any more), and the
     diagnostics name all three, the differences first."""
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     delivery = entry.runtime_data.events
     assert delivery is not None
     await emulator.trigger(DOOR, "ring")

@@ -79,8 +79,15 @@ def delivery(entry: ConfigEntry):  # type: ignore[no-untyped-def]
     return events
 
 
-async def pushed(hass: HomeAssistant, entry: ConfigEntry) -> None:
+async def pushed(hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator) -> None:
+    """Push is up on both ends: the client has sent its alias (it calls itself connected
+    then, as the working client does) and the emulator has bound it, so that what a test
+    triggers next is pushed (a push sent before the bind reaches nobody; the catch-up fetch
+    of the connection may have run before the trigger)."""
     await until(hass, lambda: link(entry).connection == CONNECTION_PUSH)
+    acc = emulator.world.accounts.find(DEMO_USER)
+    assert acc is not None
+    await until(hass, lambda: bool(emulator.push.by_alias.get(acc.push_alias)))
 
 
 async def fetched(hass: HomeAssistant, entry: ConfigEntry) -> None:
@@ -96,7 +103,7 @@ async def test_ring_reaches_the_doorbell_entity_and_the_bus(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     state = hass.states.get(doorbell)
     assert state.state == STATE_UNKNOWN and state.attributes["event_types"] == ["ring"]
@@ -142,7 +149,7 @@ async def test_ring_reaches_the_doorbell_entity_and_the_bus(
 async def test_kinds_reach_the_motion_entity(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     motion = eid(hass, "event", GARDEN, "motion")
     for kind in ("person", "pet", "vehicle", "dsl.event.post.Whatever"):
         result = await emulator.trigger(GARDEN, kind)
@@ -165,7 +172,7 @@ async def test_burst_is_coalesced_exactly_once_in_order(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     motion = eid(hass, "event", GARDEN, "motion")
     states: list[str] = []
 
@@ -198,7 +205,7 @@ async def test_last_event_sensors_are_written_once_per_fetch(
     """Five events of one device in one fetch: every one reaches the bus and the event
     entity, and the last-event sensors are written once, with the newest."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     sensors = {eid(hass, "sensor", GARDEN, key) for key in ("last_event_kind", "last_event_time")}
     motion = eid(hass, "event", GARDEN, "motion")
     writes: dict[str, list[str]] = {entity: [] for entity in (*sensors, motion)}
@@ -231,7 +238,7 @@ async def test_events_in_one_millisecond_are_states_of_their_own(
     a time, and the integration does not reach into EventEntity's private state to change
     that)."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     motion = eid(hass, "event", GARDEN, "motion")
     fired: list[tuple[str, object]] = []
 
@@ -256,13 +263,13 @@ async def test_push_outage_delivers_once_on_reconnect(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     emulator.push.faults.refuse = True
     emulator.push.drop_all()
     await until(hass, lambda: link(entry).connection == CONNECTION_POLLING)
     during = [(await emulator.trigger(DOOR, "motion"))["msg_id"] for _ in range(3)]
     emulator.push.faults.refuse = False
-    await pushed(hass, entry)  # the client's backoff reconnects
+    await pushed(hass, entry, emulator)  # the client's backoff reconnects
     await until(hass, lambda: len(bus.events) >= 3, timeout=30)
     after = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     await until(hass, lambda: after in bus.ids())
@@ -274,7 +281,7 @@ async def test_refused_push_falls_back_to_polling(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     emulator.push.faults.refuse = True
     emulator.push.drop_all()
     await until(hass, lambda: link(entry).connection == CONNECTION_POLLING)
@@ -301,7 +308,7 @@ async def test_sid_expiry_during_a_fetch(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     for session in emulator.world.accounts.sessions.values():
         session.expired = True
     result = await emulator.trigger(DOOR, "ring")
@@ -312,7 +319,7 @@ async def test_restart_delivers_downtime_events_late_once(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     first = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     await until(hass, lambda: bus.ids() == [first])
     await hass.config_entries.async_unload(entry.entry_id)
@@ -341,7 +348,7 @@ async def test_stale_pushed_event_does_not_fire(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     result = await emulator.trigger(DOOR, "ring", ctime=int(time.time()) - 3600)
     await until(hass, lambda: bus.ids() == [result["msg_id"]])
     assert bus.events[0]["late"] is True
@@ -356,10 +363,10 @@ async def test_malformed_push_frames(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, kind: str
 ) -> None:
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     emulator.push.malformed(kind)
     await asyncio.sleep(0.1)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     result = await emulator.trigger(GARDEN, "motion")
     await until(hass, lambda: result["msg_id"] in bus.ids(), timeout=30)
     assert bus.ids() == [result["msg_id"]]
@@ -388,7 +395,7 @@ async def test_withdrawn_event_upload(
     assert emulator.world.consents.device_granted(dev, "event_upload")
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(eid(hass, "event", GARDEN, "motion")).state != STATE_UNAVAILABLE
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     result_id = (await emulator.trigger(GARDEN, "person"))["msg_id"]
     await until(hass, lambda: result_id in bus.ids())
 
@@ -422,7 +429,7 @@ async def test_one_ring_reads_as_two_logbook_lines(
     linked to their entity."""
     from homeassistant.components.logbook.helpers import is_sensor_continuous
 
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     changed: list[str] = []
 
     @callback
@@ -470,7 +477,7 @@ async def test_every_message_form_is_delivered_exactly_once(
     for name, value in forms.items():
         setattr(emulator.faults, name, value)
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     made = [await emulator.trigger(GARDEN, kind) for kind in ("person", "pet", "motion")]
     await until(hass, lambda: len(bus.events) == 3)
     emulator.push.faults.refuse = True
@@ -494,7 +501,7 @@ async def test_a_stored_cursor_of_numeric_ids_is_migrated(
     opaque ids and a ctime floor: nothing delivered before comes again, nothing is lost."""
     emulator.faults.message_ids = "number"  # the cloud's ids, numbers, as before
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     before = [(await emulator.trigger(DOOR, kind))["msg_id"] for kind in ("ring", "person")]
     await until(hass, lambda: len(bus.events) == 2)
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -526,7 +533,7 @@ async def test_the_cursor_is_written_with_each_delivered_batch(
     before that write (here: the storage as it was before the batch) delivers the batch again
     after the restart, once; nothing is lost."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     key = f"{DOMAIN}.{entry.entry_id}.events"
     delivery = entry.runtime_data.events
     assert delivery is not None
@@ -560,7 +567,7 @@ async def test_events_stop_when_home_assistant_stops(
     from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     key = f"{DOMAIN}.{entry.entry_id}.events"
     first = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     await until(hass, lambda: bus.ids() == [first])
@@ -597,7 +604,7 @@ async def test_events_wait_until_home_assistant_has_started(
     hass.set_state(CoreState.not_running)
     entry = await add_entry(hass)
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     await asyncio.sleep(0.3)
     await hass.async_block_till_done()
@@ -625,7 +632,7 @@ async def test_a_silent_push_connection_falls_back_to_polling(
     hass.config_entries.async_update_entry(entry, options={**entry.options, "poll_interval": 30})
     await hass.async_block_till_done()
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     emulator.push.faults.silent = True
     seen: list[str] = []
     events = link(entry)

@@ -97,7 +97,7 @@ async def test_a_ring_during_a_snooze_still_rings(
     """The README suggests snoozing a doorbell for 8 hours: its rings must still reach Home
     Assistant, by polling every few seconds, and the sensor says so."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     # as the frontend's duration selector sends it
     await call(
@@ -120,7 +120,7 @@ async def test_a_ring_during_a_snooze_still_rings(
 async def test_a_ring_during_do_not_disturb_still_rings(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     now = dt_util.now()  # the cloud counts do-not-disturb in the time zone we send: HA's
     start, end = now - timedelta(hours=1), now + timedelta(hours=1)
@@ -139,7 +139,7 @@ async def test_a_ring_during_do_not_disturb_still_rings(
 async def test_a_ring_without_the_push_consent_still_rings(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     await call(hass, "set_consent", {"scope": "push", "granted": False})
     assert connection(hass, entry).attributes["reason"] == "push_consent_withdrawn"
@@ -161,14 +161,18 @@ async def test_a_push_before_its_message_is_listed(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
     """The push's fetch finds nothing yet; two seconds later Home Assistant looks again."""
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
+    await settled(hass, entry)  # the connection's catch-up fetch is not the push's
     doorbell = eid(hass, "event", DOOR, "doorbell")
-    emulator.faults.push_before_list_ms = 300
+    # listed 10 s after the push on the emulator's clock, which the test moves on: the
+    # push's fetch cannot see it however slowly the machine runs
+    emulator.faults.push_before_list_ms = 10_000
     fetches = delivery(entry).fetches
     made = await emulator.trigger(DOOR, "ring")
     await until(hass, lambda: delivery(entry).fetches > fetches)
+    await settled(hass, entry)
     assert hass.states.get(doorbell).state == STATE_UNKNOWN
-    emulator.world.clock_offset += 1  # the list shows it now
+    emulator.world.clock_offset += 11  # the list shows it now
     await tick(hass, 2.5)
     await until(
         hass, lambda: hass.states.get(doorbell).attributes.get("message_id") == made["msg_id"], 10
@@ -178,7 +182,7 @@ async def test_a_push_before_its_message_is_listed(
 async def test_a_push_without_a_message_is_looked_for_twice_at_most(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)
     before = emulator.counters.requests.get(LIST, 0)
     acc = emulator.world.accounts.find(DEMO_USER)
@@ -200,7 +204,7 @@ async def test_a_safety_net_poll_while_push_is_up(
     of the test's clock would also pass the push connection's silence budget.)"""
     hass.config_entries.async_update_entry(entry, options={**entry.options, "poll_interval": 30})
     await hass.async_block_till_done()  # the options reload the entry
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)  # the catch-up fetch of the push connection has run
     connects = link(entry).push.connects
     doorbell = eid(hass, "event", DOOR, "doorbell")
@@ -222,7 +226,7 @@ async def test_the_held_back_poll_stays_inside_the_rate_limit(
     """Ten minutes of a snooze (Home Assistant's and the emulator's clocks moved together):
     every poll is answered (no 429), and each ring shows at the next poll."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await call(
         hass, "snooze_notifications", {"device_id": device_id(hass, DOOR), "duration": {"hours": 1}}
     )
@@ -244,7 +248,7 @@ async def test_a_rate_limit_is_waited_out(
 ) -> None:
     """A 429 is no outage: the sensor stays as it was, nothing asks the list again before the
     time Retry-After names, and the event comes after it."""
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     emulator.faults.list_burst, emulator.faults.list_rate_per_min = 1, 2  # one each 30 s
     acc = emulator.world.accounts.find(DEMO_USER)
@@ -290,7 +294,7 @@ async def test_nothing_asks_the_cloud_before_the_time_it_named(
     # the first ring would prepare live view, and a session that began before the pause
     # rightly goes on (on the live hosts, which did not ask for one): not this test's subject
     await set_options(hass, entry, **{CONF_LIVE_PREPARE_SECONDS: 0})
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     doorbell = eid(hass, "event", DOOR, "doorbell")
     first = await emulator.trigger(DOOR, "ring")
     await until(hass, lambda: state_id(hass, doorbell) == first["msg_id"], 10)
@@ -417,15 +421,15 @@ async def test_a_message_listed_late_under_a_burst_is_found(
     """A push whose message the list shows late, then a burst of 80 events delivered on top
     of it: the look again walks past every event delivered since that push."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)
-    emulator.faults.push_before_list_ms = 1500
+    emulator.faults.push_before_list_ms = 10_000
     late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     emulator.faults.push_before_list_ms = 0
     burst = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(80)]
     await until(hass, lambda: all(i in bus.ids() for i in burst), 20)
     assert late not in bus.ids()
-    emulator.world.clock_offset += 2  # the list shows it now, under the 80
+    emulator.world.clock_offset += 11  # the list shows it now, under the 80
     for _ in range(3):
         await settled(hass, entry)
         await tick(hass, 6)
@@ -439,7 +443,7 @@ async def test_pushes_heard_during_a_fetch_make_no_deep_walk(
     """Pushes that come while a fetch runs are answered by the fetch that follows at once, a
     plain one: the deep walk (past the first seen id) waits for a fetch that ends the run
     with a push still unanswered. (In a burst, every second walk read three pages, not one.)"""
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     for _ in range(60):  # a list longer than a page, all delivered
         await emulator.trigger("BCC5E5F6A7B8", "motion", push=False)
     delivery(entry).request_fetch()
@@ -466,7 +470,7 @@ async def test_events_found_without_pushes_never_excuse_a_later_push(
     late, under a dozen newer events: the push is still owed, and a look again finds it (the
     soak lost such messages while events found ahead of pushes stood for the next pushes)."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)
     quiet = [
         (await emulator.trigger("BCC5E5F6A7B8", "motion", push=False))["msg_id"] for _ in range(5)
@@ -474,7 +478,7 @@ async def test_events_found_without_pushes_never_excuse_a_later_push(
     delivery(entry).request_fetch()
     await until(hass, lambda: all(i in bus.ids() for i in quiet), 10)
     await settled(hass, entry)
-    emulator.faults.push_before_list_ms = 1500
+    emulator.faults.push_before_list_ms = 10_000
     late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
     emulator.faults.push_before_list_ms = 0
     newer = []
@@ -482,7 +486,7 @@ async def test_events_found_without_pushes_never_excuse_a_later_push(
         newer.append((await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"])
         await until(hass, lambda: newer[-1] in bus.ids(), 10)
         await settled(hass, entry)
-    emulator.world.clock_offset += 2  # listed now, under the twelve
+    emulator.world.clock_offset += 11  # listed now, under the twelve
     for _ in range(3):
         await settled(hass, entry)
         await tick(hass, 6)
@@ -504,7 +508,7 @@ async def test_a_restart_before_a_late_listed_message_loses_nothing(
     The Home Assistant after it looks again too (the soak lost such a message when a reload
     or restart came inside a push-before-list window)."""
     bus = Bus(hass)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)
     emulator.faults.push_before_list_ms = 10_000
     late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
@@ -521,7 +525,7 @@ async def test_a_restart_before_a_late_listed_message_loses_nothing(
         await hass.async_block_till_done()
         hass_storage[key]["data"].update(stopped=False, owed=0, owed_below=0)
         assert await hass.config_entries.async_setup(entry.entry_id)
-    await pushed(hass, entry)
+    await pushed(hass, entry, emulator)
     await settled(hass, entry)  # the start's walk: not listed yet
     assert late not in bus.ids()
     emulator.world.clock_offset += 11  # listed now, under the three
