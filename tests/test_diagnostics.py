@@ -251,6 +251,11 @@ async def test_every_section_snapshot(
             ),
         },
     }
+    # the relay sign's `sname` is 12 random hex digits (as the real one): one time in about
+    # 300 every one of them is a digit, and its form reads `str:digits`
+    sign = sections["cloud_answers"]["endpoints"]["live relay sign"]["shape"]["data"]
+    if sign.get("sname") == "str:digits":
+        sign["sname"] = "str"
     assert json.dumps(sections, indent=1, sort_keys=True) == snapshot
 
 
