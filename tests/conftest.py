@@ -12,6 +12,17 @@ import logging
 import pytest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow(seconds=N)` first, the longest first: two workers share them
+    from the start instead of one of them ending the lane alone with the soak."""
+
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.kwargs.get("seconds", 5)) if mark is not None else 0.0
+
+    items.sort(key=lambda item: -seconds(item))  # stable: the others keep their order
+
+
 @pytest.fixture(autouse=True)
 def _loopback_sockets(socket_enabled: None) -> None:
     """Allow sockets (loopback only, as the plugin's allow-list keeps it) in every test."""

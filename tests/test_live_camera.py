@@ -123,6 +123,7 @@ async def test_the_feed_is_no_open_door(
     assert _camera(hass, DOOR)._feed.sessions == 1
 
 
+@pytest.mark.slow(seconds=8)
 async def test_idle_teardown(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -166,7 +167,9 @@ async def test_errors_are_translated(  # noqa: PLR0917 (fixtures)
 ) -> None:
     entity_id, fault, words = case
     monkeypatch.setattr(
-        camera_module, "LIVE_TIMERS", LiveTimers(asleep_after=2, rewake=1, setup_tries=1)
+        camera_module,
+        "LIVE_TIMERS",
+        LiveTimers(asleep_after=2, rewake=1, setup_tries=1, audio_only_after=2),
     )
     if fault is not None:
         setattr(emulator.live.faults, fault, 3 if fault != "stay_asleep" else True)

@@ -178,6 +178,7 @@ async def test_a_person_prepares_a_camera_only_when_asked(
         assert not emulator.live.publishers
 
 
+@pytest.mark.slow(seconds=8)
 async def test_the_feed_keeps_whole_groups_for_a_viewer(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:

@@ -399,6 +399,7 @@ def cloud_calls(emulator: Emulator) -> int:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow(seconds=7)
 @given(entry_part=ODD_COMPONENTS, token_part=ODD_COMPONENTS, name=ODD_COMPONENTS)
 async def test_views_answer_400_or_404_for_any_path(  # noqa: PLR0917 (fixtures)
     hass: HomeAssistant,

@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 import random
 
+import pytest
+
 from benchmarks.soak import FAULT_KINDS, Soak, SoakPlan
 
 
+@pytest.mark.slow(seconds=60)
 async def test_the_short_soak_loses_and_doubles_nothing(tmp_path: Path) -> None:
     seed = random.SystemRandom().randrange(1, 10**6)
     soak = Soak(SoakPlan.short(seed), tmp_path, log=lambda _msg: None)

@@ -334,6 +334,7 @@ def _has_nan(value: Any) -> bool:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.slow(seconds=20)
 @given(answer=ENVELOPES, signed_in=st.booleans())
 async def test_any_json_answer_gives_a_result_or_a_botslab_error(
     cloud: HostileCloud, answer: Any, signed_in: bool

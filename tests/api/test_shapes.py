@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
+import pytest
 
 from custom_components.botslab.api import paths as ep
 from custom_components.botslab.api.answers import (
@@ -98,6 +99,7 @@ def test_the_notation() -> None:
     assert shape_of('{"a": [1, 2]}') == {"$json": {"a": ["int"]}}
 
 
+@pytest.mark.slow(seconds=6)
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_a_shape_is_bounded_and_carries_no_value(value: Any) -> None:

@@ -123,6 +123,7 @@ async def test_malformed_api_input(world: World, http: aiohttp.ClientSession) ->
         assert (await resp.json())["code"] == 100003
 
 
+@pytest.mark.slow(seconds=7)
 async def test_memory_stays_bounded_under_many_bad_connections(emu: Emulator) -> None:
     async def one() -> None:
         reader, writer = await asyncio.open_connection(emu.push.host, emu.push.port)

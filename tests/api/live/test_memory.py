@@ -11,6 +11,8 @@ import struct
 import tracemalloc
 from typing import Any
 
+import pytest
+
 from custom_components.botslab.api import BotslabClient
 from custom_components.botslab.api.live import (
     LiveFeed,
@@ -90,6 +92,7 @@ async def test_decoded_frames_are_bounded_in_bytes(client: BotslabClient) -> Non
     assert len(session._queue) == pipeline_module.QUEUE_MAX
 
 
+@pytest.mark.slow(seconds=14)
 async def test_the_keyframe_group_is_bounded_in_bytes(client: BotslabClient) -> None:
     session = await _session(client)
     feed = LiveFeed(lambda: session)

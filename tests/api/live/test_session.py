@@ -259,6 +259,7 @@ async def test_keys_rotated_mid_session(client: BotslabClient, emu: Emulator) ->
     assert all(frame.au in clip.aus for frame in frames)
 
 
+@pytest.mark.slow(seconds=10)
 async def test_heartbeats_keep_the_device_publishing(client: BotslabClient, emu: Emulator) -> None:
     """Without req_heartbeat the device stops after its timeout (here 3.5 s); a session that
     heartbeats every 2 s keeps video coming for three times as long."""

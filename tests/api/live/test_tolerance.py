@@ -84,6 +84,7 @@ async def test_video_beats_any_number_of_flag0_replies(
     assert session.signalling.flag == 0 and session.signalling.flag_zero > 5
 
 
+@pytest.mark.slow(seconds=8)
 async def test_heartbeats_start_when_media_arrives(client: BotslabClient, emu: Emulator) -> None:
     """The device publishes at once but its replies come late (60 s): heartbeats start with
     the media, so the stream, which lapses after 3.5 s without one, never restarts."""

@@ -76,7 +76,7 @@ def test_a_late_datagram_is_still_taken() -> None:
     assert [f.cls for f in out] == [0x02] and reasm.skipped == 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 async def test_video_goes_on_through_udp_loss(client: BotslabClient, emu: Emulator) -> None:
     """The WAN profile with more loss than its default: the session keeps delivering
     decodable video, keyframe after keyframe, and skips what was lost."""
