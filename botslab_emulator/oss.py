@@ -48,6 +48,13 @@ async def shared_clip(media: str = "canonical") -> Clip:
 
 READY_KEYS = 24
 REFILL_AFTER = 0.5  # seconds without a new encrypted clip
+# Clean keys found in this process, per clip media, with their encrypted segments. Finding
+# one encrypts a whole clip (about 0.1 s); the test suite starts hundreds of emulators in
+# one process, each of which seeds its world with clips. Every emulator draws from these
+# first, in order, and adds what it finds: keys repeat across the emulators of one process,
+# never within one emulator (as on the cloud, each of its messages has a key of its own).
+_found_keys: dict[str, list[tuple[str, dict[str, bytes]]]] = {}
+FOUND_KEYS_MAX = 256
 
 
 def _find_clean_key(media: str) -> tuple[str, dict[str, bytes]]:
@@ -80,6 +87,8 @@ class ObjectStore:
         self._refill_timers: dict[str, asyncio.TimerHandle] = {}
         self._refills: dict[str, asyncio.Task[None]] = {}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
+        self._handed: set[str] = set()  # every key this emulator gave a message
+        self._found_next: dict[str, int] = {}  # per media: the next of `_found_keys` to try
 
     def close(self) -> None:
         for timer in self._refill_timers.values():
@@ -142,7 +151,11 @@ class ObjectStore:
         docs/protocol/live-video.md#escape-bytes). The encrypted segments are kept for the key. A
         key found ahead (`prepare_key`) is taken first."""
         ready = self._ready.get(media)
-        key, found = ready.pop(0) if ready else _find_clean_key(media)
+        if ready:
+            key, found = ready.pop(0)
+        else:
+            key, found = self._found_before(media) or self._remember(media, _find_clean_key(media))
+        self._handed.add(key)
         self._keys[key] = found
         while len(self._keys) > 64:
             self._keys.pop(next(iter(self._keys)))
@@ -155,9 +168,40 @@ class ObjectStore:
             await self._find_ahead(media)
 
     async def _find_ahead(self, media: str) -> None:
-        """One more clean key of `media` among the ready ones, found in a worker thread."""
-        found = await asyncio.get_running_loop().run_in_executor(self._pool, _find_clean_key, media)
+        """One more clean key of `media` among the ready ones: one this process found before
+        that this emulator has not given out, or one found now in a worker thread."""
+        found = self._found_before(media)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            found = self._remember(
+                media, await loop.run_in_executor(self._pool, _find_clean_key, media)
+            )
         self._ready.setdefault(media, []).append(found)
+
+    def _found_before(self, media: str) -> tuple[str, dict[str, bytes]] | None:
+        """The next clean key of `media` another emulator of this process found (or this one,
+        before it handed it out), never one this emulator gave a message or holds ready."""
+        keys = _found_keys.get(media, [])
+        at = self._found_next.get(media, 0)
+        ready = {key for key, _found in self._ready.get(media, ())}
+        while at < len(keys):
+            key, found = keys[at]
+            at += 1
+            if key not in self._handed and key not in ready:
+                self._found_next[media] = at
+                return key, found
+        self._found_next[media] = at
+        return None
+
+    def _remember(
+        self, media: str, found: tuple[str, dict[str, bytes]]
+    ) -> tuple[str, dict[str, bytes]]:
+        """Keep a key this emulator found for the next emulators of the process (this one
+        skips it: it holds it ready or has handed it out)."""
+        keys = _found_keys.setdefault(media, [])
+        if len(keys) < FOUND_KEYS_MAX:
+            keys.append(found)
+        return found
 
     def _refill_later(self, media: str) -> None:
         """Find the next keys once events have been quiet for a moment: the worker thread

@@ -7,6 +7,7 @@ over real sockets on 127.0.0.1 (the plugin still refuses any other host).
 from __future__ import annotations
 
 from collections.abc import Iterator
+import functools
 import logging
 
 import pytest
@@ -122,14 +123,28 @@ from homeassistant.data_entry_flow import FlowResultType  # noqa: E402
 from homeassistant.setup import async_setup_component  # noqa: E402
 
 from botslab_emulator import Emulator  # noqa: E402
+from botslab_emulator.crypto import QucKeyPair  # noqa: E402
 from botslab_emulator.seed import DEMO_PASSWORD, DEMO_USER  # noqa: E402
+from botslab_emulator.world import World  # noqa: E402
 from custom_components.botslab.const import CONF_REGION, DOMAIN, ENV_EMULATOR_URL  # noqa: E402
+
+
+@functools.cache
+def _quc_pair() -> QucKeyPair:
+    return QucKeyPair.generate()
+
+
+def new_world() -> World:
+    """A world for one test's emulator, with the RSA pair of every emulator of this test
+    process: the cloud has one QUC key for everybody, and making one takes about 0.3 s (the
+    suite starts hundreds of emulators)."""
+    return World(keypair=_quc_pair())
 
 
 @pytest.fixture
 async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     """The emulator with its demo world, on free loopback ports."""
-    async with Emulator(demo=True) as emu:
+    async with Emulator(new_world(), demo=True) as emu:
         quick_device(request, emu)
         yield emu
         remember_personal(request, emu.world)

@@ -19,12 +19,12 @@ from custom_components.botslab.api import (
     QucLogin,
 )
 
-from ..conftest import quick_device, remember_personal
+from ..conftest import new_world, quick_device, remember_personal
 
 
 @pytest.fixture
 async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
-    async with Emulator(demo=True) as emulator:
+    async with Emulator(new_world(), demo=True) as emulator:
         quick_device(request, emulator)
         yield emulator
         remember_personal(request, emulator.world)

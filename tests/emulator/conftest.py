@@ -10,6 +10,7 @@ import pytest
 
 from botslab_emulator import Emulator
 
+from ..conftest import new_world
 from .wire import ApiCaller, QucCaller, tokens
 
 USER, PASSWORD = "alice@example.com", "correct horse"
@@ -18,7 +19,7 @@ OTHER, OTHER_PASSWORD = "bob@example.com", "battery staple"
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator() as emulator:
+    async with Emulator(new_world()) as emulator:
         yield emulator
 
 

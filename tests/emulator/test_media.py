@@ -11,6 +11,10 @@ from Crypto.Cipher import ChaCha20
 from PIL import Image
 import pytest
 
+from botslab_emulator import Emulator
+from botslab_emulator.seed import DEMO_USER
+
+from ..conftest import new_world
 from .conftest import World
 
 
@@ -263,3 +267,24 @@ def test_the_camera_view_has_no_wrapped_pixels() -> None:
         sky = view[:120].astype(int)
         assert sky[:, -8:, 0].min() >= 240, "the right edge stays bright"
         assert (np.abs(np.diff(sky[..., 0], axis=1)) <= 4).all(), "no jump along the gradient"
+
+
+async def test_clip_keys_are_found_once_per_process_and_never_repeat_within_an_emulator() -> None:
+    """Finding a clean clip key encrypts a whole clip: the emulators of one process share
+    the keys found, in order (the second one here draws the first one's), and one emulator
+    never gives two messages one key."""
+
+    def keys(emu: Emulator) -> list[str]:  # one per event: the owner's messages
+        owner = emu.world.accounts.find(DEMO_USER)
+        assert owner is not None
+        return [m.secretkey for m in emu.world.messages.of(owner.qid) if m.secretkey]
+
+    async with Emulator(new_world(), demo=True) as first:
+        before = keys(first)
+    async with Emulator(new_world(), demo=True) as second:
+        for _ in range(30):  # past what the first one found: new keys are found too
+            await second.trigger("BDX3A1B2C3D4", "ring")
+        after = keys(second)
+    assert before and len(after) >= len(before) + 30
+    assert len(after) == len(set(after)), "a key given to two messages of one emulator"
+    assert set(before) & set(after), "the second emulator found every key again"
