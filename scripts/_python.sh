@@ -8,7 +8,7 @@
 
 botslab_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # bump when the install steps below change, so that existing venvs are completed
-botslab_install_steps=7
+botslab_install_steps=8
 
 botslab_python_ok() {
   [ -n "$1" ] && "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else 1)' >/dev/null 2>&1
@@ -165,6 +165,19 @@ PY
   "$python" -m pip install --quiet --disable-pip-version-check $pins >&2
 }
 
+# cffi as Home Assistant's package constraints pin it, module and compiled backend alike. A
+# newer cffi from the requirements (2.1.1 beside 2026.10's pin of 2.0.0) is put back by Home
+# Assistant itself when it installs an onboarded integration's requirements at run time,
+# under a process that has loaded the newer backend: nothing using cffi imports after that
+# (the end-to-end test's config flow: "Version mismatch"). An install may also leave the
+# backend of another version behind (2026.11.0: cffi 2.0.0 with a 2.1.1 backend).
+botslab_pin_cffi() {
+  local python="$1" cffi
+  cffi="$(grep -i '^cffi==' "$("$python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")')" || true)"
+  [ -n "$cffi" ] || return 0
+  "$python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$cffi" >&2
+}
+
 # Creates or reuses the venv of the interpreter found; reinstalls only when something changed.
 botslab_venv() {
   local python version venv req="$botslab_root/requirements_test.txt" stamp want
@@ -186,6 +199,7 @@ botslab_venv() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 || return 1
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2 || return 1
     botslab_component_requirements "$venv/bin/python" || return 1
+    botslab_pin_cffi "$venv/bin/python" || return 1
     echo "$want" >"$stamp"
   fi
   # PyTurboJPEG (Home Assistant's camera component) loads Debian's libturbojpeg
@@ -230,14 +244,7 @@ PY
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$frontend" $requirements >&2 \
     || return 1
   botslab_component_requirements "$venv/bin/python" || return 1
-  # cffi's module and its compiled backend must be one version: a later install may leave the
-  # backend of another behind (2026.11.0: cffi 2.0.0 with a 2.1.1 backend, and no import works)
-  local cffi
-  cffi="$(grep -i '^cffi==' "$("$venv/bin/python" -c 'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")')" || true)"
-  if [ -n "$cffi" ]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$cffi" >&2 \
-      || return 1
-  fi
+  botslab_pin_cffi "$venv/bin/python" || return 1
   echo "$want" >"$stamp"
   echo "$venv/bin/python"
 }
