@@ -415,6 +415,33 @@ async def test_the_media_browser_filters_each_device_itself(
     assert listed > 0
 
 
+async def ring_listed_late(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, bus: Bus, newer: int
+) -> tuple[str, list[str]]:
+    """A ring pushed now and listed 10 s later on the emulator's clock (which only the test
+    moves on), then `newer` motion events pushed, listed and delivered on top of it."""
+    emulator.faults.push_before_list_ms = 10_000
+    late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    emulator.faults.push_before_list_ms = 0
+    ids = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(newer)]
+    await until(hass, lambda: all(i in bus.ids() for i in ids), 20)
+    await settled(hass, entry)
+    assert late not in bus.ids()
+    return late, ids
+
+
+async def listed_and_found_once(
+    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, bus: Bus, late: str
+) -> None:
+    """The list shows the late ring now, under the newer ones: the looks again find it."""
+    emulator.world.clock_offset += 11
+    for _ in range(3):
+        await settled(hass, entry)
+        await tick(hass, 6)
+    await until(hass, lambda: late in bus.ids(), 10)
+    assert bus.ids().count(late) == 1
+
+
 async def test_a_message_listed_late_under_a_burst_is_found(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:
@@ -423,18 +450,8 @@ async def test_a_message_listed_late_under_a_burst_is_found(
     bus = Bus(hass)
     await pushed(hass, entry, emulator)
     await settled(hass, entry)
-    emulator.faults.push_before_list_ms = 10_000
-    late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
-    emulator.faults.push_before_list_ms = 0
-    burst = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(80)]
-    await until(hass, lambda: all(i in bus.ids() for i in burst), 20)
-    assert late not in bus.ids()
-    emulator.world.clock_offset += 11  # the list shows it now, under the 80
-    for _ in range(3):
-        await settled(hass, entry)
-        await tick(hass, 6)
-    await until(hass, lambda: late in bus.ids(), 10)
-    assert bus.ids().count(late) == 1
+    late, _burst = await ring_listed_late(hass, entry, emulator, bus, 80)
+    await listed_and_found_once(hass, entry, emulator, bus, late)
 
 
 async def test_pushes_heard_during_a_fetch_make_no_deep_walk(
@@ -486,12 +503,7 @@ async def test_events_found_without_pushes_never_excuse_a_later_push(
         newer.append((await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"])
         await until(hass, lambda: newer[-1] in bus.ids(), 10)
         await settled(hass, entry)
-    emulator.world.clock_offset += 11  # listed now, under the twelve
-    for _ in range(3):
-        await settled(hass, entry)
-        await tick(hass, 6)
-    await until(hass, lambda: late in bus.ids(), 10)
-    assert bus.ids().count(late) == 1
+    await listed_and_found_once(hass, entry, emulator, bus, late)
 
 
 @pytest.mark.parametrize("how", ["reload", "kill"])
@@ -510,13 +522,7 @@ async def test_a_restart_before_a_late_listed_message_loses_nothing(
     bus = Bus(hass)
     await pushed(hass, entry, emulator)
     await settled(hass, entry)
-    emulator.faults.push_before_list_ms = 10_000
-    late = (await emulator.trigger(DOOR, "ring"))["msg_id"]
-    emulator.faults.push_before_list_ms = 0
-    newer = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(3)]
-    await until(hass, lambda: all(i in bus.ids() for i in newer), 10)
-    await settled(hass, entry)
-    assert late not in bus.ids()
+    late, newer = await ring_listed_late(hass, entry, emulator, bus, 3)
     key = f"{DOMAIN}.{entry.entry_id}.events"
     if how == "reload":
         assert await hass.config_entries.async_reload(entry.entry_id)
@@ -528,10 +534,5 @@ async def test_a_restart_before_a_late_listed_message_loses_nothing(
     await pushed(hass, entry, emulator)
     await settled(hass, entry)  # the start's walk: not listed yet
     assert late not in bus.ids()
-    emulator.world.clock_offset += 11  # listed now, under the three
-    for _ in range(3):
-        await settled(hass, entry)
-        await tick(hass, 6)
-    await until(hass, lambda: late in bus.ids(), 10)
-    assert bus.ids().count(late) == 1
+    await listed_and_found_once(hass, entry, emulator, bus, late)
     assert all(bus.ids().count(i) == 1 for i in newer)
