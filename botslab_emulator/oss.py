@@ -54,6 +54,7 @@ REFILL_AFTER = 0.5  # seconds without a new encrypted clip
 # first, in order, and adds what it finds: keys repeat across the emulators of one process,
 # never within one emulator (as on the cloud, each of its messages has a key of its own).
 _found_keys: dict[str, list[tuple[str, dict[str, bytes]]]] = {}
+_found_names: set[str] = set()  # the keys of `_found_keys`, of every media
 FOUND_KEYS_MAX = 256
 
 
@@ -87,7 +88,9 @@ class ObjectStore:
         self._refill_timers: dict[str, asyncio.TimerHandle] = {}
         self._refills: dict[str, asyncio.Task[None]] = {}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="botslab-oss")
-        self._handed: set[str] = set()  # every key this emulator gave a message
+        # the keys of `_found_keys` this emulator's world gave a message (its stored state
+        # included: filled at the first draw), or holds ready; never drawn again
+        self._taken_keys: set[str] | None = None
         self._found_next: dict[str, int] = {}  # per media: the next of `_found_keys` to try
 
     def close(self) -> None:
@@ -155,7 +158,8 @@ class ObjectStore:
             key, found = ready.pop(0)
         else:
             key, found = self._found_before(media) or self._remember(media, _find_clean_key(media))
-        self._handed.add(key)
+        if key in _found_names:
+            self._taken().add(key)
         self._keys[key] = found
         while len(self._keys) > 64:
             self._keys.pop(next(iter(self._keys)))
@@ -179,19 +183,27 @@ class ObjectStore:
         self._ready.setdefault(media, []).append(found)
 
     def _found_before(self, media: str) -> tuple[str, dict[str, bytes]] | None:
-        """The next clean key of `media` another emulator of this process found (or this one,
-        before it handed it out), never one this emulator gave a message or holds ready."""
+        """The next clean key of `media` that an emulator of this process found and this
+        one's world has not taken (given a message, or holds ready)."""
         keys = _found_keys.get(media, [])
         at = self._found_next.get(media, 0)
-        ready = {key for key, _found in self._ready.get(media, ())}
+        taken = self._taken()
         while at < len(keys):
             key, found = keys[at]
             at += 1
-            if key not in self._handed and key not in ready:
+            if key not in taken:
+                taken.add(key)  # ready now, handed out next
                 self._found_next[media] = at
                 return key, found
         self._found_next[media] = at
         return None
+
+    def _taken(self) -> set[str]:
+        if self._taken_keys is None:  # a world loaded from a state file holds keys already
+            self._taken_keys = {
+                m.secretkey for m in self.world.messages.by_id.values()
+            } & _found_names
+        return self._taken_keys
 
     def _remember(
         self, media: str, found: tuple[str, dict[str, bytes]]
@@ -201,6 +213,8 @@ class ObjectStore:
         keys = _found_keys.setdefault(media, [])
         if len(keys) < FOUND_KEYS_MAX:
             keys.append(found)
+            _found_names.add(found[0])
+            self._taken().add(found[0])
         return found
 
     def _refill_later(self, media: str) -> None:

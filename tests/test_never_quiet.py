@@ -5,6 +5,7 @@ still hears every event."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 import logging
 import re
@@ -514,25 +515,35 @@ async def test_a_restart_before_a_late_listed_message_loses_nothing(
     hass_storage: dict[str, Any],
     how: str,
 ) -> None:
-    """A push whose message the list shows late, newer events delivered on top of it, then
-    the entry goes before the list shows it: reloaded (the stored cursor says a push is owed)
-    or killed (the cursor as the last batch wrote it: not stopped, nothing said of the push).
+    """A push whose message the list shows late, then the entry goes before the list shows
+    it: reloaded, with newer events delivered on top of it (the stored cursor says a push is
+    owed), or killed in a run that started from a clean stop and delivered nothing since (the
+    cursor as that run's start wrote it: running), newer events delivered after the restart.
     The Home Assistant after it looks again too (the soak lost such a message when a reload
     or restart came inside a push-before-list window)."""
     bus = Bus(hass)
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    if how == "kill":  # a run that starts from a clean stop
+        assert await hass.config_entries.async_reload(entry.entry_id)
     await pushed(hass, entry, emulator)
     await settled(hass, entry)
-    late, newer = await ring_listed_late(hass, entry, emulator, bus, 3)
-    key = f"{DOMAIN}.{entry.entry_id}.events"
+    # the start wrote the cursor: running, so that a kill is told apart from a clean stop
+    assert hass_storage[key]["data"]["stopped"] is False
+    late, newer = await ring_listed_late(hass, entry, emulator, bus, 3 if how == "reload" else 0)
     if how == "reload":
         assert await hass.config_entries.async_reload(entry.entry_id)
     else:
+        as_written = copy.deepcopy(hass_storage[key])
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
-        hass_storage[key]["data"].update(stopped=False, owed=0, owed_below=0)
+        hass_storage[key] = as_written  # a kill: the stop's own write never happened
         assert await hass.config_entries.async_setup(entry.entry_id)
     await pushed(hass, entry, emulator)
     await settled(hass, entry)  # the start's walk: not listed yet
+    if how == "kill":  # newer events on top of it after the restart: no plain walk finds it
+        newer = [(await emulator.trigger("BCC5E5F6A7B8", "motion"))["msg_id"] for _ in range(3)]
+        await until(hass, lambda: all(i in bus.ids() for i in newer), 10)
+        await settled(hass, entry)
     assert late not in bus.ids()
     await listed_and_found_once(hass, entry, emulator, bus, late)
     assert all(bus.ids().count(i) == 1 for i in newer)

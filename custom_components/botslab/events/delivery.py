@@ -11,6 +11,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
@@ -141,8 +142,10 @@ class EventDelivery:
         self._deep = False  # the next walk looks below the newest delivered id (LOOK_BELOW)
         # after a start that may have cut pushes short (the Home Assistant before this one
         # owed some, or did not stop cleanly): how many ids it delivered on top of the oldest
-        # of them, for the looks again after the start's walk; None: no looks again owed
+        # of them, for the looks again after the start's walk (until the last of them
+        # starts; written with the cursor meanwhile); None: no looks again owed
         self._owed_at_start: int | None = None
+        self._start_looks_planned = False
         self.fetches = 0
         self.rate_limited = 0
         self.delivered = 0
@@ -174,6 +177,8 @@ class EventDelivery:
             owed, owed_below = stored.get("owed"), stored.get("owed_below")
             if (isinstance(owed, int) and owed > 0) or stored.get("stopped") is not True:
                 self._owed_at_start = max(0, owed_below) if isinstance(owed_below, int) else 0
+            # running, not stopped: a kill from here on is told apart from a clean stop
+            await self._save()
             try:
                 self._show_history((await self.client.messages(page_size=WIDE_PAGE)).events)
             except AuthExpired:
@@ -369,28 +374,43 @@ class EventDelivery:
 
     def _look_after_start(self) -> None:
         """Pushes the Home Assistant before this one heard and had not found in the list yet
-        are owed still (a reload or restart inside a push-before-list window): look again
-        RELOOK_DELAYS after the start's walk, as it would have, below what it delivered on top
-        of them and what this one delivered since."""
-        owed_below, self._owed_at_start = self._owed_at_start, None
-        if owed_below is None:
+        are owed still (a reload or restart inside a push-before-list window, or a kill):
+        look again RELOOK_DELAYS after the start's walk, as it would have, below what it
+        delivered on top of them and what this one delivered since."""
+        if self._owed_at_start is None or self._start_looks_planned:
             return
+        self._start_looks_planned = True
+        for n, delay in enumerate(RELOOK_DELAYS):
+            last = n == len(RELOOK_DELAYS) - 1
+            self._unsubs.append(
+                async_call_later(self.hass, delay, functools.partial(self._start_look, last))
+            )
 
-        @callback
-        def look(_now: Any) -> None:
-            below = min(LOOK_BELOW_MAX, LOOK_BELOW + owed_below + self.delivered)
-            self._look_again(below=max(self._look_below(), below))
+    @callback
+    def _start_look(self, last: bool, _now: Any = None) -> None:
+        owed_below = self._owed_at_start
+        if owed_below is None or self._stopping:
+            return
+        if self._look_task is not None and not self._look_task.done():
+            # a look again of this run is walking, perhaps not as deep: this one follows it
+            self._unsubs.append(
+                async_call_later(self.hass, 1.0, functools.partial(self._start_look, last))
+            )
+            return
+        below = min(LOOK_BELOW_MAX, LOOK_BELOW + owed_below + self.delivered)
+        self._look_again(below=max(self._look_below(), below), after_start=True)
+        if last:
+            self._owed_at_start = None
 
-        for delay in RELOOK_DELAYS:
-            self._unsubs.append(async_call_later(self.hass, delay, look))
-
-    async def _fetch_guarded(self, *, deep: bool, below: int | None = None) -> bool:
+    async def _fetch_guarded(
+        self, *, deep: bool, below: int | None = None, after_start: bool = False
+    ) -> bool:
         """One walk and its delivery; whether it reached the cloud and may be followed."""
         if self.guard.in_conflict:
             self._missed = True
             return False
         try:
-            await self._fetch_once(deep=deep, below=below)
+            await self._fetch_once(deep=deep, below=below, after_start=after_start)
         except AuthExpired:
             self._missed = True
             self.entry.async_start_reauth(self.hass)
@@ -426,7 +446,7 @@ class EventDelivery:
         return True
 
     @callback
-    def _look_again(self, below: int | None = None) -> None:
+    def _look_again(self, below: int | None = None, *, after_start: bool = False) -> None:
         """A deep walk for pushes still owed, beside the fetches pushes start: on a far
         cloud it takes a few round trips, and a fresh push must not wait for it. Both
         deliver through the one cursor (what one delivered, the other finds seen), each
@@ -436,12 +456,12 @@ class EventDelivery:
         if self._look_task is not None and not self._look_task.done():
             return
         self._look_task = self.entry.async_create_background_task(
-            self.hass, self._look(below), "botslab event look again"
+            self.hass, self._look(below, after_start), "botslab event look again"
         )
 
-    async def _look(self, below: int | None) -> None:
+    async def _look(self, below: int | None, after_start: bool) -> None:
         try:
-            await self._fetch_guarded(deep=True, below=below)
+            await self._fetch_guarded(deep=True, below=below, after_start=after_start)
         finally:
             self._show_newest_events()
 
@@ -450,7 +470,13 @@ class EventDelivery:
         for listener in list(self._result_listeners):
             listener(ok)
 
-    async def _fetch_once(self, *, deep: bool, below: int | None = None) -> None:
+    async def _fetch_once(
+        self, *, deep: bool, below: int | None = None, after_start: bool = False
+    ) -> None:
+        """One walk. `below`: how many seen ids a deep walk passes (else `_look_below`), at
+        most every id remembered: past them, events delivered before a restart would look
+        new. `after_start`: a look again for the pushes of the Home Assistant before this
+        one: what it finds answers none of this one's pushes."""
         self.fetches += 1
         # a short first page for one event; wide pages in a burst (pushes came faster than one
         # fetch, or the last walk outgrew its first page)
@@ -462,6 +488,7 @@ class EventDelivery:
         # delivered id too (a message the cloud pushed before it listed it sits there)
         if below is None:
             below = self._look_below() if deep else 0
+        below = min(below, len(self._seen))
         fresh = [
             e
             async for e in self.client.events_since(
@@ -483,7 +510,8 @@ class EventDelivery:
             )
         delivered_before = self.delivered
         await self._deliver_batch(fresh)
-        self._settle_pushes(self.delivered - delivered_before)
+        if not after_start:
+            self._settle_pushes(self.delivered - delivered_before)
 
     async def _deliver_batch(self, fresh: list[Event]) -> None:
         delivered_before = self.delivered
@@ -575,10 +603,17 @@ class EventDelivery:
             "latest_ctime": dict(self._newest_ctime),
             # what the next start must look again for: pushes owed (how many ids lie above
             # the oldest of them), and whether this Home Assistant stopped (a kill does not)
-            "owed": self._owed,
-            "owed_below": self.delivered - self._owed_mark if self._owed > 0 else 0,
+            **self._owed_data(),
             "stopped": self._stopping,
         }
+
+    def _owed_data(self) -> dict[str, int]:
+        """The pushes owed, this run's and the looks again still owed for the run before."""
+        owed = self._owed
+        below = self.delivered - self._owed_mark if owed > 0 else 0
+        if self._owed_at_start is not None:
+            owed, below = max(owed, 1), max(below, self._owed_at_start + self.delivered)
+        return {"owed": owed, "owed_below": below}
 
     async def _save(self) -> None:
         """One small write (the last STORED_IDS ids, the floor, each device's newest time)."""

@@ -146,3 +146,35 @@ async def test_viewers_are_capped(client: BotslabClient, emu: Emulator) -> None:
         for _reader, writer in viewers:
             writer.close()
         await feed.close()
+
+
+async def test_a_session_that_starts_after_close_is_stopped(
+    client: BotslabClient, emu: Emulator
+) -> None:
+    """A ring prepares the live view; the entry unloads while its session is starting: the
+    session is stopped once started, nothing pumps, nobody hears a change (CI saw a pump
+    outlive its entry and write the state of a removed camera)."""
+    door = next(d for d in await client.devices() if d.serial == DOOR)
+    started, release = asyncio.Event(), asyncio.Event()
+    sessions: list[LiveSession] = []
+
+    class Gated(LiveSession):
+        async def start(self) -> None:
+            await super().start()
+            started.set()
+            await release.wait()
+
+    def open_session() -> LiveSession:
+        sessions.append(Gated(client, door))
+        return sessions[-1]
+
+    changes: list[bool] = []
+    feed = LiveFeed(open_session, idle_s=30, on_change=lambda: changes.append(True))
+    preparing = asyncio.create_task(feed.prepare(30))
+    async with asyncio.timeout(20):
+        await started.wait()
+    await feed.close()
+    release.set()
+    assert await preparing is False
+    assert not feed.streaming and feed._pump is None and changes == []
+    assert len(sessions) == 1 and not sessions[0].running

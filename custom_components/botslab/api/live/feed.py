@@ -97,6 +97,7 @@ class LiveFeed:
         self.refused = 0  # connections turned away (no or a wrong request, too many)
         self._on_change = on_change
         self._server: asyncio.Server | None = None
+        self._closed = False  # for good: nothing starts, nobody hears of changes
         self._session: LiveSession | None = None
         self._pump: asyncio.Task[None] | None = None
         self._starting: asyncio.Lock = asyncio.Lock()
@@ -160,12 +161,16 @@ class LiveFeed:
         when the window ends with nobody watching (a viewer extends it as usual). Never
         raises: a session that cannot start is logged at debug level and nothing else.
         Whether a session runs."""
+        if self._closed:
+            return False
         try:
             if self._server is None:
-                self._server = await asyncio.start_server(
-                    self._serve, "127.0.0.1", 0, limit=HEAD_BYTES
-                )
-                self.port = self._server.sockets[0].getsockname()[1]
+                server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=HEAD_BYTES)
+                if self.closed():  # closed meanwhile (the entry unloads)
+                    server.close()
+                    return False
+                self._server = server
+                self.port = server.sockets[0].getsockname()[1]
             running = self._session is not None and self._session.running
             await self._ensure_session()
         except LiveError as err:
@@ -185,7 +190,12 @@ class LiveFeed:
             return 0.0
         return max(0.0, self._idle.when() - asyncio.get_running_loop().time())
 
+    def closed(self) -> bool:
+        """Whether `close` was called (a method: it may change across an await)."""
+        return self._closed
+
     async def close(self) -> None:
+        self._closed = True
         if self._idle is not None:
             self._idle.cancel()
         if self._server is not None:
@@ -206,6 +216,8 @@ class LiveFeed:
     # --- the session ------------------------------------------------------------------------
     async def _ensure_session(self) -> None:
         async with self._starting:
+            if self._closed:
+                raise LiveError("setup_failed", "the live view was closed")
             if self._session is not None and self._session.running:
                 return
             await self._stop_session()
@@ -218,6 +230,9 @@ class LiveFeed:
             except LiveError as err:
                 self.last_error = err
                 raise
+            if self.closed():  # closed while it started (a ring's prepared session, unloaded)
+                await session.stop()
+                raise LiveError("setup_failed", "the live view was closed")
             self.last_error = None
             self.sessions += 1
             self._session = session
@@ -441,5 +456,5 @@ class LiveFeed:
         task.add_done_callback(self._chores.discard)
 
     def _changed(self) -> None:
-        if self._on_change is not None:
+        if self._on_change is not None and not self._closed:
             self._on_change()
