@@ -14,8 +14,8 @@ import pytest
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow(seconds=N)` first, the longest first: two workers share them
-    from the start instead of one of them ending the lane alone with the soak."""
+    """The tests marked `slow(seconds=N)` first, the longest first: none of them starts last
+    and ends the lane alone (the soak did)."""
 
     def seconds(item: pytest.Item) -> float:
         mark = item.get_closest_marker("slow")
