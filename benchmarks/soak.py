@@ -79,6 +79,9 @@ FAULT_KINDS = [
     "do_not_disturb",
 ]
 LIFECYCLE = ("reload", "restart", "kill")
+# the message list of the demo account's region (the emulator's faults match a path's start:
+# "/v2/message/list" alone matched nothing, and the 5xx and delay faults were never made)
+LIST_PATH = "/api/eu1/v2/message/list"
 SETTLE = 3.0  # seconds after a fault or restart before latency counts again
 HELD_BACK_POLL = 5.0  # events/link.py: how often the list is read while pushes are held back
 RECENT_IDS_LIMIT = 2000  # events/delivery.py RECENT_IDS
@@ -286,12 +289,12 @@ class Soak:
             await faults(
                 errors_left=self.rnd.randint(1, 5),
                 error_status=self.rnd.choice([500, 502, 503]),
-                error_path="/v2/message/list",
+                error_path=LIST_PATH,
             )
             await asyncio.sleep(self.rnd.uniform(1.0, 3.0))
             await faults(errors_left=0)
         elif kind == "list_delay":
-            await faults(delay_ms=self.rnd.randint(200, 2000), delay_path="/v2/message/list")
+            await faults(delay_ms=self.rnd.randint(200, 2000), delay_path=LIST_PATH)
             await asyncio.sleep(self.rnd.uniform(1.0, 4.0))
             await faults(delay_ms=0)
         elif kind == "sid_expired":

@@ -9,7 +9,7 @@ from datetime import timedelta
 import time
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import (
     MAJOR_VERSION,
     MINOR_VERSION,
@@ -31,7 +31,7 @@ from custom_components.botslab.const import DOMAIN, EVENT_BOTSLAB
 from custom_components.botslab.events import CONNECTION_POLLING, CONNECTION_PUSH
 from tests.ha_helpers import scoped_uid
 
-from .conftest import fix_issue
+from .conftest import add_entry, fix_issue
 
 DOOR, GARDEN = "BDX3A1B2C3D4", "BCC5E5F6A7B8"
 
@@ -655,3 +655,30 @@ async def test_a_silent_push_connection_falls_back_to_polling(
         watcher.cancel()
     assert bus.ids().count(ring) == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_first_start_that_cannot_read_the_list_replays_no_history(
+    ha: HomeAssistant, emulator: Emulator, hass_storage: dict[str, Any]
+) -> None:
+    """The very first start cannot read the message list (the cloud answers 503): the entry
+    retries and no cursor is written; once the list answers, its history is taken as
+    delivered, not fired (an empty cursor written by the failed start made the next start
+    fire the account's whole history as late events)."""
+    bus = Bus(ha)
+    emulator.faults.errors_left, emulator.faults.error_status = 1000, 503
+    emulator.faults.error_path = "/api/eu1/v2/message/list"
+    entry = await add_entry(ha)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    key = f"{DOMAIN}.{entry.entry_id}.events"
+    assert key not in hass_storage
+    emulator.faults.errors_left = 0
+    assert await ha.config_entries.async_reload(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    await pushed(ha, entry, emulator)
+    await fetched(ha, entry)
+    assert hass_storage[key]["data"]["seen"], "the history, taken as delivered"
+    await asyncio.sleep(0.3)
+    await ha.async_block_till_done()
+    assert bus.events == [], "no history fired"
+    ring = (await emulator.trigger(DOOR, "ring"))["msg_id"]
+    await until(ha, lambda: bus.ids() == [ring])

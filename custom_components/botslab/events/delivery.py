@@ -120,6 +120,7 @@ class EventDelivery:
         # the cursor: ids delivered lately (opaque strings) and the newest ctime delivered
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._delivered_up_to: int | None = None
+        self._cursor_ready = False  # loaded, or made from the history: it may be written
         self._newest_ctime: dict[str, int] = {}
         self.newest_event: dict[str, DeliveredEvent] = {}
         self._fetch_task: asyncio.Task[None] | None = None
@@ -171,6 +172,7 @@ class EventDelivery:
                 self._seen[str(msg_id)] = None
             floor = stored.get("floor")
             self._delivered_up_to = int(floor) if isinstance(floor, int) else 0
+            self._cursor_ready = True
             latest = stored.get("latest_ctime")
             if isinstance(latest, dict):
                 self._newest_ctime = {str(k): int(v) for k, v in latest.items()}
@@ -201,6 +203,7 @@ class EventDelivery:
             for event in reversed(history):
                 self._seen[event.id] = None
             self._delivered_up_to = max((e.ctime for e in history), default=0)
+            self._cursor_ready = True
             await self._save()
             self._show_history(history)
         self._deep = True  # the first walk looks below the newest delivered id
@@ -236,7 +239,8 @@ class EventDelivery:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._fetch_task = self._look_task = None
-        await self._store.async_save(self._data())
+        if self._cursor_ready:  # a first start that could not read the history wrote none
+            await self._store.async_save(self._data())
 
     @callback
     def _on_started(self, _hass: HomeAssistant) -> None:
