@@ -50,7 +50,10 @@ _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION = 2
 RECENT_IDS = 2000
 MAX_CATCH_UP = 5000
-STORED_IDS = 200  # delivered ids kept across restarts
+# delivered ids kept across restarts: all that are remembered (a walk after a start passes
+# up to LOOK_BELOW_MAX of them, and an id delivered before it and forgotten looks new: the
+# soak fired a burst again after a restart while 200 were kept)
+STORED_IDS = RECENT_IDS
 FIRST_START_PAGE = 20
 FIRST_START_PAGES = 5  # at most, while history is within LOOKBACK of its newest event
 LOOK_BELOW = 50  # seen ids a deep walk passes, looking for messages listed late
@@ -620,7 +623,7 @@ class EventDelivery:
         return {"owed": owed, "owed_below": below}
 
     async def _save(self) -> None:
-        """One small write (the last STORED_IDS ids, the floor, each device's newest time)."""
+        """One write (the last STORED_IDS ids, the floor, each device's newest time)."""
         await self._store.async_save(self._data())
 
 
