@@ -8,6 +8,7 @@ import asyncio
 from collections import deque
 import contextlib
 from dataclasses import dataclass, field
+import errno
 import functools
 import json
 import logging
@@ -285,8 +286,18 @@ class LiveHub:
 
     async def start(self) -> None:
         await self.tunnel.start()
-        await self.relay.start()
-        await self.qtp.start(self.relay.port)
+        asked = self.relay.port
+        for attempt in range(5):
+            await self.relay.start()
+            try:
+                await self.qtp.start(self.relay.port)  # UDP on the relay's port number
+                return
+            except OSError as err:
+                if err.errno != errno.EADDRINUSE or asked or attempt == 4:
+                    raise
+            # a port the system chose for TCP may be taken for UDP: another number
+            await self.relay.stop()
+            self.relay.port = 0
 
     async def stop(self) -> None:
         for handle in self.timers:
