@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 from urllib.parse import urlsplit
 
 import av
+
+
+def feed_request(url: str) -> bytes:
+    """The request ffmpeg sends for `url` once challenged: with the user part of the URL as
+    Basic credentials (none when the URL has no user part)."""
+    parts = urlsplit(url)
+    auth = ""
+    if parts.username is not None:
+        token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        auth = f"Authorization: Basic {token}\r\n"
+    return (
+        f"GET {parts.path} HTTP/1.1\r\nUser-Agent: Lavf/61.7.100\r\nAccept: */*\r\n"
+        f"Range: bytes=0-\r\nConnection: close\r\nHost: {parts.hostname}:{parts.port}\r\n"
+        f"Icy-MetaData: 1\r\n{auth}\r\n"
+    ).encode()
 
 
 async def read_feed(
@@ -20,11 +36,7 @@ async def read_feed(
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     if request is None:
-        request = (
-            f"GET {parts.path} HTTP/1.1\r\nUser-Agent: Lavf/61.7.100\r\nAccept: */*\r\n"
-            f"Range: bytes=0-\r\nConnection: close\r\nHost: {parts.netloc}\r\n"
-            "Icy-MetaData: 1\r\n\r\n"
-        ).encode()
+        request = feed_request(url)
     data = b""
     try:
         writer.write(request)

@@ -4,10 +4,16 @@ devices, through the loopback MPEG-TS feed and HA's own stream component (HLS)."
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from homeassistant.components.camera import CameraEntityFeature, async_get_stream_source
+from homeassistant.components.camera import (
+    CameraEntityFeature,
+    DynamicStreamSettings,
+    async_get_stream_source,
+)
+from homeassistant.components.stream import create_stream
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -43,7 +49,7 @@ async def test_stream_source_serves_the_decrypted_video(
     # nothing was woken or started by setting up the entity
     assert not emulator.live.stats.xmsgs and not emulator.live.publishers
     url = await async_get_stream_source(hass, DOOR)
-    assert url is not None and url.startswith("http://127.0.0.1:") and url.endswith(".ts")
+    assert url is not None and urlsplit(url).hostname == "127.0.0.1" and url.endswith(".ts")
     assert hass.states.get(DOOR).state == "streaming"  # type: ignore[union-attr]
     held_bytes = len(live_clip(real=True).aus[0]) * 60  # the still, at most 50 copies
     data = await read_feed(url, held_bytes + 60_000, timeout=20)
@@ -95,6 +101,7 @@ async def test_hls_through_the_stream_component(
         assert resp.status == 200 and len(await resp.read()) > 1000
     cam = _camera(hass, DOOR)
     assert cam._feed.refused == 0, "the stream worker's own request is let in"
+    assert cam._feed.challenged >= 1, "ffmpeg sent the secret only once challenged"
     await cam.stream.stop()
 
 
@@ -121,6 +128,45 @@ async def test_the_feed_is_no_open_door(
     assert hass.states.get(DOOR).state == "idle"  # type: ignore[union-attr]
     assert emulator.counters.requests.get("/api/eu1/v1/iot/device/invoke_service", 0) == wakes
     assert _camera(hass, DOOR)._feed.sessions == 1
+
+
+async def test_home_assistant_logs_no_feed_secret(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the stream worker cannot open the feed (the doorbell refuses to start its stream),
+    Home Assistant's stream component logs the feed's URL, at ERROR. The secret is
+    the URL's password, which it hides; it was the path, which it logged as it was."""
+    caplog.set_level(logging.DEBUG, logger="homeassistant.components.stream")
+    monkeypatch.setattr(camera_module, "LIVE_IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(
+        camera_module,
+        "LIVE_TIMERS",
+        LiveTimers(asleep_after=2, rewake=1, setup_tries=1, audio_only_after=2),
+    )
+    assert await async_setup_component(hass, "stream", {})
+    url = await async_get_stream_source(hass, DOOR)
+    assert url is not None
+    secret = urlsplit(url).password
+    assert secret
+    async with asyncio.timeout(10):
+        while hass.states.get(DOOR).state == "streaming":  # type: ignore[union-attr]
+            await asyncio.sleep(0.1)
+    emulator.live.faults.substream_errcode = 3
+    stream = create_stream(hass, url, {}, DynamicStreamSettings(), DOOR)
+    await stream.start()
+    try:
+        async with asyncio.timeout(30):
+            while "Error from stream worker" not in caplog.text:
+                await asyncio.sleep(0.1)
+    finally:
+        await stream.stop()
+    assert secret not in caplog.text
+    assert "****:****@127.0.0.1" in caplog.text, "the URL was logged, its user part hidden"
+    assert _camera(hass, DOOR)._feed.last_error is not None
 
 
 @pytest.mark.slow(seconds=8)

@@ -69,11 +69,14 @@ async def test_a_ring_prepares_the_live_view(
     assert feed.prepared == 1 and feed.sessions == 1
     assert emulator.live.publishing(STREAM)
     assert emulator.live.stats.cold_wakes == 0, "the device is awake after its ring"
+    assert hass.states.get(DOOR).state == "idle", "prepared is not streaming to anybody"  # type: ignore[union-attr]
     # opening the camera now: the URL at once, and a second of video in the first read
     loop = asyncio.get_running_loop()
     asked = loop.time()
     url = await async_get_stream_source(hass, DOOR)
     assert url is not None and loop.time() - asked < 0.5
+    await hass.async_block_till_done()
+    assert hass.states.get(DOOR).state == "streaming"  # type: ignore[union-attr]
     held = len(feed._backfill()) + len(feed._history_bytes())
     data = await read_feed(url, held, timeout=1.0)  # all of it at once
     packets = video_packets(data)

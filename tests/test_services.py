@@ -15,6 +15,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError,
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockUser
+import yaml
 
 from botslab_emulator import Emulator
 from botslab_emulator.seed import DEMO_USER, NEIGHBOUR_USER
@@ -572,3 +573,45 @@ async def test_do_not_disturb_as_the_time_selector_sends_it(
     state = hass.states.get(switch(hass, f"account_{qid}_do_not_disturb"))
     assert state.state == STATE_ON
     assert state.attributes["start"] == "22:00" and state.attributes["end"] == "07:30"
+
+
+def _offered(hass: HomeAssistant, device: Any, selector: dict[str, Any]) -> bool:
+    """Whether the frontend's device selector offers a device of the integration's entry:
+    one of its entities matches an entity filter (integration, domain and any of the
+    supported features)."""
+    from homeassistant.components import camera
+
+    for entity in er.async_entries_for_device(er.async_get(hass), device.id):
+        state = hass.states.get(entity.entity_id)
+        have = state.attributes.get("supported_features", 0) if state else 0
+        for wanted in selector["entity"]:
+            if entity.platform != wanted["integration"] or entity.domain != wanted["domain"]:
+                continue
+            features = [
+                getattr(camera.CameraEntityFeature, name.rsplit(".", 1)[1])
+                for name in wanted.get("supported_features", [])
+            ]
+            if not features or any(have & feature for feature in features):
+                return True
+    return False
+
+
+async def test_the_share_pickers_offer_only_the_account_s_own_cameras(
+    hass: HomeAssistant, entry: ConfigEntry
+) -> None:
+    """share_device, unshare_device and list_shares pick a device as services.yaml's
+    selector filters them in the frontend: the cameras the account owns, not the account
+    device and not Driveway, shared with it (only its owner may share it)."""
+    from homeassistant.helpers import device_registry as dr
+
+    services = yaml.safe_load(
+        (Path(__file__).parents[1] / "custom_components/botslab/services.yaml").read_text()
+    )
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    names = {device.name for device in devices}
+    assert {"Front Door", "Driveway"} <= names and len(names) == 5, names
+    for action in ("share_device", "unshare_device", "list_shares"):
+        selector = services[action]["fields"]["device_id"]["selector"]["device"]
+        assert selector["integration"] == entry.domain
+        offered = {d.name for d in devices if _offered(hass, d, selector)}
+        assert offered == {"Front Door", "Garden", "Living Room"}, action

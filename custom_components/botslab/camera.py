@@ -166,7 +166,7 @@ class BotslabCamera(BotslabEntity, Camera):
     # --- live view ------------------------------------------------------------------------
     @property
     def is_streaming(self) -> bool:
-        return self._feed is not None and self._feed.streaming
+        return self._feed is not None and self._feed.watched
 
     def _new_session(self) -> LiveSession:
         state = self.state_data
@@ -233,7 +233,8 @@ class BotslabCamera(BotslabEntity, Camera):
         state = self.state_data
         if state is not None and not state.device.online:
             raise self._live_unavailable("device_offline")
-        if (pause := self._cloud_pause()) > 0 and not self.is_streaming:
+        running = self._feed is not None and self._feed.streaming  # prepared, perhaps
+        if (pause := self._cloud_pause()) > 0 and not running:
             # the cloud asked for a pause: no setup call, no wake-up before its time
             raise self._live_unavailable("rate_limited", **pause_placeholders(pause))
         self._ensure_feed()

@@ -12,7 +12,7 @@ from botslab_emulator.live.clip import live_clip
 from custom_components.botslab.api import BotslabClient
 from custom_components.botslab.api.live import LiveCache, LiveFeed, LiveSession, feed as feed_module
 
-from ...live_feed_io import read_feed, video_packets
+from ...live_feed_io import feed_request, read_feed, video_packets
 
 DOOR = "BDX3A1B2C3D4"
 
@@ -76,40 +76,53 @@ def _wakes(emu: Emulator) -> int:
 async def test_only_the_stream_component_reads_the_feed(
     client: BotslabClient, emu: Emulator
 ) -> None:
-    """The feed's URL carries a secret. A bare socket, a wrong secret, another method or
-    a request that never ends get no video and start nothing: no session, no wake-up, no
-    setup call, while the feed is idle (as after the stream component left)."""
+    """The feed's URL carries a secret as its password. A bare socket, a wrong or missing
+    secret, another path or method, or a request that never ends get no video and start
+    nothing: no session, no wake-up, no setup call, while the feed is idle (as after the
+    stream component left). The secret is not in the path, which Home Assistant logs."""
     door = next(d for d in await client.devices() if d.serial == DOOR)
     feed = LiveFeed(lambda: LiveSession(client, door), idle_s=0.2, head_timeout=0.5)
     try:
         url = await feed.open()
-        assert url.startswith("http://127.0.0.1:") and url.endswith(".ts")
+        parts = urlsplit(url)
+        secret = parts.password
+        assert parts.hostname == "127.0.0.1" and parts.path == "/live.ts"
+        assert secret and len(secret) >= 32 and secret not in parts.path
         async with asyncio.timeout(5):
             while feed.streaming:
                 await asyncio.sleep(0.05)
         wakes, xmsgs = _wakes(emu), emu.live.stats.xmsgs
-        port = urlsplit(url).port
-        other = f"http://127.0.0.1:{port}/"
-        attempts = {
+        base = f"http://127.0.0.1:{parts.port}"
+        wrong = f"http://botslab:{'x' * len(secret)}@127.0.0.1:{parts.port}/live.ts"
+        refused = {
             "bare socket": await read_feed(url, request=b"", timeout=5),
-            "no path": await read_feed(other, timeout=5),
-            "wrong secret": await read_feed(other + "x" * 32 + ".ts", timeout=5),
-            "secret as a prefix": await read_feed(url + "x", timeout=5),
+            "no path": await read_feed(f"http://botslab:{secret}@127.0.0.1:{parts.port}/"),
+            "the secret as the path": await read_feed(f"{base}/{secret}.ts", timeout=5),
+            "wrong secret": await read_feed(wrong, timeout=5),
+            "secret as a prefix": await read_feed(url.replace(secret, secret + "x"), timeout=5),
+            "another user": await read_feed(url.replace("botslab:", "admin:"), timeout=5),
+            "another scheme": await read_feed(
+                url, request=feed_request(url).replace(b"Basic", b"Bearer"), timeout=5
+            ),
             "another method": await read_feed(
-                url, request=f"POST {urlsplit(url).path} HTTP/1.1\r\n\r\n".encode(), timeout=5
+                url, request=feed_request(url).replace(b"GET", b"POST", 1), timeout=5
             ),
             "a head that never ends": await read_feed(
-                url, request=f"GET {urlsplit(url).path} HTTP/1.1\r\n".encode(), timeout=5
+                url, request=feed_request(url)[:-2], timeout=5
             ),
             "not HTTP": await read_feed(url, request=b"\x47" * 188, timeout=5),
         }
-        for name, answer in attempts.items():
+        challenged = {"no credentials": await read_feed(f"{base}/live.ts", timeout=5)}
+        for name, answer in {**refused, **challenged}.items():
             assert b"\x47" not in answer[answer.find(b"\r\n\r\n") + 4 :], name
-            assert answer in (b"", feed_module.ANSWER_NOT_FOUND), (name, answer[:80])
+            allowed = (b"", feed_module.ANSWER_NOT_FOUND, feed_module.ANSWER_CHALLENGE)
+            assert answer in allowed, (name, answer[:80])
+        assert challenged["no credentials"] == feed_module.ANSWER_CHALLENGE
+        assert refused["wrong secret"] == feed_module.ANSWER_CHALLENGE
         assert feed.sessions == 1 and not feed.streaming, "nothing started"
         assert (_wakes(emu), emu.live.stats.xmsgs) == (wakes, xmsgs), "nothing woken"
-        assert feed.refused == len(attempts)
-        # the stream component's request still opens it
+        assert (feed.refused, feed.challenged) == (len(refused), 1)
+        # the stream component's request, after the challenge, still opens it
         assert len(await read_feed(url, 20_000)) >= 20_000
         assert feed.sessions == 2
     finally:
@@ -123,7 +136,7 @@ async def test_viewers_are_capped(client: BotslabClient, emu: Emulator) -> None:
     try:
         url = await feed.open()
         parts = urlsplit(url)
-        request = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+        request = feed_request(url)
         for _ in range(feed_module.MAX_VIEWERS + 1):
             reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
             viewers.append((reader, writer))

@@ -3,11 +3,15 @@ live session as MPEG-TS over HTTP (docs/protocol/live-video.md#into-home-assista
 ffmpeg process).
 
 Only the stream component may read it: the URL it is given carries a secret made for the feed
-(`http://127.0.0.1:<port>/<secret>.ts`, which PyAV/ffmpeg opens as a streaming HTTP answer),
-and a connection that does not send that request line within HEAD_TIMEOUT (a bare socket,
-another path, another program on the host) gets nothing and starts nothing: no session, no
-wake-up, no video. At most MAX_VIEWERS read at once (the stream worker and a reconnect of it),
-and at most MAX_PENDING connections wait to say what they want.
+as the password of its user part (`http://botslab:<secret>@127.0.0.1:<port>/live.ts`, which
+PyAV/ffmpeg opens as a streaming HTTP answer). ffmpeg asks without it first, is answered 401
+with a Basic challenge, and asks again with `Authorization: Basic`. The secret is not in the
+path because Home Assistant's stream component logs the URL (at ERROR when the worker fails to
+open it) and hides only a URL's user and password there (`redact_credentials`). A connection
+that does not send that request with that secret within HEAD_TIMEOUT (a bare socket, another
+path, a wrong password, another program on the host) gets nothing and starts nothing: no
+session, no wake-up, no video. At most MAX_VIEWERS read at once (the stream worker and a
+reconnect of it), and at most MAX_PENDING connections wait to say what they want.
 
 A viewer let in starts a session if none runs; it gets the tables and the last few seconds
 of video first (whole groups of pictures, HISTORY_MS, so it starts on a keyframe): Home
@@ -30,6 +34,8 @@ the secret stay the same for the feed's life: the stream component keeps the URL
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections import deque
 from collections.abc import Callable, Coroutine
 import contextlib
@@ -67,12 +73,29 @@ ANSWER_OK = (
     b"Connection: close\r\n\r\n"
 )
 ANSWER_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+ANSWER_CHALLENGE = (
+    b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="BOTSLAB live feed"\r\n'
+    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+)
+FEED_USER = "botslab"
+FEED_PATH = b"/live.ts"
 ANSWER_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def _size(packets: bytes, picture: tuple[bytes, int] | None) -> int:
     """What a kept frame holds: its packets, and a keyframe's access unit (for the still)."""
     return len(packets) + (len(picture[0]) if picture is not None else 0)
+
+
+def _basic(credentials: bytes) -> bytes:
+    """The user:password of an Authorization field's Basic credentials (b"" for others)."""
+    scheme, _, token = credentials.partition(b" ")
+    if scheme.lower() != b"basic":
+        return b""
+    try:
+        return base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 class LiveFeed:
@@ -94,7 +117,8 @@ class LiveFeed:
         self._secret = secrets.token_urlsafe(24)
         self._admitted = 0  # viewers let in (reading, or their session starting)
         self._pending = 0  # connections that have not said what they want yet
-        self.refused = 0  # connections turned away (no or a wrong request, too many)
+        self.refused = 0  # connections turned away (no or a wrong request or secret, too many)
+        self.challenged = 0  # requests without credentials, answered with the Basic challenge
         self._on_change = on_change
         self._server: asyncio.Server | None = None
         self._closed = False  # for good: nothing starts, nobody hears of changes
@@ -113,6 +137,7 @@ class LiveFeed:
         self._gop_bytes = 0
         self._gop_open = False  # the history began with a keyframe and is within its bounds
         self.prepared = 0  # sessions started by prepare()
+        self._asked = False  # the running session was asked for by a viewer (not only prepared)
         self._anchor: tuple[int, int] | None = None  # (device ts, pts)
         self._last_pts = 0
         self.last_error: LiveError | None = None
@@ -124,11 +149,24 @@ class LiveFeed:
     def url(self) -> str:
         """Where the stream component reads the feed (it carries the feed's secret: never
         log it)."""
-        return f"http://127.0.0.1:{self.port}/{self._secret}.ts"
+        return f"http://{FEED_USER}:{self._secret}@127.0.0.1:{self.port}{FEED_PATH.decode()}"
 
     @property
     def streaming(self) -> bool:
         return self._session is not None and self._session.running
+
+    @property
+    def watched(self) -> bool:
+        """Streaming for a viewer: the URL was asked for or a viewer reads. A session only
+        prepared on a ring is not (the camera stays idle, and the logbook quiet, until
+        somebody opens it)."""
+        return self.streaming and (self._asked or bool(self._viewers))
+
+    def _ask(self) -> None:
+        if not self._asked:
+            self._asked = True
+            if self.streaming:
+                self._changed()
 
     @property
     def viewers(self) -> int:
@@ -146,7 +184,7 @@ class LiveFeed:
         if self._server is None:
             self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=HEAD_BYTES)
             self.port = self._server.sockets[0].getsockname()[1]
-        await self._ensure_session()
+        await self._ensure_session(ask=True)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.first_frame_s if wait is None else wait):
                 await self._first_frame.wait()
@@ -172,7 +210,7 @@ class LiveFeed:
                 self._server = server
                 self.port = server.sockets[0].getsockname()[1]
             running = self._session is not None and self._session.running
-            await self._ensure_session()
+            await self._ensure_session(ask=False)
         except LiveError as err:
             _LOGGER.debug("no prepared live view: %s", err.reason)
             return False
@@ -214,11 +252,15 @@ class LiveFeed:
             self._server = None
 
     # --- the session ------------------------------------------------------------------------
-    async def _ensure_session(self) -> None:
+    async def _ensure_session(self, *, ask: bool) -> None:
+        """A running session; `ask`: for a viewer (the URL asked for, or a viewer let in),
+        not only prepared."""
         async with self._starting:
             if self._closed:
                 raise LiveError("setup_failed", "the live view was closed")
             if self._session is not None and self._session.running:
+                if ask:
+                    self._ask()
                 return
             await self._stop_session()
             session = self._open_session()
@@ -236,12 +278,14 @@ class LiveFeed:
             self.last_error = None
             self.sessions += 1
             self._session = session
+            self._asked = ask
             self._pump = asyncio.get_running_loop().create_task(self._run(session))
             self._changed()
 
     async def _stop_session(self) -> None:
         session, pump = self._session, self._pump
         self._session, self._pump = None, None
+        self._asked = False
         if session is not None:
             await session.stop()
         if pump is not None:
@@ -392,7 +436,6 @@ class LiveFeed:
         try:
             answer = await self._admit(reader)
             if answer is not None:
-                self.refused += 1
                 writer.write(answer)
                 return
             admitted = True
@@ -401,7 +444,7 @@ class LiveFeed:
                 self._idle.cancel()
                 self._idle = None
             try:
-                await self._ensure_session()
+                await self._ensure_session(ask=True)
             except LiveError:
                 writer.write(ANSWER_BUSY)
                 return
@@ -424,28 +467,44 @@ class LiveFeed:
                 self._arm_idle()
 
     async def _admit(self, reader: asyncio.StreamReader) -> bytes | None:
-        """None when the connection asked for the feed's own URL and a viewer's place is
-        free; else the answer it gets (b"" for one that said nothing an HTTP server reads).
-        Nothing is started before this says yes."""
+        """None when the connection asked for the feed with its secret and a viewer's place
+        is free; else the answer it gets (b"" for one that said nothing an HTTP server reads),
+        counted as refused or, for a request without credentials, as challenged. Nothing is
+        started before this says yes."""
         if self._pending >= MAX_PENDING:
+            self.refused += 1
             return b""
         self._pending += 1
         try:
             async with asyncio.timeout(self.head_timeout):
                 head = await reader.readuntil(b"\r\n\r\n")
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.refused += 1
             return b""
         finally:
             self._pending -= 1
-        method, _, rest = head.partition(b" ")
+        request, *fields = head.split(b"\r\n")
+        method, _, rest = request.partition(b" ")
         target = rest.partition(b" ")[0].partition(b"?")[0]
-        expected = f"/{self._secret}.ts".encode()
-        if method != b"GET" or not hmac.compare_digest(target, expected):
+        if method != b"GET" or target != FEED_PATH:
+            self.refused += 1
             return ANSWER_NOT_FOUND
+        credentials = None
+        for field in fields:
+            name, _, value = field.partition(b":")
+            if name.strip().lower() == b"authorization":
+                credentials = value.strip()
+        if credentials is None:
+            self.challenged += 1
+            return ANSWER_CHALLENGE
+        if not hmac.compare_digest(_basic(credentials), f"{FEED_USER}:{self._secret}".encode()):
+            self.refused += 1
+            return ANSWER_CHALLENGE
         if self._admitted >= self.max_viewers:
             _LOGGER.debug(
                 "live feed: a viewer past the %d allowed was turned away", self.max_viewers
             )
+            self.refused += 1
             return ANSWER_BUSY
         return None
 
