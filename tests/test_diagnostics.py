@@ -398,6 +398,51 @@ async def test_live_sessions_are_timelines(
     await asyncio.sleep(0)
 
 
+async def test_live_timelines_end_with_their_reason_and_keep_the_last_five(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session that played ends "stopped" once nobody watches; sessions that fail end with
+    the failure's reason at the stage that failed; the diagnostics keep the last five."""
+    from homeassistant.exceptions import HomeAssistantError
+
+    from custom_components.botslab import camera as camera_module
+    from custom_components.botslab.api.live.session import LiveTimers
+
+    monkeypatch.setattr(camera_module, "LIVE_IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(
+        camera_module,
+        "LIVE_TIMERS",
+        LiveTimers(asleep_after=2, rewake=1, setup_tries=1, audio_only_after=2),
+    )
+    url = await async_get_stream_source(hass, "camera.front_door")
+    assert url is not None
+    await until(hass, lambda: hass.states.get("camera.front_door").state == "idle")  # type: ignore[union-attr]
+    emulator.live.faults.substream_errcode = 10
+    for _ in range(5):
+        with pytest.raises(HomeAssistantError):
+            await async_get_stream_source(hass, "camera.front_door")
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    door = next(d for d in diag["devices"] if d["live"] is not None)
+    timelines = door["live"]["timelines"]
+    assert len(timelines) == 5, "the last five"
+    assert [t["ended"] for t in timelines] == ["setup_failed"] * 5, timelines
+    for timeline in timelines:
+        failed = [s for s in timeline["stages"] if s["outcome"] not in ("ok", "cached")]
+        assert failed and timeline["ended_at_ms"] >= failed[0]["at_ms"]
+    # the session that played, before them, had ended "stopped": one more session pushes
+    # the oldest failure out and shows the end of a session that played
+    emulator.live.faults.substream_errcode = 0
+    url = await async_get_stream_source(hass, "camera.front_door")
+    await until(hass, lambda: hass.states.get("camera.front_door").state == "idle")  # type: ignore[union-attr]
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    door = next(d for d in diag["devices"] if d["live"] is not None)
+    timelines = door["live"]["timelines"]
+    assert len(timelines) == 5 and timelines[-1]["ended"] == "stopped", timelines[-1]
+
+
 async def test_a_replayed_difference_is_named_in_the_diagnostics(
     hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator
 ) -> None:

@@ -822,6 +822,23 @@ def test_the_snapshot_cache_is_bounded_in_bytes() -> None:
     assert cache.get(("entry", "huge")) is None, "larger than the whole cache: not kept"
 
 
+@pytest.mark.parametrize(
+    ("language", "country", "twelve"),
+    [("en", "DE", True), ("en", "US", True), ("en-GB", "GB", False), ("de", "US", False)],
+)
+async def test_times_follow_the_language_as_the_frontend_does(
+    hass: HomeAssistant, browser: ConfigEntry, language: str, country: str, twelve: bool
+) -> None:
+    """The frontend shows times by the language tag alone: English ("en") in Germany, as in
+    the demo, shows 10:52 PM; British English 22:52; German 22:52 in the United States."""
+    hass.config.language, hass.config.country = language, country
+    door = await browse(hass, f"{browser.entry_id}/{DOOR}")
+    day = await media_source.async_browse_media(hass, door.children[0].media_content_id)
+    pattern = r"[0-9]{1,2}:[0-9]{2} [AP]M" if twelve else r"[0-9]{2}:[0-9]{2}"
+    for item in day.children:
+        assert re.match(pattern + " ", item.title), item.title
+
+
 async def test_labels_follow_the_installation_s_language(
     hass: HomeAssistant, browser: ConfigEntry
 ) -> None:

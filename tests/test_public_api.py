@@ -10,6 +10,7 @@ import importlib
 import inspect
 from pathlib import Path
 import pkgutil
+import re
 
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, OptionsFlow
 from homeassistant.core import HomeAssistant, ServiceCall, State
@@ -74,6 +75,28 @@ def _our_classes() -> list[type]:
     return found
 
 
+# `self._name = …` (or `self._name: T = …`) in a Home Assistant class's own source: attributes
+# its instances get in __init__ and elsewhere, which `dir(cls)` does not list
+_SELF_ASSIGNED = re.compile(r"\bself\.(_[A-Za-z]\w*)\s*(?::[^=\n]+)?=(?!=)")
+
+
+def _private_names(bases: set[type]) -> set[str]:
+    """The private names of the classes: their members, and the attributes their code sets
+    on an instance."""
+    names = set()
+    for base in bases:
+        names.update(dir(base))
+        for klass in base.__mro__:
+            if not klass.__module__.startswith("homeassistant."):
+                continue
+            try:
+                source = inspect.getsource(klass)
+            except (OSError, TypeError):
+                continue
+            names.update(_SELF_ASSIGNED.findall(source))
+    return {name for name in names if _private(name)}
+
+
 def _home_assistant_bases() -> set[type]:
     bases = set(TOUCHED)
     for cls in _our_classes():
@@ -93,26 +116,55 @@ def test_no_private_method_of_home_assistant_is_overridden() -> None:
     assert not overridden, overridden
 
 
+def _on_self(node: ast.Attribute) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+
+
 def test_no_private_attribute_of_home_assistant_is_used() -> None:
     """Every `x._name` in the integration's code (outside api/) whose name a Home Assistant
-    class it touches or derives from has: reads and writes alike, name-mangled ones too."""
-    private = {name for base in _home_assistant_bases() for name in dir(base) if _private(name)}
+    class it touches or derives from has, as a member or as an attribute its code sets on
+    an instance (`entry._on_unload`, `hass._tasks`, a coordinator's `_listeners`): reads and
+    writes alike, name-mangled ones too. On `self`, within one of our classes, the names of
+    that class's own Home Assistant bases (a name of ours that is also theirs overwrites
+    theirs); elsewhere, the names of every Home Assistant class it touches."""
+    anywhere = _private_names(_home_assistant_bases())
     used = []
     for path in ROOT.rglob("*.py"):
-        if "api" in path.relative_to(ROOT).parts:
+        rel = path.relative_to(ROOT)
+        if "api" in rel.parts:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in private:
-                used.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.attr}")
+        module = importlib.import_module(
+            ".".join((package.__name__, *rel.with_suffix("").parts)).removesuffix(".__init__")
+        )
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        on_self: set[int] = set()
+        for klass in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            cls = getattr(module, klass.name, None)
+            if not isinstance(cls, type):
+                continue
+            bases = {b for b in cls.__mro__[1:] if b.__module__.startswith("homeassistant.")}
+            theirs = _private_names(bases)
+            for node in ast.walk(klass):
+                if isinstance(node, ast.Attribute) and _on_self(node):
+                    on_self.add(id(node))
+                    if node.attr in theirs:
+                        used.append(f"{rel}:{node.lineno} self.{node.attr}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and id(node) not in on_self
+                and node.attr in anywhere
+            ):
+                used.append(f"{rel}:{node.lineno} {node.attr}")
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
                 and node.func.id in ("getattr", "setattr", "hasattr")
                 and len(node.args) > 1
                 and isinstance(node.args[1], ast.Constant)
-                and node.args[1].value in private
+                and node.args[1].value in anywhere
             ):
-                used.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.args[1].value}")
+                used.append(f"{rel}:{node.lineno} {node.args[1].value}")
     assert not used, used
 
 
@@ -127,3 +179,13 @@ def test_the_check_finds_what_it_looks_for() -> None:
     tree = ast.parse("entity._EventEntity__last_event_triggered = now")
     assert any(isinstance(n, ast.Attribute) and n.attr in private for n in ast.walk(tree))
     assert any(_private(n) for n in vars(Camera))
+    # attributes Home Assistant sets on its instances, which dir() does not list
+    touched = _private_names(_home_assistant_bases())
+    for name, cls in (
+        ("_on_unload", ConfigEntry),
+        ("_tasks", HomeAssistant),
+        ("_listeners", DataUpdateCoordinator),
+    ):
+        assert name in touched and name not in dir(cls), name
+    tree = ast.parse("entry._on_unload.append(x)")
+    assert any(isinstance(n, ast.Attribute) and n.attr in touched for n in ast.walk(tree))

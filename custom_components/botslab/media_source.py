@@ -52,13 +52,18 @@ _KIND_KEY = "component.botslab.entity.event.{entity}.state_attributes.event_type
 
 class Labels:
     """Titles in the installation's language and conventions: kinds as the event entities
-    call them, times in 12 or 24 hours, dates in digits."""
+    call them, times in 12 or 24 hours, dates in digits. The frontend formats times by the
+    language tag alone (its default "use the language's format"), not by the installation's
+    country: "en" is American English (12 hours) in Germany too, "en-GB" is 24 hours."""
 
     def __init__(self, hass: HomeAssistant, kinds: dict[str, str]) -> None:
         self._kinds = kinds
-        language = (hass.config.language or "en").split("-")[0].lower()
-        self._twelve = language == "en" and (hass.config.country or "US") in TWELVE_HOUR_COUNTRIES
-        us = language == "en" and (hass.config.country or "US") == "US"
+        tag = (hass.config.language or "en").replace("_", "-")
+        language, _, region = tag.partition("-")
+        language = language.lower()
+        region = region.split("-")[-1].upper() or ("US" if language == "en" else "")
+        self._twelve = language == "en" and region in TWELVE_HOUR_COUNTRIES
+        us = language == "en" and region == "US"
         self._date = "{m}/{d}/{y}" if us else DATE_FORMS.get(language, "{d:02}/{m:02}/{y}")
 
     @classmethod
