@@ -275,6 +275,16 @@ async def test_push_outage_delivers_once_on_reconnect(
     await until(hass, lambda: after in bus.ids())
     await asyncio.sleep(0.2)
     assert bus.ids() == [*during, after]
+    # what a user's diagnostics say of the outage (issue 27): the failures, the last error
+    # and when, the reconnect, and the four events delivered once
+    from custom_components.botslab.diagnostics import async_get_config_entry_diagnostics
+
+    path = (await async_get_config_entry_diagnostics(hass, entry))["event_path"]
+    push = path["push"]
+    assert push["state"] == "connected" and push["connects"] >= 2
+    assert push["failures_total"] >= 1 and push["last_error"] and push["last_error_at"]
+    assert path["delivery"]["delivered"] >= 4 and path["delivery"]["duplicates_dropped"] == 0
+    assert path["polling"]["connection"] == CONNECTION_PUSH
 
 
 async def test_refused_push_falls_back_to_polling(

@@ -360,7 +360,12 @@ async def test_a_relay_in_the_home_network_is_refused(
 
 
 async def test_a_shared_camera_says_why_before_it_is_opened(
-    hass: HomeAssistant, entry: ConfigEntry, emulator: Emulator, hass_ws_client: Any
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    emulator: Emulator,
+    hass_ws_client: Any,
+    hass_client: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """BOTSLAB sends a shared account a camera's sound only: a known, permanent condition.
     The camera offers no live stream (the frontend shows its snapshot, no player that fails
@@ -378,6 +383,12 @@ async def test_a_shared_camera_says_why_before_it_is_opened(
     await ws.send_json({"id": 1, "type": "camera/capabilities", "entity_id": DRIVEWAY})
     reply = await ws.receive_json()
     assert reply["success"] and reply["result"]["frontend_stream_types"] == []
+    # what the more-info dialog asks for: the still picture, which it gets
+    http = await hass_client()
+    async with http.get(state.attributes["entity_picture"]) as resp:
+        assert resp.status == 200
     assert not emulator.live.stats.xmsgs, "nothing was asked of the device"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
     # an owned camera still streams
     assert hass.states.get(DOOR).attributes["supported_features"] & CameraEntityFeature.STREAM

@@ -27,7 +27,7 @@ from homeassistant.const import CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
-from .api import redact
+from .api import redact, redact_texts
 from .api.live.feed import LiveFeed
 from .api.shapes import clean
 from .const import CONF_EMULATOR_URL, CONF_IDENTITY, CONF_Q, CONF_QID, CONF_T
@@ -75,13 +75,13 @@ async def async_get_config_entry_diagnostics(
     # every field, new ones too, goes through the redactor: keys of any spelling, and the
     # free-text forms of secrets (JSON, headers, URL-encoded pairs, Q and T whole)
     redacted: dict[str, Any] = redact(async_redact_data(result, TO_REDACT))
-    # the shapes hold types and keys only: checked to be nothing else, then added as they
-    # are (the redactor would take `url`, `email`, `title` keys' types for values)
-    redacted["cloud_answers"] = _cloud_answers(answers.as_dict())
-    redacted["event_path"]["skipped"] = _skipped(entry)
-    # the check's report is made of the integration's own words, endpoint paths, codes and
-    # shape paths (keys as `shapes.shape_key` keeps them): no value to redact
-    redacted["first_contact"] = answers.last_check
+    # the shapes hold types and keys only: checked to be nothing else; the check's report is
+    # made of the integration's own words, endpoint paths, codes and shape paths. Both get
+    # the free-text redaction all the same, not the redaction by key name (which would take
+    # `url`, `email`, `title` keys' types for values)
+    redacted["cloud_answers"] = redact_texts(_cloud_answers(answers.as_dict()))
+    redacted["event_path"]["skipped"] = redact_texts(_skipped(entry))
+    redacted["first_contact"] = redact_texts(answers.last_check)
     return redacted
 
 
@@ -114,6 +114,7 @@ def _event_path(entry: BotslabConfigEntry) -> dict[str, Any]:
             "state": push.state.value,
             "connects": push.connects,
             "failures": push.failures,
+            "failures_total": push.failures_total,
             "silent_drops": push.silent_drops,
             "duplicates": push.duplicates,
             "frames_parsed": push.frames_seen,

@@ -433,3 +433,19 @@ def test_cloud_json_refuses_deep_nesting_on_every_python() -> None:
     assert safejson.loads(b'{"code": 0, "data": {"items": [{"id": "a"}]}}')["data"]["items"][0] == {
         "id": "a"
     }
+
+
+def test_redact_texts_redacts_free_text_and_keeps_key_names() -> None:
+    """For shapes and the first-contact report: every string, keys included, gets the
+    free-text redaction; a key's name alone (`url`, `title`) takes nothing away."""
+    from custom_components.botslab.api import redact_texts
+
+    data = {
+        "url": "str:url",
+        "title": ["str", "sid=0123456789abcdef0123"],
+        "d.someone@example.com": {"summary": "call +49 176 12345678"},
+    }
+    out = redact_texts(data)
+    assert out["url"] == "str:url" and out["title"][0] == "str"
+    assert "0123456789abcdef0123" not in str(out)
+    assert "someone@example.com" not in str(out) and "12345678" not in str(out)

@@ -179,7 +179,7 @@ def mock_push() -> Iterator[MagicMock]:
     # the counters PushClient.__init__ sets (autospec sees only the class): a connection
     # that came up once and has had nothing to count since
     push.connects = 1
-    push.failures = push.silent_drops = push.duplicates = 0
+    push.failures = push.failures_total = push.silent_drops = push.duplicates = 0
     push.frames_seen = push.skipped_frames = 0
     push.last_error = push.last_error_at = None
     push.state = ConnectionState.CONNECTED

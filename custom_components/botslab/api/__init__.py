@@ -61,7 +61,7 @@ from .models import (
 )
 from .push import ConnectionState, FrameParser, PushClient, PushMessage
 from .quc import QucLogin, encode_token
-from .redact import redact, redact_text
+from .redact import redact, redact_text, redact_texts
 
 __all__ = [
     "LOOKBACK",
@@ -127,4 +127,5 @@ __all__ = [
     "mask_personal",
     "redact",
     "redact_text",
+    "redact_texts",
 ]

@@ -274,7 +274,8 @@ class PushClient:
         self._refusal_logged = False
         self.duplicates = 0
         self.silent_drops = 0
-        self.failures = 0
+        self.failures = 0  # in a row: back to 0 after a healthy minute (drives the backoff)
+        self.failures_total = 0  # since the client started
         self.connects = 0
         self.frames_parsed = 0  # by connections that ended
         self._parser: FrameParser | None = None  # the open connection's
@@ -407,6 +408,7 @@ class PushClient:
             # `failures` goes back to 0 only once a connection has lived `healthy_after`
             # seconds (_healthy): a server that binds and drops at once gets a growing delay
             self.failures += 1
+            self.failures_total += 1
             self._set_state(ConnectionState.BACKOFF)
             await asyncio.sleep(self.backoff_delay(self.failures - 1))
 
