@@ -359,7 +359,7 @@ async def test_a_relay_in_the_home_network_is_refused(
     assert not emulator.live.stats.xmsgs, "nothing was sent to the device either"
 
 
-async def test_a_shared_camera_says_why_before_it_is_opened(
+async def test_a_shared_camera_says_why_before_it_is_opened(  # noqa: PLR0917 (fixtures)
     hass: HomeAssistant,
     entry: ConfigEntry,
     emulator: Emulator,
