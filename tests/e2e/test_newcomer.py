@@ -137,14 +137,11 @@ async def set_do_not_disturb_in_the_form(page: Any, pair: Pair) -> tuple[dict[st
         checkbox = row.locator("ha-checkbox").first
         if await checkbox.count() and not await checkbox.evaluate("c => c.checked"):
             await checkbox.click()
-        # the time selector's fields: named text fields (2025.x), or fields shown as hh, mm, ss
-        for field_name, placeholder, value in (
-            ("hours", "hh", hours),
-            ("minutes", "mm", minutes),
-            ("seconds", "ss", "0"),
-        ):
-            box = row.locator(f"ha-textfield[name={field_name}] input").or_(
-                row.get_by_placeholder(placeholder, exact=True)
+        # the time selector's fields: <ha-textfield name=hours> (2025.x), <ha-input
+        # name=hours> (2026.x, labelled "hh"); both are disabled until the box is ticked
+        for field_name, value in (("hours", hours), ("minutes", minutes), ("seconds", "0")):
+            box = row.locator(
+                f"ha-textfield[name={field_name}] input, ha-input[name={field_name}] input"
             )
             if await box.count():
                 await box.first.click()
@@ -483,11 +480,10 @@ async def test_newcomer_adds_botslab(page: Any, pair: Pair) -> None:
     await shot(page, pair, "10-shared-camera")
 
     # do-not-disturb through the action's UI form: the account's switch turns on, with the hours
+    # (the form sends the times as HH:MM:SS, which the action takes)
     dnd, times_typed = await set_do_not_disturb_in_the_form(page, pair)
-    if times_typed or not pair.serves_brand_images:  # 2025.x: the named time fields
-        assert (dnd.get("start"), dnd.get("end")) == ("10:30", "11:45"), dnd
-    # 2026.x draws the time selector anew; this test does not find its fields yet, so there
-    # the action runs with the switch alone and the hours stay as they were
+    assert times_typed, "the time selector's hour and minute fields were found and typed"
+    assert (dnd.get("start"), dnd.get("end")) == ("10:30", "11:45"), dnd
 
     # a second account beside the first: two account devices, each named by its account
     await add_second_account(page, pair)
