@@ -127,6 +127,10 @@ class LiveSession:
         """Setup (H2-H7), then the media legs, the wake call and the tunnel. Raises LiveError
         if setup fails; later failures end the iteration."""
         self.stats.opened_at = self.timeline.opened = time.monotonic()
+        # the wake call goes out first, beside the setup: a sleeping device boots for
+        # seconds, and the setup's round trips (five, on a far cloud) pass meanwhile instead
+        # of before it (the public client wakes after the setup; docs/protocol/live-video.md#timers)
+        waking = asyncio.ensure_future(self._wake())
         try:
             relay = await self._setup()
             self.stats.setup_ms = (time.monotonic() - self.stats.opened_at) * 1000
@@ -152,10 +156,7 @@ class LiveSession:
             # phase)
             self._spawn(self._open_tcp(relay, relay_address))
             self._spawn(self._open_qtp(relay, relay_address))
-            steps = (
-                asyncio.ensure_future(self._open_tunnel()),
-                asyncio.ensure_future(self._wake()),
-            )
+            steps = (asyncio.ensure_future(self._open_tunnel()), waking)
             try:
                 await asyncio.gather(*steps)
             except BaseException:
@@ -166,20 +167,27 @@ class LiveSession:
                 raise
         except LiveError as err:
             self.timeline.finish(err.reason)
-            await self.stop()
+            await self._abandon(waking)
             raise
         except BotslabError as err:
             self.timeline.finish("setup_failed")
-            await self.stop()
+            await self._abandon(waking)
             raise LiveError("setup_failed", f"live view setup failed: {err}") from err
         except BaseException:
             # cancelled while starting (Home Assistant's stream source timeout, an unload):
             # the relay legs and the tunnel already run, and nothing else would stop them
             self.timeline.finish("cancelled")
-            await self.stop()
+            await self._abandon(waking)
             raise
         self._spawn(self.signalling.run(self))
         self._spawn(self.pipeline.run())
+
+    async def _abandon(self, waking: asyncio.Future[None]) -> None:
+        """A start that failed: the wake call ends (its answer no longer matters), and
+        everything started stops."""
+        waking.cancel()
+        await asyncio.gather(waking, return_exceptions=True)
+        await self.stop()
 
     async def stop(self) -> None:
         """Stop is a flag: sockets close, nothing more is sent
