@@ -390,6 +390,10 @@ async def test_live_sessions_are_timelines(
     assert stages.index("first_media") <= stages.index("first_frame_out")
     times = [s["at_ms"] for s in timeline["stages"]]
     assert times == sorted(times)
+    # the wake call went out with the setup's first requests, not after the setup
+    named = {s["stage"]: s for s in timeline["stages"]}
+    wake, keys = named["wake"], named["keys"]
+    assert wake["at_ms"] - wake["took_ms"] <= keys["at_ms"], (wake, keys)
     # the real relay's first replies say "audio only" (flag 0), then video
     assert timeline["req_relay_flags"][:4] == [0, 0, 0, 1]
     assert timeline["ended"] is None, "still running"
