@@ -120,6 +120,36 @@ async def test_repairs_are_scoped_to_their_account(
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"event_upload_withdrawn_{DRIVE}") is None
 
 
+async def test_a_live_view_clears_only_its_own_account_s_notice(
+    hass: HomeAssistant, both: tuple[ConfigEntry, ConfigEntry], emulator: Emulator
+) -> None:
+    """The driveway is a camera of both accounts: the shared account's live-view notice stays
+    when the owner's live view works (it went, before the ids carried the entry)."""
+    from homeassistant.components.camera import async_get_stream_source
+
+    demo, neighbour = both
+    cameras = {
+        camera.coordinator.config_entry.entry_id: camera
+        for camera in hass.data["camera"].entities
+        if camera.unique_id and camera.unique_id.endswith(f"{DRIVE}_camera")
+    }
+    shared, owned = cameras[demo.entry_id], cameras[neighbour.entry_id]
+    assert shared._live_issue_id != owned._live_issue_id
+    assert demo.entry_id in shared._live_issue_id
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        shared._live_issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="live_audio_only",
+        translation_placeholders={"device": "Driveway"},
+    )
+    assert await async_get_stream_source(hass, owned.entity_id)  # the owner's works
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, shared._live_issue_id) is not None
+
+
 async def test_old_unscoped_repairs_are_migrated(
     hass: HomeAssistant, ha: HomeAssistant, emulator: Emulator
 ) -> None:
