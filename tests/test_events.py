@@ -436,8 +436,8 @@ async def test_one_ring_reads_as_two_logbook_lines(
     changes the doorbell's event entity and the "Last event" sensor, and nothing else that
     is enabled by default (the ring binary sensor and "Last event time" wait to be enabled).
     The live view prepared on the ring leaves the camera idle until somebody opens it. The
-    snapshot image is continuous from Home Assistant 2025.x's logbook on; before, it is a
-    third line. The lines are Home Assistant's own: translated, with an icon, linked to
+    snapshot image is a third line where the logbook does not count images as continuous
+    (2025.4 does not, 2026.10 does). The lines are Home Assistant's own: translated, with an icon, linked to
     their entity."""
     from homeassistant.components.logbook.const import ALWAYS_CONTINUOUS_DOMAINS
     from homeassistant.components.logbook.helpers import is_sensor_continuous

@@ -75,9 +75,15 @@ def _our_classes() -> list[type]:
     return found
 
 
-# `self._name = …` (or `self._name: T = …`) in a Home Assistant class's own source: attributes
-# its instances get in __init__ and elsewhere, which `dir(cls)` does not list
-_SELF_ASSIGNED = re.compile(r"\bself\.(_[A-Za-z]\w*)\s*(?::[^=\n]+)?=(?!=)")
+# attributes a Home Assistant class's own source sets on its instances, which `dir(cls)` does
+# not list: `self._name = …` (`: T =`, `+=` too), and ConfigEntry's `_setter(self, "_name", …)`
+# or `object.__setattr__(self, "_name", …)`
+_SELF_ASSIGNED = re.compile(
+    r"\bself\.(_[A-Za-z]\w*)\s*(?::[^=\n]+)?[-+*|&]?=(?!=)"
+    r"|(?:_setter|__setattr__)\(\s*self\s*,\s*[\"'](_[A-Za-z]\w*)[\"']"
+)
+# names only annotated in the class body (`    _name: T`), set elsewhere
+_CLASS_ANNOTATED = re.compile(r"^    (_[A-Za-z]\w*)\s*:", re.MULTILINE)
 
 
 def _private_names(bases: set[type]) -> set[str]:
@@ -93,7 +99,8 @@ def _private_names(bases: set[type]) -> set[str]:
                 source = inspect.getsource(klass)
             except (OSError, TypeError):
                 continue
-            names.update(_SELF_ASSIGNED.findall(source))
+            names.update(name for pair in _SELF_ASSIGNED.findall(source) for name in pair if name)
+            names.update(_CLASS_ANNOTATED.findall(source))
     return {name for name in names if _private(name)}
 
 
@@ -183,6 +190,7 @@ def test_the_check_finds_what_it_looks_for() -> None:
     touched = _private_names(_home_assistant_bases())
     for name, cls in (
         ("_on_unload", ConfigEntry),
+        ("_background_tasks", ConfigEntry),
         ("_tasks", HomeAssistant),
         ("_listeners", DataUpdateCoordinator),
     ):

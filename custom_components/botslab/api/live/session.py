@@ -124,14 +124,20 @@ class LiveSession:
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
-        """Setup (H2-H7), then the media legs, the wake call and the tunnel. Raises LiveError
-        if setup fails; later failures end the iteration."""
+        """The wake call beside the setup (H2-H7), then the media legs and the tunnel. Raises
+        LiveError if setup fails; later failures end the iteration."""
         self.stats.opened_at = self.timeline.opened = time.monotonic()
-        # the wake call goes out first, beside the setup: a sleeping device boots for
-        # seconds, and the setup's round trips (five, on a far cloud) pass meanwhile instead
-        # of before it (the public client wakes after the setup; docs/protocol/live-video.md#timers)
-        waking = asyncio.ensure_future(self._wake())
+        waking: asyncio.Future[None] | None = None
         try:
+            if self._client.session is None:
+                # before the wake call: it and the setup would otherwise both sign in, and a
+                # second sign-in ends the first session
+                await self._client.login()
+            # the wake call goes out first, beside the setup: a sleeping device boots for
+            # seconds, and the setup's round trips (five, on a far cloud) pass meanwhile
+            # instead of before it (the public client wakes after the setup;
+            # docs/protocol/live-video.md#timers)
+            waking = asyncio.ensure_future(self._wake())
             relay = await self._setup()
             self.stats.setup_ms = (time.monotonic() - self.stats.opened_at) * 1000
             keys = self._keys
@@ -182,12 +188,15 @@ class LiveSession:
         self._spawn(self.signalling.run(self))
         self._spawn(self.pipeline.run())
 
-    async def _abandon(self, waking: asyncio.Future[None]) -> None:
+    async def _abandon(self, waking: asyncio.Future[None] | None) -> None:
         """A start that failed: the wake call ends (its answer no longer matters), and
-        everything started stops."""
-        waking.cancel()
-        await asyncio.gather(waking, return_exceptions=True)
-        await self.stop()
+        everything started stops, even if this is cancelled meanwhile."""
+        try:
+            if waking is not None:
+                waking.cancel()
+                await asyncio.gather(waking, return_exceptions=True)
+        finally:
+            await self.stop()
 
     async def stop(self) -> None:
         """Stop is a flag: sockets close, nothing more is sent
