@@ -437,8 +437,8 @@ async def test_one_ring_reads_as_two_logbook_lines(
     is enabled by default (the ring binary sensor and "Last event time" wait to be enabled).
     The live view prepared on the ring leaves the camera idle until somebody opens it. The
     snapshot image is a third line where the logbook does not count images as continuous
-    (2025.4 does not, 2026.10 does). The lines are Home Assistant's own: translated, with an icon, linked to
-    their entity."""
+    (2025.4 does not, 2026.10 does). The lines are Home Assistant's own: translated, with an
+    icon, linked to their entity."""
     from homeassistant.components.logbook.const import ALWAYS_CONTINUOUS_DOMAINS
     from homeassistant.components.logbook.helpers import is_sensor_continuous
 
