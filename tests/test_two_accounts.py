@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
@@ -196,3 +197,55 @@ async def test_a_fresh_install_shows_the_newest_listed_event(
     assert hass.states.get(entity("event", "doorbell")).state == STATE_UNKNOWN, "nothing fired"
     assert fired == []
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_share_taken_back_leaves_the_owner_s_camera_alone(
+    hass: HomeAssistant,
+    both: tuple[ConfigEntry, ConfigEntry],
+    emulator: Emulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The neighbour takes the driveway's share back: after the grace the demo account's
+    driveway leaves (its device and entities), while the neighbour's camera, the same device
+    on Home Assistant 2025.4, stays with all its entities; shared again, it comes back to the
+    demo account without a reload."""
+    from custom_components.botslab.coordinator import STALE_AFTER, STALE_MISSES
+    from custom_components.botslab.devices import device_for_serial, entry_devices
+
+    demo, neighbour = both
+    registry = er.async_get(hass)
+
+    def camera_of(entry: ConfigEntry) -> str | None:
+        return next(
+            (
+                e.entity_id
+                for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+                if e.domain == "camera" and e.unique_id.endswith(f"{DRIVE}_camera")
+            ),
+            None,
+        )
+
+    owners_before = len(er.async_entries_for_config_entry(registry, neighbour.entry_id))
+    assert camera_of(demo) and camera_of(neighbour)
+    share = next(s for s in emulator.world.sharing.shares.values() if s.device_name == DRIVE)
+    status = share.status
+    share.status = 1  # pending again: the demo account does not see the driveway
+    for _ in range(STALE_MISSES):
+        await demo.runtime_data.device_coordinator.async_refresh()
+        await hass.async_block_till_done()
+    freezer.tick(STALE_AFTER)
+    await demo.runtime_data.device_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert device_for_serial(hass, demo.entry_id, DRIVE) is None
+    assert camera_of(demo) is None, "the demo account's driveway entities left"
+    kept = device_for_serial(hass, neighbour.entry_id, DRIVE)
+    assert kept is not None and kept in entry_devices(hass, neighbour.entry_id)
+    assert len(er.async_entries_for_config_entry(registry, neighbour.entry_id)) == owners_before
+    owner_camera = hass.states.get(camera_of(neighbour) or "")
+    assert owner_camera is not None and owner_camera.state != "unavailable"
+    # shared again: the demo account's driveway comes back
+    share.status = status
+    await demo.runtime_data.device_coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert device_for_serial(hass, demo.entry_id, DRIVE) is not None
+    assert camera_of(demo) is not None
