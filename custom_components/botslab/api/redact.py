@@ -129,34 +129,31 @@ def _norm(key: object) -> str:
 _SECRET_NORMS = frozenset(_norm(k) for k in SECRET_KEYS)
 
 
+def _walk(data: Any, keys: frozenset[str]) -> Any:
+    """A copy of `data`: the value of a key whose normalised name is in `keys` replaced, and
+    the free-text redaction applied to every string, keys included."""
+    if isinstance(data, Mapping):
+        return {
+            (redact_text(k) if isinstance(k, str) else k): (
+                REDACTED if _norm(k) in keys and v not in (None, "") else _walk(v, keys)
+            )
+            for k, v in data.items()
+        }
+    if isinstance(data, (list, tuple, set, frozenset)):
+        return [_walk(v, keys) for v in data]
+    if isinstance(data, str):
+        return redact_text(data)
+    return data
+
+
 def redact_texts(data: Any) -> Any:
     """A copy of `data` with the free-text redaction applied to every string, keys included,
     and no value replaced for its key's name: for what holds key names as words (shapes, the
     first-contact check's report), where `redact` would take `url` or `title` for values."""
-    if isinstance(data, Mapping):
-        return {
-            (redact_text(k) if isinstance(k, str) else k): redact_texts(v) for k, v in data.items()
-        }
-    if isinstance(data, (list, tuple, set, frozenset)):
-        return [redact_texts(v) for v in data]
-    if isinstance(data, str):
-        return redact_text(data)
-    return data
+    return _walk(data, frozenset())
 
 
 def redact(data: Any, extra_keys: frozenset[str] = frozenset()) -> Any:
     """A copy of `data` with every secret or personal value replaced (keys compared without
     case or separators), and free text redacted in every string, keys included."""
-    keys = _SECRET_NORMS | {_norm(k) for k in extra_keys}
-    if isinstance(data, Mapping):
-        return {
-            (redact_text(k) if isinstance(k, str) else k): (
-                REDACTED if _norm(k) in keys and v not in (None, "") else redact(v, extra_keys)
-            )
-            for k, v in data.items()
-        }
-    if isinstance(data, (list, tuple, set, frozenset)):
-        return [redact(v, extra_keys) for v in data]
-    if isinstance(data, str):
-        return redact_text(data)
-    return data
+    return _walk(data, _SECRET_NORMS | {_norm(k) for k in extra_keys})
