@@ -72,10 +72,8 @@ def device_for_serial(hass: HomeAssistant, entry_id: str, serial: str) -> dr.Dev
 @callback
 def entry_owns_device(hass: HomeAssistant, entry_id: str, device_id: str) -> bool:
     """Whether the registry device belongs to the entry (on 2025.4: is one of its entries)."""
-    return any(
-        device.id == device_id and not _let_go(hass, entry_id, device_id)
-        for device in _linked(hass, entry_id)
-    )
+    linked = any(device.id == device_id for device in _linked(hass, entry_id))
+    return linked and not _let_go(hass, entry_id, device_id)
 
 
 @callback
