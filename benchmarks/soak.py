@@ -337,12 +337,13 @@ class Soak:
 
     async def wait_push(self, within: float = 120) -> None:
         deadline = time.monotonic() + within
+        status = None
         while time.monotonic() < deadline:
             status = await self.ask("status")
             if status and status.get("loaded") and status.get("push_state") == "connected":
                 return
             await asyncio.sleep(0.2)
-        self.result.problems.append("push did not come back")
+        self.result.problems.append(f"push did not come back within {within:.0f} s: {status}")
 
     async def restart(self, *, kill: bool) -> None:
         start = time.time()
@@ -459,6 +460,13 @@ class Soak:
                     f"the emulator made {box_after - box_before} messages, the soak saw {len(self.made)}"
                 )
             await self.drain()
+            # a push fault late in the run may leave the client in its backoff (its failures
+            # in a row only reset after a healthy minute, the delay is capped at 300 s): push
+            # must come back, then report
+            waited = time.monotonic()
+            await self.wait_push(within=330)
+            if (waited := time.monotonic() - waited) > 1:
+                self.log(f"push came back {waited:.1f} s after the run")
             self.result.memory = await self.ask("mem_report") or {}
             self.result.bounds = await self.ask("status") or {}
             await self.stop_ha()

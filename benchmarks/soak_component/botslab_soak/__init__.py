@@ -115,6 +115,8 @@ async def _command(hass: HomeAssistant, command: str, add_account: Any) -> dict[
             "connection": data.push.connection if data.push is not None else None,
             "reason": data.push.plan.reason if data.push is not None else None,
             "push_state": data.push.push.state.value if data.push is not None else None,
+            # connection attempts failed in a row (the backoff grows with them)
+            "push_failures": data.push.push.failures if data.push is not None else None,
             "delivered": delivery.delivered,
             "fetches": delivery.fetches,
             # the bounded structures: they must stay within their limits however long it runs
