@@ -1,9 +1,10 @@
 """The network between a client and the emulated cloud: round-trip time, jitter and UDP loss.
 
 On loopback (the default) nothing is added. The WAN profile (`--network wan`, or the `net_`
-knobs of POST /_emulator/faults) puts the cloud far away: every HTTP answer comes one round
-trip late, every push, tunnel, relay and QTP datagram half a round trip late in each direction,
-each with its own jitter, and UDP datagrams (tunnel and QTP, both ways) are lost at random.
+knobs of POST /_emulator/faults) puts the cloud far away: every HTTP request, push, tunnel,
+relay and QTP datagram is half a round trip late in each direction, each with its own jitter
+(an HTTP request reaches the cloud half a round trip after it was sent, and is answered from
+what the cloud holds then), and UDP datagrams (tunnel and QTP, both ways) are lost at random.
 TCP loses nothing (it retransmits; what a loss costs it is inside the jitter). Each direction of
 each connection or datagram peer is a FIFO lane: jitter never reorders, as on a real path where
 packets queue behind each other.

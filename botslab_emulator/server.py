@@ -75,8 +75,8 @@ class Emulator(Cloud):
         path = request.path
         self.counters.hit(path)
         if not path.startswith("/_emulator/"):
-            if self.net.active:  # the cloud far away: one round trip per exchange
-                await asyncio.sleep(self.net.round_trip())
+            if self.net.active:  # the cloud far away: the request takes half a round trip
+                await asyncio.sleep(self.net.one_way())
             f = self.faults
             if f.delay_ms and path.startswith(f.delay_path):
                 await asyncio.sleep(f.delay_ms / 1000)
@@ -91,6 +91,11 @@ class Emulator(Cloud):
                     {"code": f.code_answer, "msg": "error", "data": None}, status=f.code_status
                 )
         response: web.StreamResponse = await handler(request)
+        if self.net.active and not path.startswith("/_emulator/"):
+            # and its answer the other half: the cloud answers from what it holds when the
+            # request reaches it, not a whole round trip after it was sent (a list fetched
+            # then must not show what was made while its answer was on its way back)
+            await asyncio.sleep(self.net.one_way())
         return response
 
     def _routes(self, app: web.Application) -> None:

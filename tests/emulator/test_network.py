@@ -50,6 +50,32 @@ async def test_http_answers_a_round_trip_late(emu: Emulator, http: aiohttp.Clien
     assert not emu.net.active
 
 
+async def test_the_cloud_answers_from_what_it_holds_when_the_request_arrives(
+    world: World, http: aiohttp.ClientSession
+) -> None:
+    """Half a round trip out, the answer the other half back: a message made while the
+    answer is on its way is not in it (a whole round trip before the cloud reads its list
+    would show events the real cloud could not have listed yet)."""
+    emu = world.emu
+    emu.net.faults.rtt_ms = 400
+    emu.net.faults.jitter_ms = 0
+    start = time.monotonic()
+    fetch = asyncio.create_task(world.alice.get(http, "/v2/message/list", {"page_size": 10}))
+    await asyncio.sleep(0.3)  # the request reached the cloud at 0.2 s; the answer comes at 0.4 s
+    made = await emu.trigger(world.cam, "motion")
+    items = (await fetch)["data"]["items"]
+    assert 0.38 <= time.monotonic() - start < 0.7
+    assert str(made["msg_id"]) not in _ids(items)
+    items = (await world.alice.get(http, "/v2/message/list", {"page_size": 10}))["data"]["items"]
+    assert str(made["msg_id"]) in _ids(items)
+
+
+def _ids(items: list[dict[str, object]]) -> set[str]:
+    """The listed ids, under whichever name the list gives them (docs/protocol/cloud-api.md)."""
+    names = ("id", "msg_id", "message_id")
+    return {str(next(i[n] for n in names if n in i)) for i in items}
+
+
 async def test_a_push_arrives_half_a_round_trip_late(world: World) -> None:
     emu = world.emu
     emu.net.faults.rtt_ms = 300

@@ -64,7 +64,6 @@ SHORT_PAGE = 10  # the first page of a walk after a push or two
 # a burst's pages (the page size the device list takes, docs/protocol/cloud-api.md#devices)
 WIDE_PAGE = 50
 PAGES_AT_ONCE = 6  # wide pages asked together by one walk
-GATHER_MAX = 0.02  # seconds a fetch waits for more pushes before it starts, at most
 FAR_LIST_SECONDS = 0.016  # a page of the list takes this long or more: the cloud is far
 NEWEST_WAIT = 0.1  # seconds a device's newest event may wait to be shown in a long stream
 # a push whose fetch did not find its message (push before list,
@@ -355,11 +354,10 @@ class EventDelivery:
         return max(1, min(PAGES_AT_ONCE, -(-wanted // WIDE_PAGE)))
 
     async def _fetch_loop(self) -> None:
-        # on a far cloud, the pushes of a burst come over some milliseconds: a moment's wait
-        # (an eighth of a list round trip, at most GATHER_MAX) hears more of them, and the
-        # walk asks for all their pages at once
-        if self._far():
-            await asyncio.sleep(min(GATHER_MAX, self.client.list_seconds / 8))
+        # at once, even far away: the pushes of a burst that come while the first page is on
+        # its way ask for their pages then (the walk's top-up, `pages_at_once`). Waiting to
+        # hear more of them first cost every lone event that wait and bought bursts nothing
+        # (docs/benchmarks.md#events-on-a-far-cloud)
         self.snapshots.pause()
         try:
             await self._fetch_until_clean()
