@@ -74,28 +74,36 @@ class Emulator(Cloud):
     async def _faults_mw(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         self.counters.hit(path)
-        if not path.startswith("/_emulator/"):
-            if self.net.active:  # the cloud far away: the request takes half a round trip
-                await asyncio.sleep(self.net.one_way())
-            f = self.faults
-            if f.delay_ms and path.startswith(f.delay_path):
-                await asyncio.sleep(f.delay_ms / 1000)
-            if f.errors_left > 0 and path.startswith(f.error_path):
-                f.errors_left -= 1
-                headers = {"Retry-After": f.error_retry_after} if f.error_retry_after else None
-                return web.Response(
-                    status=f.error_status, text="Service Unavailable", headers=headers
-                )
-            if f.code_path and path.startswith(f.code_path):
-                return web.json_response(
-                    {"code": f.code_answer, "msg": "error", "data": None}, status=f.code_status
-                )
-        response: web.StreamResponse = await handler(request)
-        if self.net.active and not path.startswith("/_emulator/"):
-            # and its answer the other half: the cloud answers from what it holds when the
-            # request reaches it, not a whole round trip after it was sent (a list fetched
-            # then must not show what was made while its answer was on its way back)
+        if path.startswith("/_emulator/"):  # the control API is not the cloud: never slowed
+            control: web.StreamResponse = await handler(request)
+            return control
+        far = self.net.active
+        if far:  # the cloud far away: the request takes half a round trip
             await asyncio.sleep(self.net.one_way())
+        response = await self._cloud_answer(request, handler, path)
+        if far:
+            # and its answer the other half (a fault's answer too): the cloud answers from
+            # what it holds when the request reaches it, not a whole round trip after it was
+            # sent (a list fetched then must not show what was made while its answer was on
+            # its way back)
+            await asyncio.sleep(self.net.one_way())
+        return response
+
+    async def _cloud_answer(
+        self, request: web.Request, handler: Any, path: str
+    ) -> web.StreamResponse:
+        f = self.faults
+        if f.delay_ms and path.startswith(f.delay_path):
+            await asyncio.sleep(f.delay_ms / 1000)
+        if f.errors_left > 0 and path.startswith(f.error_path):
+            f.errors_left -= 1
+            headers = {"Retry-After": f.error_retry_after} if f.error_retry_after else None
+            return web.Response(status=f.error_status, text="Service Unavailable", headers=headers)
+        if f.code_path and path.startswith(f.code_path):
+            return web.json_response(
+                {"code": f.code_answer, "msg": "error", "data": None}, status=f.code_status
+            )
+        response: web.StreamResponse = await handler(request)
         return response
 
     def _routes(self, app: web.Application) -> None:

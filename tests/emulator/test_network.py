@@ -70,6 +70,18 @@ async def test_the_cloud_answers_from_what_it_holds_when_the_request_arrives(
     assert str(made["msg_id"]) in _ids(items)
 
 
+async def test_a_fault_s_answer_takes_the_whole_round_trip_too(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    emu.net.faults.rtt_ms = 400
+    emu.net.faults.jitter_ms = 0
+    emu.faults.errors_left, emu.faults.error_status, emu.faults.error_path = 1, 503, "/v1/list/"
+    start = time.monotonic()
+    async with http.get(emu.base_url + "/v1/list/ip?appId=venqoyon9hcc&device_id=x") as resp:
+        assert resp.status == 503
+    assert 0.38 <= time.monotonic() - start < 0.7
+
+
 def _ids(items: list[dict[str, object]]) -> set[str]:
     """The listed ids, under whichever name the list gives them (docs/protocol/cloud-api.md)."""
     names = ("id", "msg_id", "message_id")
