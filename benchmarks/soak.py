@@ -335,6 +335,19 @@ class Soak:
         self.result.reloads += 1
         self.unhealthy.append((start, time.time() + SETTLE))
 
+    async def wait_push_back(self) -> None:
+        """A push fault late in the run may leave the client in its backoff: its failures in
+        a row reset only after a healthy minute, and its next wait is at most 2^(failures - 1)
+        seconds (capped at 300). Push must be back within that and a connection's time, or
+        it is a problem (a backoff that never resets would show here)."""
+        status = await self.ask("status") or {}
+        failures = int(status.get("push_failures") or 0)
+        within = min(300, 2 ** max(0, failures - 1)) + 15
+        began = time.monotonic()
+        await self.wait_push(within=within)
+        if (waited := time.monotonic() - began) > 1:
+            self.log(f"push came back {waited:.1f} s after the run ({failures} failures)")
+
     async def wait_push(self, within: float = 120) -> None:
         deadline = time.monotonic() + within
         status = None
@@ -460,14 +473,8 @@ class Soak:
                     f"the emulator made {box_after - box_before} messages, the soak saw {len(self.made)}"
                 )
             await self.drain()
-            # a push fault late in the run may leave the client in its backoff (its failures
-            # in a row only reset after a healthy minute, the delay is capped at 300 s): push
-            # must come back, then report
-            waited = time.monotonic()
-            await self.wait_push(within=330)
-            if (waited := time.monotonic() - waited) > 1:
-                self.log(f"push came back {waited:.1f} s after the run")
             self.result.memory = await self.ask("mem_report") or {}
+            await self.wait_push_back()
             self.result.bounds = await self.ask("status") or {}
             await self.stop_ha()
         finally:

@@ -4,7 +4,9 @@ On loopback (the default) nothing is added. The WAN profile (`--network wan`, or
 knobs of POST /_emulator/faults) puts the cloud far away: every HTTP request, push, tunnel,
 relay and QTP datagram is half a round trip late in each direction, each with its own jitter
 (an HTTP request reaches the cloud half a round trip after it was sent, and is answered from
-what the cloud holds then), and UDP datagrams (tunnel and QTP, both ways) are lost at random.
+what the cloud holds then; its round trip is the sum of two halves, each ± half the jitter, so
+it spreads over ± the jitter with most round trips near the middle), and UDP datagrams
+(tunnel and QTP, both ways) are lost at random.
 TCP loses nothing (it retransmits; what a loss costs it is inside the jitter). Each direction of
 each connection or datagram peer is a FIFO lane: jitter never reorders, as on a real path where
 packets queue behind each other.
@@ -121,11 +123,6 @@ class Network:
             self._seeded = self.faults.seed
             self._rnd.seed(self.faults.seed)
         return self._rnd
-
-    def round_trip(self) -> float:
-        """Seconds: one round trip, with its jitter."""
-        f = self.faults
-        return max(0.0, (f.rtt_ms + self._rng().uniform(-f.jitter_ms, f.jitter_ms)) / 1000)
 
     def one_way(self) -> float:
         f = self.faults

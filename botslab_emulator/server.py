@@ -80,7 +80,12 @@ class Emulator(Cloud):
         far = self.net.active
         if far:  # the cloud far away: the request takes half a round trip
             await asyncio.sleep(self.net.one_way())
-        response = await self._cloud_answer(request, handler, path)
+        try:
+            response = await self._cloud_answer(request, handler, path)
+        except web.HTTPException:  # a 404, a 413: also answered from far away
+            if far:
+                await asyncio.sleep(self.net.one_way())
+            raise
         if far:
             # and its answer the other half (a fault's answer too): the cloud answers from
             # what it holds when the request reaches it, not a whole round trip after it was

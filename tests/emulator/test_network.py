@@ -80,6 +80,10 @@ async def test_a_fault_s_answer_takes_the_whole_round_trip_too(
     async with http.get(emu.base_url + "/v1/list/ip?appId=venqoyon9hcc&device_id=x") as resp:
         assert resp.status == 503
     assert 0.38 <= time.monotonic() - start < 0.7
+    start = time.monotonic()
+    async with http.get(emu.base_url + "/v1/no/such/path") as resp:
+        assert resp.status == 404
+    assert 0.38 <= time.monotonic() - start < 0.7
 
 
 def _ids(items: list[dict[str, object]]) -> set[str]:
