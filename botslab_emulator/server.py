@@ -81,18 +81,14 @@ class Emulator(Cloud):
         if far:  # the cloud far away: the request takes half a round trip
             await asyncio.sleep(self.net.one_way())
         try:
-            response = await self._cloud_answer(request, handler, path)
-        except web.HTTPException:  # a 404, a 413: also answered from far away
+            return await self._cloud_answer(request, handler, path)
+        finally:
             if far:
+                # and every answer the other half (a fault's, a raised 404 or 413 too): the
+                # cloud answers from what it holds when the request reaches it, not a whole
+                # round trip after it was sent (a list fetched then must not show what was
+                # made while its answer was on its way back)
                 await asyncio.sleep(self.net.one_way())
-            raise
-        if far:
-            # and its answer the other half (a fault's answer too): the cloud answers from
-            # what it holds when the request reaches it, not a whole round trip after it was
-            # sent (a list fetched then must not show what was made while its answer was on
-            # its way back)
-            await asyncio.sleep(self.net.one_way())
-        return response
 
     async def _cloud_answer(
         self, request: web.Request, handler: Any, path: str
